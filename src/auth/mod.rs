@@ -1,0 +1,28 @@
+//! Access-token authentication for the client endpoint and the REST API.
+//!
+//! This module owns everything about access tokens and nothing else: where a request carries its
+//! token ([`token_from_request`]), checking a token against the configured access keys
+//! ([`Verifier`]) with a precise reason for every rejection ([`AuthError`]), turning the payload
+//! into the user id and claim list the hub and upstream need ([`Claims`]), and signing tokens
+//! ([`issue_token`], for tests and the REST `:generateToken` operation).
+//!
+//! Tokens are HMAC JWTs (HS256/HS384/HS512) keyed with the UTF-8 bytes of an access-key string,
+//! exactly as the Azure SignalR SDKs sign them. How strictly they are checked is an [`AuthMode`].
+//! It has no HTTP types in its API so that `api` and `client` can both call it with what they
+//! extracted from their requests.
+
+mod audience;
+mod claims;
+mod error;
+mod lifetime;
+mod request;
+mod token;
+mod verify;
+
+pub use audience::Audience;
+pub use claims::Claims;
+pub use error::AuthError;
+pub use lifetime::unix_now;
+pub use request::token_from_request;
+pub use token::issue_token;
+pub use verify::{AuthMode, Verifier};

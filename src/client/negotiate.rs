@@ -1,0 +1,106 @@
+//! `POST /client/negotiate?hub=`: creates a connection and tells the client how to reach it.
+//! Versions 0 (the Python clients, no `connectionToken`) and 1 (token separate from the id),
+//! exactly as ASP.NET Core's `HttpConnectionDispatcher` answers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Serialize;
+
+use super::request::{claims_of, hub_of, plain};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::state::AppState;
+
+/// The newest negotiate version the server speaks.
+const MAX_NEGOTIATE_VERSION: i64 = 1;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NegotiateResponse {
+    negotiate_version: i64,
+    connection_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection_token: Option<String>,
+    available_transports: Vec<TransportInfo>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransportInfo {
+    transport: &'static str,
+    transfer_formats: &'static [&'static str],
+}
+
+/// The transports this server implements, in preference order.
+const TRANSPORTS: &[(&str, &[&str])] = &[("WebSockets", &["Text", "Binary"])];
+
+/// A 22-character URL-safe random id (16 random bytes), as ASP.NET Core generates.
+pub(super) fn new_id() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+/// # `POST /client/negotiate?hub={hub}[&negotiateVersion=1]`
+///
+/// Verifies the token, creates the connection and answers with its id (and token for version
+/// 1) and the transports. Version errors are 200 with an `error` body, as clients expect.
+pub(super) async fn negotiate(
+    State(state): State<AppState>,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let query = Query::parse(raw_query.as_deref());
+    let hub = hub_of(&query)?;
+    let version = match query.first("negotiateVersion") {
+        None => 0,
+        Some(text) => match text.parse::<i64>() {
+            Err(_) => return Ok(negotiate_error("The client requested a non-integer protocol version.")),
+            Ok(v) if v < 0 => {
+                return Ok(negotiate_error(&format!(
+                    "The client requested version '{v}', but the server does not support this version."
+                )));
+            }
+            Ok(v) => v.min(MAX_NEGOTIATE_VERSION),
+        },
+    };
+    let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub, true)?.unwrap_or_default();
+
+    let connection_id = new_id();
+    let token = if version >= 1 { new_id() } else { connection_id.clone() };
+    state.negotiated.insert(
+        token.clone(),
+        Arc::from(connection_id.as_str()),
+        Arc::from(hub.as_str()),
+        claims,
+    );
+    tracing::debug!(%hub, connection = %connection_id, version, "negotiated");
+    Ok(Json(NegotiateResponse {
+        negotiate_version: version,
+        connection_id,
+        connection_token: (version >= 1).then_some(token),
+        available_transports: TRANSPORTS
+            .iter()
+            .map(|(transport, transfer_formats)| TransportInfo {
+                transport,
+                transfer_formats,
+            })
+            .collect(),
+    })
+    .into_response())
+}
+
+fn negotiate_error(error: &str) -> Response {
+    Json(serde_json::json!({ "error": error })).into_response()
+}
+
+/// Negotiate accepts POST only.
+pub(super) async fn method_not_allowed() -> Response {
+    plain(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Negotiate requires POST: POST /client/negotiate?hub=<hub>.",
+    )
+}

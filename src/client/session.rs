@@ -1,0 +1,144 @@
+//! The hub-protocol side of one connection, independent of the transport: reading the
+//! handshake, splitting client bytes into messages regardless of how the transport chunked them,
+//! and deciding what each client message causes.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::hub::ConnectionHandle;
+use crate::protocol::handshake::{self, HandshakeRequest};
+use crate::protocol::{Close, Completion, Encoded, HubMessage, Protocol, json};
+
+/// What the transport must do after client bytes were processed.
+#[derive(Debug, PartialEq)]
+pub(super) enum Next {
+    /// Keep going.
+    Continue,
+    /// Send this Close to the client and end the connection.
+    Close(Close),
+    /// The client said goodbye; end the connection without a Close.
+    ClientClosed,
+}
+
+/// Reads the handshake request from the start of `input`. `Ok(None)` means more bytes are
+/// needed; the error is the text for the handshake error response.
+pub(super) fn read_handshake(
+    input: &mut BytesMut,
+    max_message_size: usize,
+) -> Result<Option<HandshakeRequest>, String> {
+    match json::next_frame(input) {
+        Some(frame) => handshake::parse_request(&frame).map(Some),
+        None if input.len() > max_message_size => Err(handshake::CANCELED.to_owned()),
+        None => Ok(None),
+    }
+}
+
+/// A handshaken connection's inbound side.
+#[derive(Debug)]
+pub(super) struct Session {
+    connection: ConnectionHandle,
+    input: BytesMut,
+    max_message_size: usize,
+    /// Set by the client's first Ping; the client timeout only runs after it.
+    pub(super) client_pinged: bool,
+}
+
+impl Session {
+    /// Starts the session with whatever followed the handshake in the same chunk.
+    pub(super) fn new(connection: ConnectionHandle, leftover: BytesMut, max_message_size: usize) -> Self {
+        Session {
+            connection,
+            input: leftover,
+            max_message_size,
+            client_pinged: false,
+        }
+    }
+
+    /// Appends client bytes and handles every complete message. Frames the client must get in
+    /// reply (Completions) are pushed to `replies`.
+    pub(super) fn on_bytes(&mut self, data: &[u8], replies: &mut Vec<Bytes>) -> Next {
+        self.input.extend_from_slice(data);
+        self.drain(replies)
+    }
+
+    /// Handles the complete messages already buffered.
+    pub(super) fn drain(&mut self, replies: &mut Vec<Bytes>) -> Next {
+        while let Some(frame) = self.next_frame() {
+            if frame.len() > self.max_message_size {
+                return self.too_large();
+            }
+            let message = match json::parse(&frame) {
+                Ok(Some(message)) => message,
+                Ok(None) => continue,
+                Err(err) => {
+                    return Next::Close(Close {
+                        error: Some(format!("Connection closed with an error. {err}")),
+                        allow_reconnect: false,
+                    });
+                }
+            };
+            match self.on_message(message) {
+                Some(Reply::Frame(frame)) => replies.push(frame),
+                Some(Reply::End) => return Next::ClientClosed,
+                None => {}
+            }
+        }
+        if self.input.len() > self.max_message_size {
+            return self.too_large();
+        }
+        Next::Continue
+    }
+
+    fn next_frame(&mut self) -> Option<BytesMut> {
+        match self.connection.protocol() {
+            Protocol::Json => json::next_frame(&mut self.input),
+        }
+    }
+
+    fn too_large(&self) -> Next {
+        Next::Close(Close {
+            error: Some(format!(
+                "Connection closed with an error. The maximum message size of {}B was exceeded.",
+                self.max_message_size
+            )),
+            allow_reconnect: false,
+        })
+    }
+
+    fn on_message(&mut self, message: HubMessage) -> Option<Reply> {
+        let connection = &self.connection;
+        match message {
+            HubMessage::Ping => {
+                self.client_pinged = true;
+                None
+            }
+            HubMessage::Close(close) => {
+                tracing::debug!(connection = %connection.id(), error = ?close.error, "client closed");
+                Some(Reply::End)
+            }
+            HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => match inv.invocation_id {
+                Some(id) => {
+                    let error = format!(
+                        "No upstream is configured for hub '{}', so the invocation of '{}' has nowhere to go. Client invocations in serverless mode are answered by an upstream (e.g. an Azure Function); this emulator does not support upstreams yet.",
+                        connection.hub(),
+                        inv.target
+                    );
+                    let completion = Encoded::new(HubMessage::Completion(Completion::error(id, error)));
+                    Some(Reply::Frame(completion.frame(connection.protocol())))
+                }
+                None => {
+                    tracing::debug!(connection = %connection.id(), target = %inv.target, "client send dropped: no upstream configured");
+                    None
+                }
+            },
+            other => {
+                tracing::debug!(connection = %connection.id(), message = ?other, "client message ignored");
+                None
+            }
+        }
+    }
+}
+
+enum Reply {
+    Frame(Bytes),
+    End,
+}

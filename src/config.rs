@@ -1,0 +1,232 @@
+//! The validated, immutable server configuration built from the command line, and the
+//! connection string the server advertises. Invalid values are rejected here with a message
+//! that names the flag, before anything binds a port.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::auth::AuthMode;
+use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, StartArgs};
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind.
+    pub bind: SocketAddr,
+    /// Access keys; tokens signed with any of them are accepted. The first one is advertised.
+    pub access_keys: Vec<String>,
+    /// The endpoint clients should use, when it differs from the bound address.
+    pub public_endpoint: Option<PublicEndpoint>,
+    /// Which token checks run.
+    pub auth: AuthMode,
+    /// Idle output time after which a Ping is sent.
+    pub keep_alive_interval: Duration,
+    /// Time without client messages (after its first Ping) after which it is dropped.
+    pub client_timeout: Duration,
+    /// Time a client has to complete its handshake.
+    pub handshake_timeout: Duration,
+    /// Time a negotiated connection waits for its transport before it is forgotten.
+    pub negotiate_timeout: Duration,
+    /// Frames queued per connection before it is closed as a slow consumer.
+    pub send_queue: usize,
+    /// Largest single hub message a client may send.
+    pub max_message_size: usize,
+    /// How long shutdown waits for connections to receive their Close.
+    pub shutdown_grace: Duration,
+    /// The settings.json given with `-c`, if any.
+    pub settings_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8888)),
+            access_keys: vec![DEFAULT_ACCESS_KEY.to_owned()],
+            public_endpoint: None,
+            auth: AuthMode::Strict,
+            keep_alive_interval: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(15),
+            negotiate_timeout: Duration::from_secs(15),
+            send_queue: 1024,
+            max_message_size: 1024 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+            settings_file: None,
+        }
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl TryFrom<StartArgs> for Config {
+    type Error = ConfigError;
+
+    fn try_from(args: StartArgs) -> Result<Self, ConfigError> {
+        let access_keys: Vec<String> = args
+            .access_keys
+            .into_iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if access_keys.is_empty() {
+            return Err(ConfigError(
+                "--access-key / SIGNALR_EMULATOR_ACCESS_KEY is empty: give at least one key.".into(),
+            ));
+        }
+        let seconds = |value: u64, flag: &str| {
+            if value == 0 {
+                Err(ConfigError(format!("{flag} must be at least 1 second.")))
+            } else {
+                Ok(Duration::from_secs(value))
+            }
+        };
+        if args.send_queue == 0 {
+            return Err(ConfigError("--send-queue must be at least 1.".into()));
+        }
+        Ok(Config {
+            bind: SocketAddr::new(args.ip, args.port),
+            access_keys,
+            public_endpoint: args
+                .public_endpoint
+                .as_deref()
+                .map(PublicEndpoint::parse)
+                .transpose()?,
+            auth: match args.auth {
+                AuthArg::Strict => AuthMode::Strict,
+                AuthArg::Relaxed => AuthMode::Relaxed,
+                AuthArg::Off => AuthMode::Off,
+            },
+            keep_alive_interval: seconds(args.keep_alive_interval, "--keep-alive-interval")?,
+            client_timeout: seconds(args.client_timeout, "--client-timeout")?,
+            handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
+            send_queue: args.send_queue,
+            settings_file: args.config.map(|p| resolve_settings_file(&p)).transpose()?,
+            ..Config::default()
+        })
+    }
+}
+
+/// `-c` takes a file or a folder holding `settings.json`, as asrs-emulator does.
+fn resolve_settings_file(path: &Path) -> Result<PathBuf, ConfigError> {
+    if path.is_file() {
+        return Ok(path.to_owned());
+    }
+    let inside = path.join("settings.json");
+    if inside.is_file() {
+        return Ok(inside);
+    }
+    Err(ConfigError(format!(
+        "Unable to find config file '{}' or '{}'.",
+        path.display(),
+        inside.display()
+    )))
+}
+
+/// A scheme, host and optional port that clients reach the emulator at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicEndpoint {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Host name or address.
+    pub host: String,
+    /// Port, when not the scheme's default.
+    pub port: Option<u16>,
+}
+
+impl PublicEndpoint {
+    /// Parses `http://host[:port][/]`.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let bad = |why: &str| {
+            ConfigError(format!(
+                "--public-endpoint '{text}' {why}; expected e.g. http://signalr:8888"
+            ))
+        };
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+        if scheme != "http" && scheme != "https" {
+            return Err(bad("must start with http:// or https://"));
+        }
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') {
+            return Err(bad("must be a scheme and host only, without a path"));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+                let port = port.parse().map_err(|_| bad("has an invalid port"))?;
+                (host.to_owned(), Some(port))
+            }
+            _ => (authority.to_owned(), None),
+        };
+        Ok(PublicEndpoint {
+            scheme: scheme.to_owned(),
+            host,
+            port,
+        })
+    }
+}
+
+impl Config {
+    /// The connection string to advertise for a server bound to `bound`. Never names an
+    /// unspecified address such as 0.0.0.0: clients cannot connect to it.
+    pub fn connection_string(&self, bound: SocketAddr) -> String {
+        let key = &self.access_keys[0];
+        match &self.public_endpoint {
+            Some(endpoint) => {
+                let port = endpoint
+                    .port
+                    .map(|p| format!("Port={p};"))
+                    .unwrap_or_default();
+                format!(
+                    "Endpoint={}://{};{port}AccessKey={key};Version=1.0;",
+                    endpoint.scheme, endpoint.host
+                )
+            }
+            None => {
+                let host = match bound.ip() {
+                    ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
+                    IpAddr::V6(ip) => format!("[{ip}]"),
+                    IpAddr::V4(ip) => ip.to_string(),
+                };
+                format!(
+                    "Endpoint=http://{host};Port={};AccessKey={key};Version=1.0;",
+                    bound.port()
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_string_never_names_an_unspecified_address() {
+        let config = Config::default();
+        let s = config.connection_string("0.0.0.0:8888".parse().unwrap());
+        assert_eq!(
+            s,
+            format!("Endpoint=http://localhost;Port=8888;AccessKey={DEFAULT_ACCESS_KEY};Version=1.0;")
+        );
+        assert!(config.connection_string("10.1.2.3:9".parse().unwrap()).contains("http://10.1.2.3;Port=9;"));
+    }
+
+    #[test]
+    fn public_endpoint_replaces_the_bound_address() {
+        let config = Config {
+            public_endpoint: Some(PublicEndpoint::parse("http://signalr:8888/").unwrap()),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .connection_string("0.0.0.0:8888".parse().unwrap())
+                .starts_with("Endpoint=http://signalr;Port=8888;")
+        );
+        assert!(PublicEndpoint::parse("signalr:8888").is_err());
+        assert!(PublicEndpoint::parse("http://signalr:8888/path").is_err());
+        assert_eq!(PublicEndpoint::parse("https://x.example").unwrap().port, None);
+    }
+}

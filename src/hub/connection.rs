@@ -1,0 +1,123 @@
+//! One live client connection as the registry sees it: who it is, which protocol it speaks, and
+//! the bounded queue its transport writer drains. Producers never wait on a client: a full queue
+//! means a slow consumer, and that connection alone is closed.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::{Close, Protocol};
+
+/// A shared handle to a connection; cloning it is a reference-count increment.
+pub type ConnectionHandle = Arc<Connection>;
+
+/// A connection registered in a hub.
+#[derive(Debug)]
+pub struct Connection {
+    id: Arc<str>,
+    hub: Arc<str>,
+    user_id: Option<Arc<str>>,
+    protocol: Protocol,
+    outbox: mpsc::Sender<Bytes>,
+    closing: CancellationToken,
+    close: OnceLock<Close>,
+}
+
+/// The end of a connection's queue that its transport writer owns.
+#[derive(Debug)]
+pub struct Outbox {
+    /// Framed messages in the connection's protocol, in send order.
+    pub frames: mpsc::Receiver<Bytes>,
+    /// Cancelled when the connection must close (REST close, slow consumer, shutdown).
+    pub closing: CancellationToken,
+}
+
+impl Connection {
+    /// Creates a connection whose queue holds at most `queue_capacity` frames. `shutdown` is the
+    /// server-wide token: cancelling it closes this connection too.
+    pub fn new(
+        id: Arc<str>,
+        hub: Arc<str>,
+        user_id: Option<Arc<str>>,
+        protocol: Protocol,
+        queue_capacity: usize,
+        shutdown: &CancellationToken,
+    ) -> (ConnectionHandle, Outbox) {
+        let (tx, rx) = mpsc::channel(queue_capacity.max(1));
+        let closing = shutdown.child_token();
+        let connection = Arc::new(Connection {
+            id,
+            hub,
+            user_id,
+            protocol,
+            outbox: tx,
+            closing: closing.clone(),
+            close: OnceLock::new(),
+        });
+        (
+            connection,
+            Outbox {
+                frames: rx,
+                closing,
+            },
+        )
+    }
+
+    /// The public connection id.
+    pub fn id(&self) -> &Arc<str> {
+        &self.id
+    }
+
+    /// The internal hub name.
+    pub fn hub(&self) -> &Arc<str> {
+        &self.hub
+    }
+
+    /// The user id from the client's token, if any.
+    pub fn user_id(&self) -> Option<&Arc<str>> {
+        self.user_id.as_ref()
+    }
+
+    /// The hub protocol the client chose.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Queues a framed message without waiting. Returns whether it was queued; a full queue
+    /// closes the connection as a slow consumer.
+    pub fn deliver(&self, frame: Bytes) -> bool {
+        match self.outbox.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    hub = %self.hub,
+                    connection = %self.id,
+                    capacity = self.outbox.max_capacity(),
+                    "slow consumer: send queue full, closing the connection"
+                );
+                self.close(Close {
+                    error: Some(format!(
+                        "The connection was closed because it did not read its messages fast enough (send queue of {} messages full).",
+                        self.outbox.max_capacity()
+                    )),
+                    allow_reconnect: true,
+                });
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the transport to send `close` and end the connection. The first reason wins.
+    pub fn close(&self, close: Close) {
+        let _ = self.close.set(close);
+        self.closing.cancel();
+    }
+
+    /// The Close message to send, if `close` was called; `None` means a server shutdown.
+    pub fn close_reason(&self) -> Option<&Close> {
+        self.close.get()
+    }
+}

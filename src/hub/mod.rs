@@ -1,0 +1,60 @@
+//! The registry: hubs (created on first use, names case-insensitive and stored lowercased),
+//! their connections, users, groups and user-group memberships, and fan-out to them. No web
+//! types and no awaits here; handles are copied out of the maps before anything is delivered.
+
+mod connection;
+mod members;
+pub mod names;
+mod user_groups;
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use tokio::time::Instant;
+
+pub use connection::{Connection, ConnectionHandle, Outbox};
+pub use members::Hub;
+pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
+
+use crate::protocol::Encoded;
+
+/// Every hub of the server.
+#[derive(Debug, Default)]
+pub struct Hubs {
+    hubs: DashMap<Arc<str>, Arc<Hub>>,
+}
+
+impl Hubs {
+    /// The hub with this internal name, created if it does not exist yet.
+    pub fn get_or_create(&self, name: &str) -> Arc<Hub> {
+        if let Some(hub) = self.hubs.get(name) {
+            return hub.clone();
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.hubs
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(Hub::new(name)))
+            .clone()
+    }
+
+    /// Every hub, copied out of the map.
+    pub fn all(&self) -> Vec<Arc<Hub>> {
+        self.hubs.iter().map(|entry| entry.value().clone()).collect()
+    }
+
+    /// Drops expired user-group memberships in every hub.
+    pub fn expire_memberships(&self, now: Instant) {
+        for hub in self.all() {
+            hub.expire_memberships(now);
+        }
+    }
+}
+
+/// Delivers one message to every target, encoding it at most once per protocol. Returns how
+/// many connections accepted it.
+pub fn deliver(targets: &[ConnectionHandle], message: &Encoded) -> usize {
+    targets
+        .iter()
+        .filter(|c| c.deliver(message.frame(c.protocol())))
+        .count()
+}

@@ -1,0 +1,112 @@
+//! signalr-emulator: a self-hosted server that behaves like Azure SignalR Service for the
+//! clients, SDKs and REST callers that talk to it.
+//!
+//! # Layout
+//!
+//! * [`protocol`]: pure hub-protocol codecs (handshake, JSON framing, messages, encode-once).
+//! * [`hub`]: the registry of hubs, connections, users and groups, and fan-out to them.
+//! * [`auth`]: access keys and token verification with precise reasons.
+//! * [`client`]: the client endpoint: negotiate, the WebSocket transport, the session.
+//! * [`api`]: the data-plane REST API, one module per generation over shared operations.
+//! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
+//!
+//! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
+//! [`run`] serves a bound listener until a shutdown future completes, so tests start the real
+//! server on `127.0.0.1:0`.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod protocol;
+pub mod query;
+pub mod shutdown;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::Method;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+pub use config::Config;
+pub use state::AppState;
+
+/// How often expired memberships and abandoned negotiations are swept.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The whole HTTP surface for a state. Browsers call both the client endpoint and the REST API
+/// with credentials, so CORS echoes the origin and allows credentials, as Azure does.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+        ]);
+    Router::new()
+        .merge(client::router())
+        .merge(api::router())
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Serves `listener` until `shutdown` completes; then every client gets a Close message that
+/// allows reconnecting, and connections get the configured grace period to finish.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState::new(config);
+    let token = state.shutdown.clone();
+    let sweeper = state.tasks.spawn(sweep(state.clone()));
+    let grace = state.config.shutdown_grace;
+    let tasks = state.tasks.clone();
+    let app = router(state);
+    let stop = token.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = stop.cancelled() => {}
+            }
+            tracing::info!("shutting down: closing every connection");
+            stop.cancel();
+        })
+        .await?;
+    token.cancel();
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(grace_seconds = grace.as_secs(), "some connections did not close in time");
+    }
+    sweeper.abort();
+    Ok(())
+}
+
+/// Periodic housekeeping until shutdown.
+async fn sweep(state: AppState) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = tokio::time::Instant::now();
+                state.hubs.expire_memberships(now);
+                state.negotiated.sweep(now, state.config.negotiate_timeout);
+            }
+            () = state.shutdown.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Raw query-string access with the rules SignalR clients need: repeated keys are allowed (the
+//! .NET client may repeat `useStatefulReconnect`), the first value wins unless said otherwise,
+//! and values are form-decoded.
+
+/// A decoded query string, keys in order.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// Decodes a raw query string (without the `?`).
+    pub fn parse(raw: Option<&str>) -> Self {
+        Query {
+            pairs: raw
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The first value of `key`.
+    pub fn first(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// How many times `key` appears.
+    pub fn count(&self, key: &str) -> usize {
+        self.pairs.iter().filter(|(k, _)| k == key).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_keys_and_decoding() {
+        let q = Query::parse(Some("hub=chat&excluded=a%20b&excluded=c&x=1&x=2"));
+        assert_eq!(q.first("hub"), Some("chat"));
+        assert_eq!(q.all("excluded").collect::<Vec<_>>(), ["a b", "c"]);
+        assert_eq!(q.first("x"), Some("1"));
+        assert_eq!(q.count("x"), 2);
+        assert_eq!(Query::parse(None).first("hub"), None);
+    }
+}

@@ -1,0 +1,44 @@
+//! The state every handler shares: configuration, token verifier, hub registry, negotiated
+//! connections awaiting their transport, and the shutdown token and task tracker that let
+//! shutdown reach WebSocket tasks axum does not track.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Verifier;
+use crate::client::Negotiated;
+use crate::config::Config;
+use crate::hub::Hubs;
+
+/// Shared application state; every field is cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Verifies tokens with the configured keys and mode.
+    pub verifier: Arc<Verifier>,
+    /// Every hub.
+    pub hubs: Arc<Hubs>,
+    /// Connections created by negotiate, waiting for their transport.
+    pub negotiated: Arc<Negotiated>,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+    /// Tracks connection tasks so shutdown can wait for them.
+    pub tasks: TaskTracker,
+}
+
+impl AppState {
+    /// Fresh state for a configuration.
+    pub fn new(config: Config) -> Self {
+        AppState {
+            verifier: Arc::new(Verifier::new(config.access_keys.clone(), config.auth)),
+            config: Arc::new(config),
+            hubs: Arc::new(Hubs::default()),
+            negotiated: Arc::new(Negotiated::default()),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }
+    }
+}
