@@ -12,7 +12,12 @@ pub const DEFAULT_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEF
 
 /// A local, self-hosted Azure SignalR Service.
 #[derive(Debug, Parser)]
-#[command(name = "signalr-emulator", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "signalr-emulator",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; no subcommand means `start`.
     #[command(subcommand)]
@@ -33,10 +38,20 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
     /// Port to listen on (0 picks a free port and prints it).
-    #[arg(short = 'p', long, env = "SIGNALR_EMULATOR_PORT", default_value_t = 8888)]
+    #[arg(
+        short = 'p',
+        long,
+        env = "SIGNALR_EMULATOR_PORT",
+        default_value_t = 8888
+    )]
     pub port: u16,
     /// IP address to bind (0.0.0.0 in containers).
-    #[arg(short = 'i', long, env = "SIGNALR_EMULATOR_IP", default_value = "127.0.0.1")]
+    #[arg(
+        short = 'i',
+        long,
+        env = "SIGNALR_EMULATOR_IP",
+        default_value = "127.0.0.1"
+    )]
     pub ip: IpAddr,
     /// settings.json with upstream templates, or a folder that holds one.
     #[arg(short = 'c', long, env = "SIGNALR_EMULATOR_CONFIG")]
@@ -61,7 +76,11 @@ pub struct StartArgs {
     #[arg(long, env = "SIGNALR_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Seconds of idle output after which the server pings a client.
-    #[arg(long, env = "SIGNALR_EMULATOR_KEEP_ALIVE_INTERVAL", default_value_t = 15)]
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_KEEP_ALIVE_INTERVAL",
+        default_value_t = 15
+    )]
     pub keep_alive_interval: u64,
     /// Seconds without any message from a client (after its first ping) before it is dropped.
     #[arg(long, env = "SIGNALR_EMULATOR_CLIENT_TIMEOUT", default_value_t = 30)]
@@ -110,11 +129,22 @@ mod tests {
 
     #[test]
     fn no_subcommand_means_start() {
-        let args = Cli::try_parse_from(["signalr-emulator", "-p", "9000"]).unwrap().start_args();
-        assert_eq!(args.port, 9000);
-        let args = Cli::try_parse_from(["signalr-emulator", "start", "-i", "0.0.0.0", "--access-key", "a", "--access-key", "b"])
+        let args = Cli::try_parse_from(["signalr-emulator", "-p", "9000"])
             .unwrap()
             .start_args();
+        assert_eq!(args.port, 9000);
+        let args = Cli::try_parse_from([
+            "signalr-emulator",
+            "start",
+            "-i",
+            "0.0.0.0",
+            "--access-key",
+            "a",
+            "--access-key",
+            "b",
+        ])
+        .unwrap()
+        .start_args();
         assert_eq!(args.ip.to_string(), "0.0.0.0");
         assert_eq!(args.access_keys, vec!["a", "b"]);
         assert_eq!(args.auth, AuthArg::Strict);
@@ -122,7 +152,9 @@ mod tests {
 
     #[test]
     fn defaults_match_asrs_emulator() {
-        let args = Cli::try_parse_from(["signalr-emulator"]).unwrap().start_args();
+        let args = Cli::try_parse_from(["signalr-emulator"])
+            .unwrap()
+            .start_args();
         assert_eq!(args.port, 8888);
         assert_eq!(args.access_keys, vec![DEFAULT_ACCESS_KEY]);
     }

@@ -74,7 +74,8 @@ impl TryFrom<StartArgs> for Config {
             .collect();
         if access_keys.is_empty() {
             return Err(ConfigError(
-                "--access-key / SIGNALR_EMULATOR_ACCESS_KEY is empty: give at least one key.".into(),
+                "--access-key / SIGNALR_EMULATOR_ACCESS_KEY is empty: give at least one key."
+                    .into(),
             ));
         }
         let seconds = |value: u64, flag: &str| {
@@ -209,9 +210,15 @@ mod tests {
         let s = config.connection_string("0.0.0.0:8888".parse().unwrap());
         assert_eq!(
             s,
-            format!("Endpoint=http://localhost;Port=8888;AccessKey={DEFAULT_ACCESS_KEY};Version=1.0;")
+            format!(
+                "Endpoint=http://localhost;Port=8888;AccessKey={DEFAULT_ACCESS_KEY};Version=1.0;"
+            )
         );
-        assert!(config.connection_string("10.1.2.3:9".parse().unwrap()).contains("http://10.1.2.3;Port=9;"));
+        assert!(
+            config
+                .connection_string("10.1.2.3:9".parse().unwrap())
+                .contains("http://10.1.2.3;Port=9;")
+        );
     }
 
     #[test]
@@ -227,6 +234,9 @@ mod tests {
         );
         assert!(PublicEndpoint::parse("signalr:8888").is_err());
         assert!(PublicEndpoint::parse("http://signalr:8888/path").is_err());
-        assert_eq!(PublicEndpoint::parse("https://x.example").unwrap().port, None);
+        assert_eq!(
+            PublicEndpoint::parse("https://x.example").unwrap().port,
+            None
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! `x-ms-error-code` header the Management SDK reads on 404s. Messages say exactly what was
 //! wrong; internal details never reach a body.
 
+use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 
 use crate::auth::AuthError;
@@ -53,7 +53,8 @@ impl ApiError {
 
     /// A 400 about one parameter.
     pub fn bad_request(parameter: &str, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "Error.Request.Invalid", message).with_target(parameter)
+        ApiError::new(StatusCode::BAD_REQUEST, "Error.Request.Invalid", message)
+            .with_target(parameter)
     }
 
     /// A 404 whose code is also sent as the `x-ms-error-code` header.

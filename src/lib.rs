@@ -90,7 +90,10 @@ pub async fn run(
     token.cancel();
     tasks.close();
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        tracing::warn!(grace_seconds = grace.as_secs(), "some connections did not close in time");
+        tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "some connections did not close in time"
+        );
     }
     sweeper.abort();
     Ok(())

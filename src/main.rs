@@ -49,7 +49,10 @@ async fn main() -> ExitCode {
 /// The start banner on stdout, in the shape asrs-emulator prints, so scripts can parse it.
 fn print_banner(config: &Config, bound: std::net::SocketAddr) {
     println!("===================================================");
-    println!("signalr-emulator {} is listening on http://{bound}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "signalr-emulator {} is listening on http://{bound}",
+        env!("CARGO_PKG_VERSION")
+    );
     println!();
     println!("Press Ctrl+C to stop it.");
     println!();

@@ -65,10 +65,12 @@ where
     }
 }
 
-
 impl HubRequest {
     fn param(&self, name: &str) -> &str {
-        self.params.get(name).map(String::as_str).unwrap_or_default()
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// The `{group}` path parameter, validated.

@@ -16,18 +16,31 @@ pub(super) fn broadcast(req: &HubRequest, Payload(invocation): Payload) -> usize
 }
 
 /// Sends the payload to every connection of the user.
-pub(super) fn send_to_user(req: &HubRequest, Payload(invocation): Payload) -> Result<usize, ApiError> {
+pub(super) fn send_to_user(
+    req: &HubRequest,
+    Payload(invocation): Payload,
+) -> Result<usize, ApiError> {
     Ok(deliver(&req.hub.user_connections(req.user()?), invocation))
 }
 
 /// Sends the payload to one connection (nothing happens if it is not connected).
-pub(super) fn send_to_connection(req: &HubRequest, Payload(invocation): Payload) -> Result<usize, ApiError> {
-    let targets: Vec<ConnectionHandle> = req.hub.connection(req.connection_id()?).into_iter().collect();
+pub(super) fn send_to_connection(
+    req: &HubRequest,
+    Payload(invocation): Payload,
+) -> Result<usize, ApiError> {
+    let targets: Vec<ConnectionHandle> = req
+        .hub
+        .connection(req.connection_id()?)
+        .into_iter()
+        .collect();
     Ok(deliver(&targets, invocation))
 }
 
 /// Sends the payload to the group's connections but the excluded ones.
-pub(super) fn send_to_group(req: &HubRequest, Payload(invocation): Payload) -> Result<usize, ApiError> {
+pub(super) fn send_to_group(
+    req: &HubRequest,
+    Payload(invocation): Payload,
+) -> Result<usize, ApiError> {
     Ok(deliver(
         &req.hub.group_connections(req.group()?, &req.excluded()),
         invocation,
@@ -54,7 +67,11 @@ pub(super) fn close_connection(req: &HubRequest) -> Result<bool, ApiError> {
 }
 
 /// 200 when `exists`, else a 404 with `code` in the body and the `x-ms-error-code` header.
-pub(super) fn existence(exists: bool, code: &'static str, what: String) -> Result<Response, ApiError> {
+pub(super) fn existence(
+    exists: bool,
+    code: &'static str,
+    what: String,
+) -> Result<Response, ApiError> {
     if exists {
         Ok(StatusCode::OK.into_response())
     } else {
@@ -68,7 +85,10 @@ pub(super) fn connection_exists(req: &HubRequest) -> Result<Response, ApiError> 
     existence(
         req.hub.has_connection(id),
         "Warning.Connection.NotExisted",
-        format!("Connection '{id}' does not exist in hub '{}'.", req.hub.name()),
+        format!(
+            "Connection '{id}' does not exist in hub '{}'.",
+            req.hub.name()
+        ),
     )
 }
 
@@ -78,7 +98,10 @@ pub(super) fn group_exists(req: &HubRequest) -> Result<Response, ApiError> {
     existence(
         req.hub.has_group(group),
         "Warning.Group.NotExisted",
-        format!("Group '{group}' has no connection in hub '{}'.", req.hub.name()),
+        format!(
+            "Group '{group}' has no connection in hub '{}'.",
+            req.hub.name()
+        ),
     )
 }
 
@@ -88,7 +111,10 @@ pub(super) fn user_exists(req: &HubRequest) -> Result<Response, ApiError> {
     existence(
         req.hub.has_user(user),
         "Warning.User.NotExisted",
-        format!("User '{user}' has no connection in hub '{}'.", req.hub.name()),
+        format!(
+            "User '{user}' has no connection in hub '{}'.",
+            req.hub.name()
+        ),
     )
 }
 
@@ -98,14 +124,20 @@ pub(super) fn user_in_group(req: &HubRequest) -> Result<Response, ApiError> {
     existence(
         req.hub.is_user_in_group(user, group),
         "Info.User.NotInGroup",
-        format!("User '{user}' is not in group '{group}' of hub '{}'.", req.hub.name()),
+        format!(
+            "User '{user}' is not in group '{group}' of hub '{}'.",
+            req.hub.name()
+        ),
     )
 }
 
 fn connection_not_found(req: &HubRequest, id: &str) -> ApiError {
     ApiError::not_found(
         "Error.Connection.NotExisted",
-        format!("Connection '{id}' does not exist in hub '{}'.", req.hub.name()),
+        format!(
+            "Connection '{id}' does not exist in hub '{}'.",
+            req.hub.name()
+        ),
     )
 }
 

@@ -41,7 +41,9 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Error.Request.UnsupportedMediaType",
-                format!("Content-Type '{content_type}' (the Management SDK's binary payload) is not supported yet; send application/json."),
+                format!(
+                    "Content-Type '{content_type}' (the Management SDK's binary payload) is not supported yet; send application/json."
+                ),
             ));
         }
         let body = Bytes::from_request(request, state).await.map_err(|e| {
@@ -74,9 +76,15 @@ fn parse(body: &[u8]) -> Result<Invocation, ApiError> {
         )
     })?;
     let target = message.target.filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::bad_request("target", "The message 'target' is required and must not be empty.")
+        ApiError::bad_request(
+            "target",
+            "The message 'target' is required and must not be empty.",
+        )
     })?;
-    Ok(Invocation::send(target, message.arguments.unwrap_or_default()))
+    Ok(Invocation::send(
+        target,
+        message.arguments.unwrap_or_default(),
+    ))
 }
 
 #[cfg(test)]
@@ -94,8 +102,19 @@ mod tests {
 
     #[test]
     fn rejects_missing_target_and_bad_json() {
-        for body in [&b""[..], b"  ", b"{}", br#"{"target":""}"#, b"nope", br#"{"target":"m","arguments":3}"#] {
-            assert_eq!(parse(body).unwrap_err().status(), StatusCode::BAD_REQUEST, "{body:?}");
+        for body in [
+            &b""[..],
+            b"  ",
+            b"{}",
+            br#"{"target":""}"#,
+            b"nope",
+            br#"{"target":"m","arguments":3}"#,
+        ] {
+            assert_eq!(
+                parse(body).unwrap_err().status(),
+                StatusCode::BAD_REQUEST,
+                "{body:?}"
+            );
         }
     }
 }

@@ -20,14 +20,20 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/hubs/{hub}", post(broadcast))
-        .route("/api/v1/hubs/{hub}/users/{user}", post(send_to_user).get(user_exists))
+        .route(
+            "/api/v1/hubs/{hub}/users/{user}",
+            post(send_to_user).get(user_exists),
+        )
         .route(
             "/api/v1/hubs/{hub}/connections/{connectionId}",
             post(send_to_connection)
                 .get(connection_exists)
                 .delete(close_connection),
         )
-        .route("/api/v1/hubs/{hub}/groups/{group}", post(send_to_group).get(group_exists))
+        .route(
+            "/api/v1/hubs/{hub}/groups/{group}",
+            post(send_to_group).get(group_exists),
+        )
         .route(
             "/api/v1/hubs/{hub}/groups/{group}/connections/{connectionId}",
             put(add_connection_to_group).delete(remove_connection_from_group),

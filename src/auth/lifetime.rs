@@ -75,6 +75,14 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// The current time in Unix seconds, the `now` that [`crate::auth::Verifier::verify`] expects.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,12 +136,4 @@ mod tests {
         let e = check(&payload(json!({"nbf": "soon"})), 1).unwrap_err();
         assert!(matches!(e, AuthError::Malformed(_)), "{e}");
     }
-}
-
-/// The current time in Unix seconds, the `now` that [`crate::auth::Verifier::verify`] expects.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }

@@ -22,7 +22,10 @@ pub fn router() -> Router<AppState> {
             "/client/negotiate",
             post(negotiate::negotiate).fallback(negotiate::method_not_allowed),
         )
-        .route("/client/negotiate/", post(negotiate::negotiate).fallback(negotiate::method_not_allowed))
+        .route(
+            "/client/negotiate/",
+            post(negotiate::negotiate).fallback(negotiate::method_not_allowed),
+        )
         .route("/client", any(websocket::connect))
         .route("/client/", any(websocket::connect))
 }

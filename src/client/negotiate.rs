@@ -58,7 +58,11 @@ pub(super) async fn negotiate(
     let version = match query.first("negotiateVersion") {
         None => 0,
         Some(text) => match text.parse::<i64>() {
-            Err(_) => return Ok(negotiate_error("The client requested a non-integer protocol version.")),
+            Err(_) => {
+                return Ok(negotiate_error(
+                    "The client requested a non-integer protocol version.",
+                ));
+            }
             Ok(v) if v < 0 => {
                 return Ok(negotiate_error(&format!(
                     "The client requested version '{v}', but the server does not support this version."
@@ -70,7 +74,11 @@ pub(super) async fn negotiate(
     let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub, true)?.unwrap_or_default();
 
     let connection_id = new_id();
-    let token = if version >= 1 { new_id() } else { connection_id.clone() };
+    let token = if version >= 1 {
+        new_id()
+    } else {
+        connection_id.clone()
+    };
     state.negotiated.insert(
         token.clone(),
         Arc::from(connection_id.as_str()),

@@ -16,7 +16,10 @@ pub(super) fn hub_of(query: &Query) -> Result<String, ApiError> {
             "hub",
             "The 'hub' query parameter is required, e.g. /client/?hub=chat.",
         )),
-        1 => Ok(internal_hub_name(query.first("hub").unwrap_or_default(), None)?),
+        1 => Ok(internal_hub_name(
+            query.first("hub").unwrap_or_default(),
+            None,
+        )?),
         n => Err(ApiError::bad_request(
             "hub",
             format!("The 'hub' query parameter must appear once; it appears {n} times."),

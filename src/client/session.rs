@@ -44,7 +44,11 @@ pub(super) struct Session {
 
 impl Session {
     /// Starts the session with whatever followed the handshake in the same chunk.
-    pub(super) fn new(connection: ConnectionHandle, leftover: BytesMut, max_message_size: usize) -> Self {
+    pub(super) fn new(
+        connection: ConnectionHandle,
+        leftover: BytesMut,
+        max_message_size: usize,
+    ) -> Self {
         Session {
             connection,
             input: leftover,
@@ -115,21 +119,24 @@ impl Session {
                 tracing::debug!(connection = %connection.id(), error = ?close.error, "client closed");
                 Some(Reply::End)
             }
-            HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => match inv.invocation_id {
-                Some(id) => {
-                    let error = format!(
-                        "No upstream is configured for hub '{}', so the invocation of '{}' has nowhere to go. Client invocations in serverless mode are answered by an upstream (e.g. an Azure Function); this emulator does not support upstreams yet.",
-                        connection.hub(),
-                        inv.target
-                    );
-                    let completion = Encoded::new(HubMessage::Completion(Completion::error(id, error)));
-                    Some(Reply::Frame(completion.frame(connection.protocol())))
+            HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
+                match inv.invocation_id {
+                    Some(id) => {
+                        let error = format!(
+                            "No upstream is configured for hub '{}', so the invocation of '{}' has nowhere to go. Client invocations in serverless mode are answered by an upstream (e.g. an Azure Function); this emulator does not support upstreams yet.",
+                            connection.hub(),
+                            inv.target
+                        );
+                        let completion =
+                            Encoded::new(HubMessage::Completion(Completion::error(id, error)));
+                        Some(Reply::Frame(completion.frame(connection.protocol())))
+                    }
+                    None => {
+                        tracing::debug!(connection = %connection.id(), target = %inv.target, "client send dropped: no upstream configured");
+                        None
+                    }
                 }
-                None => {
-                    tracing::debug!(connection = %connection.id(), target = %inv.target, "client send dropped: no upstream configured");
-                    None
-                }
-            },
+            }
             other => {
                 tracing::debug!(connection = %connection.id(), message = ?other, "client message ignored");
                 None

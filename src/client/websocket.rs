@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -137,7 +137,14 @@ async fn run(mut socket: WebSocket, state: AppState, identity: Identity) {
     );
     let span = tracing::info_span!("connection", hub = %hub.name(), id = %connection.id());
     let _enter = span.enter();
-    if send(&mut socket, agreed.protocol, Bytes::from_static(handshake::SUCCESS)).await.is_err() {
+    if send(
+        &mut socket,
+        agreed.protocol,
+        Bytes::from_static(handshake::SUCCESS),
+    )
+    .await
+    .is_err()
+    {
         return;
     }
     hub.add_connection(connection.clone());
@@ -149,7 +156,11 @@ async fn run(mut socket: WebSocket, state: AppState, identity: Identity) {
 }
 
 /// Reads until the handshake request is complete, answers errors, and returns what was agreed.
-async fn handshake(socket: &mut WebSocket, state: &AppState, input: &mut BytesMut) -> Option<Agreed> {
+async fn handshake(
+    socket: &mut WebSocket,
+    state: &AppState,
+    input: &mut BytesMut,
+) -> Option<Agreed> {
     let deadline = Instant::now() + state.config.handshake_timeout;
     let request = loop {
         match read_handshake(input, state.config.max_message_size) {
@@ -326,6 +337,8 @@ fn message(protocol: Protocol, frame: Bytes) -> Result<Message, axum::Error> {
     if protocol.is_binary() {
         Ok(Message::Binary(frame))
     } else {
-        Utf8Bytes::try_from(frame).map(Message::Text).map_err(axum::Error::new)
+        Utf8Bytes::try_from(frame)
+            .map(Message::Text)
+            .map_err(axum::Error::new)
     }
 }

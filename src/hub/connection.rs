@@ -121,3 +121,76 @@ impl Connection {
         self.close.get()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::deliver;
+    use crate::protocol::{Encoded, HubMessage, Invocation};
+
+    fn connection(
+        id: &str,
+        capacity: usize,
+        shutdown: &CancellationToken,
+    ) -> (ConnectionHandle, Outbox) {
+        Connection::new(
+            Arc::from(id),
+            Arc::from("hub"),
+            None,
+            Protocol::Json,
+            capacity,
+            shutdown,
+        )
+    }
+
+    #[test]
+    fn a_full_queue_closes_only_the_slow_connection() {
+        let shutdown = CancellationToken::new();
+        let (slow, slow_outbox) = connection("slow", 2, &shutdown);
+        let (fast, mut fast_outbox) = connection("fast", 2, &shutdown);
+        let message = Encoded::new(HubMessage::Invocation(Invocation::send("m", vec![])));
+        let targets = vec![slow.clone(), fast.clone()];
+        for _ in 0..2 {
+            assert_eq!(deliver(&targets, &message), 2);
+            assert!(fast_outbox.frames.try_recv().is_ok());
+        }
+        // The slow one never drained: its third frame does not fit.
+        assert_eq!(deliver(&targets, &message), 1);
+        assert!(slow_outbox.closing.is_cancelled());
+        assert!(!fast_outbox.closing.is_cancelled());
+        let reason = slow.close_reason().unwrap();
+        assert!(reason.allow_reconnect);
+        assert!(
+            reason
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("send queue of 2 messages full")
+        );
+        assert!(fast_outbox.frames.try_recv().is_ok());
+    }
+
+    #[test]
+    fn shutdown_closes_every_connection_without_a_reason() {
+        let shutdown = CancellationToken::new();
+        let (conn, outbox) = connection("a", 1, &shutdown);
+        shutdown.cancel();
+        assert!(outbox.closing.is_cancelled());
+        assert!(conn.close_reason().is_none());
+    }
+
+    #[test]
+    fn the_first_close_reason_wins() {
+        let shutdown = CancellationToken::new();
+        let (conn, _outbox) = connection("a", 1, &shutdown);
+        conn.close(Close {
+            error: Some("first".into()),
+            allow_reconnect: false,
+        });
+        conn.close(Close {
+            error: Some("second".into()),
+            allow_reconnect: true,
+        });
+        assert_eq!(conn.close_reason().unwrap().error.as_deref(), Some("first"));
+    }
+}

@@ -123,15 +123,19 @@ impl Hub {
         let Some(connection) = state.connections.remove(connection_id) else {
             return;
         };
-        if let Some(user) = connection.user_id() {
-            if let Some(conns) = state.users.get_mut(user) {
-                conns.remove(connection_id);
-                if conns.is_empty() {
-                    state.users.remove(user);
-                }
+        if let Some(user) = connection.user_id()
+            && let Some(conns) = state.users.get_mut(user)
+        {
+            conns.remove(connection_id);
+            if conns.is_empty() {
+                state.users.remove(user);
             }
         }
-        for group in state.connection_groups.remove(connection_id).unwrap_or_default() {
+        for group in state
+            .connection_groups
+            .remove(connection_id)
+            .unwrap_or_default()
+        {
             state.leave(connection_id, &group);
         }
     }

@@ -39,7 +39,10 @@ impl Hubs {
 
     /// Every hub, copied out of the map.
     pub fn all(&self) -> Vec<Arc<Hub>> {
-        self.hubs.iter().map(|entry| entry.value().clone()).collect()
+        self.hubs
+            .iter()
+            .map(|entry| entry.value().clone())
+            .collect()
     }
 
     /// Drops expired user-group memberships in every hub.

@@ -95,8 +95,14 @@ mod tests {
     #[test]
     fn hub_names_are_lowercased_and_prefixed() {
         assert_eq!(internal_hub_name("Chat", None).unwrap(), "chat");
-        assert_eq!(internal_hub_name("Chat", Some("App1")).unwrap(), "app1_chat");
-        assert_eq!(internal_hub_name("a.b[c]_d`e,f", None).unwrap(), "a.b[c]_d`e,f");
+        assert_eq!(
+            internal_hub_name("Chat", Some("App1")).unwrap(),
+            "app1_chat"
+        );
+        assert_eq!(
+            internal_hub_name("a.b[c]_d`e,f", None).unwrap(),
+            "a.b[c]_d`e,f"
+        );
     }
 
     #[test]
@@ -106,7 +112,12 @@ mod tests {
             assert_eq!(err.parameter, "hub");
             assert!(err.to_string().contains("start with a letter"));
         }
-        assert_eq!(internal_hub_name("chat", Some("9app")).unwrap_err().parameter, "application");
+        assert_eq!(
+            internal_hub_name("chat", Some("9app"))
+                .unwrap_err()
+                .parameter,
+            "application"
+        );
     }
 
     #[test]

@@ -30,7 +30,13 @@ pub(super) struct UserGroups {
 
 impl UserGroups {
     /// Adds or refreshes a membership. Returns the groups dropped by the 100-group cap.
-    pub(super) fn add(&mut self, user: &str, group: &str, ttl: Option<Duration>, now: Instant) -> Vec<String> {
+    pub(super) fn add(
+        &mut self,
+        user: &str,
+        group: &str,
+        ttl: Option<Duration>,
+        now: Instant,
+    ) -> Vec<String> {
         let membership = Membership {
             expires_at: now + ttl.unwrap_or(DEFAULT_TTL),
             unlimited_seq: ttl.is_none().then(|| {

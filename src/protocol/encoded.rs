@@ -31,7 +31,10 @@ impl Encoded {
     /// The framed bytes for `protocol`, serialized on first use and shared afterwards.
     pub fn frame(&self, protocol: Protocol) -> Bytes {
         match protocol {
-            Protocol::Json => self.json.get_or_init(|| json::encode(&self.message)).clone(),
+            Protocol::Json => self
+                .json
+                .get_or_init(|| json::encode(&self.message))
+                .clone(),
         }
     }
 }

@@ -41,7 +41,11 @@ pub fn parse_request(frame: &[u8]) -> Result<HandshakeRequest, String> {
     let protocol = match value.get("protocol") {
         Some(Value::String(p)) => p.clone(),
         Some(_) => return Err(format!("{UNEXPECTED} 'protocol' must be a string.")),
-        None => return Err(format!("{UNEXPECTED} Missing required property 'protocol'.")),
+        None => {
+            return Err(format!(
+                "{UNEXPECTED} Missing required property 'protocol'."
+            ));
+        }
     };
     let version = match value.get("version") {
         Some(v) => v
@@ -53,9 +57,15 @@ pub fn parse_request(frame: &[u8]) -> Result<HandshakeRequest, String> {
 }
 
 /// Checks the request against what the server and the transport support.
-pub fn agree(request: &HandshakeRequest, transport_supports_binary: bool) -> Result<Agreed, String> {
+pub fn agree(
+    request: &HandshakeRequest,
+    transport_supports_binary: bool,
+) -> Result<Agreed, String> {
     let Some(protocol) = Protocol::from_name(&request.protocol) else {
-        return Err(format!("The protocol '{}' is not supported.", request.protocol));
+        return Err(format!(
+            "The protocol '{}' is not supported.",
+            request.protocol
+        ));
     };
     if request.version > MAX_PROTOCOL_VERSION {
         return Err(format!(
@@ -90,7 +100,9 @@ mod tests {
     #[test]
     fn accepts_json_versions_one_and_two() {
         for version in [1, 2] {
-            let req = parse_request(format!(r#"{{"protocol":"json","version":{version}}}"#).as_bytes()).unwrap();
+            let req =
+                parse_request(format!(r#"{{"protocol":"json","version":{version}}}"#).as_bytes())
+                    .unwrap();
             assert_eq!(agree(&req, false).unwrap().version, version);
         }
     }
@@ -98,7 +110,10 @@ mod tests {
     #[test]
     fn unknown_protocol_and_version_use_aspnet_texts() {
         let req = parse_request(br#"{"protocol":"xml","version":1,"extra":true}"#).unwrap();
-        assert_eq!(agree(&req, true).unwrap_err(), "The protocol 'xml' is not supported.");
+        assert_eq!(
+            agree(&req, true).unwrap_err(),
+            "The protocol 'xml' is not supported."
+        );
         let req = parse_request(br#"{"protocol":"json","version":3}"#).unwrap();
         assert_eq!(
             agree(&req, true).unwrap_err(),
@@ -109,7 +124,10 @@ mod tests {
     #[test]
     fn missing_properties_fail_with_the_generic_text_and_a_reason() {
         let err = parse_request(br#"{"protocol":"json"}"#).unwrap_err();
-        assert!(err.starts_with(UNEXPECTED) && err.contains("version"), "{err}");
+        assert!(
+            err.starts_with(UNEXPECTED) && err.contains("version"),
+            "{err}"
+        );
         let err = parse_request(b"nope").unwrap_err();
         assert!(err.starts_with(UNEXPECTED), "{err}");
     }

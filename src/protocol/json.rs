@@ -166,7 +166,9 @@ fn headers(map: &Map<String, Value>) -> Result<Headers, ProtocolError> {
             .iter()
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(invalid(format!("Expected header '{k}' to be of type String."))),
+                _ => Err(invalid(format!(
+                    "Expected header '{k}' to be of type String."
+                ))),
             })
             .collect(),
         Some(_) => Err(invalid("Expected 'headers' to be of type Object.")),
@@ -227,7 +229,11 @@ impl<'a> Wire<'a> {
                 target: Some(&inv.target),
                 arguments: Some(&inv.arguments),
                 stream_ids: inv.stream_ids.as_deref(),
-                ..Wire::new(if matches!(message, HubMessage::Invocation(_)) { 1 } else { 4 })
+                ..Wire::new(if matches!(message, HubMessage::Invocation(_)) {
+                    1
+                } else {
+                    4
+                })
             },
             HubMessage::StreamItem {
                 invocation_id,
@@ -314,7 +320,8 @@ mod tests {
 
     #[test]
     fn writes_sends_without_invocation_id() {
-        let msg = HubMessage::Invocation(Invocation::send("newMessage", vec![json!("hi"), json!(42)]));
+        let msg =
+            HubMessage::Invocation(Invocation::send("newMessage", vec![json!("hi"), json!(42)]));
         assert_eq!(
             text(encode(&msg)),
             "{\"type\":1,\"target\":\"newMessage\",\"arguments\":[\"hi\",42]}\x1e"
@@ -328,7 +335,10 @@ mod tests {
             result: CompletionResult::Void,
             headers: Headers::new(),
         });
-        assert_eq!(text(encode(&void)), "{\"type\":3,\"invocationId\":\"3\"}\x1e");
+        assert_eq!(
+            text(encode(&void)),
+            "{\"type\":3,\"invocationId\":\"3\"}\x1e"
+        );
         let err = HubMessage::Completion(Completion::error("3", "boom"));
         assert_eq!(
             text(encode(&err)),
@@ -351,7 +361,10 @@ mod tests {
             text(encode(&close)),
             "{\"type\":7,\"error\":\"bye\",\"allowReconnect\":true}\x1e"
         );
-        assert_eq!(text(encode(&HubMessage::Close(Close::default()))), "{\"type\":7}\x1e");
+        assert_eq!(
+            text(encode(&HubMessage::Close(Close::default()))),
+            "{\"type\":7}\x1e"
+        );
         assert_eq!(text(encode(&HubMessage::Ping)), "{\"type\":6}\x1e");
         let item = HubMessage::StreamItem {
             invocation_id: "1".into(),
@@ -366,10 +379,14 @@ mod tests {
 
     #[test]
     fn parses_client_messages_in_any_property_order() {
-        let msg = parse(br#"{"arguments":[1],"target":"Send","type":1,"invocationId":"7","headers":{"a":"b"}}"#)
-            .unwrap()
-            .unwrap();
-        let HubMessage::Invocation(inv) = msg else { panic!("not an invocation") };
+        let msg = parse(
+            br#"{"arguments":[1],"target":"Send","type":1,"invocationId":"7","headers":{"a":"b"}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        let HubMessage::Invocation(inv) = msg else {
+            panic!("not an invocation")
+        };
         assert_eq!(inv.invocation_id.as_deref(), Some("7"));
         assert_eq!(inv.target, "Send");
         assert_eq!(inv.arguments, vec![json!(1)]);
@@ -386,8 +403,14 @@ mod tests {
             (br#"{"type":1,"arguments":[]}"#, "target"),
             (br#"{"type":1,"target":"x"}"#, "arguments"),
             (br#"{"type":1,"target":"","arguments":[]}"#, "target"),
-            (br#"{"type":1,"target":"x","arguments":[],"invocationId":5}"#, "invocationId"),
-            (br#"{"type":3,"invocationId":"1","result":1,"error":"e"}"#, "both"),
+            (
+                br#"{"type":1,"target":"x","arguments":[],"invocationId":5}"#,
+                "invocationId",
+            ),
+            (
+                br#"{"type":3,"invocationId":"1","result":1,"error":"e"}"#,
+                "both",
+            ),
             (br#"{"type":2,"invocationId":"1"}"#, "item"),
             (br#"{"type":4,"target":"x","arguments":[]}"#, "invocationId"),
             (br#"{"type":8}"#, "sequenceId"),

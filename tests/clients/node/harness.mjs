@@ -136,7 +136,8 @@ export async function startServer(extraArgs = []) {
   }
   const child = spawn(bin, ["start", "--port", "0", ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
+    // Debug logs only show up when a test fails (see Server.logs()).
+    env: { RUST_LOG: "signalr_emulator=debug", ...process.env, NO_COLOR: "1" },
   });
   liveChildren.add(child);
   const server = new Server(child, null, null);

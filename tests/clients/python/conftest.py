@@ -133,7 +133,8 @@ def _start_emulator() -> Emulator:
         stdout=subprocess.PIPE,
         stderr=stderr_file,
         text=True,
-        env={**os.environ, "NO_COLOR": "1"},
+        # Debug logs only show up in the report of a failing test.
+        env={"RUST_LOG": "signalr_emulator=debug", **os.environ, "NO_COLOR": "1"},
     )
     stderr_file.close()
     emulator = Emulator(process=process, port=0, access_key="", stderr_path=Path(stderr_file.name))

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on 127.0.0.1:0, driven over HTTP and WebSockets.
+//! One test binary (faster to link), one module per area.
+
+mod auth;
+mod common;
+mod framing;
+mod lifecycle;
+mod negotiate;
+mod rest_v1;
