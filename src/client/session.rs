@@ -137,6 +137,13 @@ impl Session {
                     }
                 }
             }
+            HubMessage::Completion(completion) => {
+                let id = completion.invocation_id.clone();
+                if !connection.complete(completion) {
+                    tracing::debug!(connection = %connection.id(), invocation = %id, "completion for no pending server invocation ignored");
+                }
+                None
+            }
             other => {
                 tracing::debug!(connection = %connection.id(), message = ?other, "client message ignored");
                 None

@@ -152,6 +152,7 @@ async fn run(mut socket: WebSocket, state: AppState, identity: Identity) {
     let session = Session::new(connection.clone(), input, state.config.max_message_size);
     let reason = serve(&mut socket, &state, &connection, outbox, session).await;
     hub.remove_connection(connection.id());
+    connection.fail_pending();
     tracing::info!(reason, "disconnected");
 }
 

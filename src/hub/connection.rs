@@ -8,7 +8,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{Close, Protocol};
+use serde_json::Value;
+
+use super::invocations::{InvocationFailed, InvocationOutcome, PendingInvocations};
+use crate::protocol::{Close, Completion, Encoded, HubMessage, Invocation, Protocol};
 
 /// A shared handle to a connection; cloning it is a reference-count increment.
 pub type ConnectionHandle = Arc<Connection>;
@@ -23,6 +26,7 @@ pub struct Connection {
     outbox: mpsc::Sender<Bytes>,
     closing: CancellationToken,
     close: OnceLock<Close>,
+    pending: PendingInvocations,
 }
 
 /// The end of a connection's queue that its transport writer owns.
@@ -55,6 +59,7 @@ impl Connection {
             outbox: tx,
             closing: closing.clone(),
             close: OnceLock::new(),
+            pending: PendingInvocations::default(),
         });
         (
             connection,
@@ -120,6 +125,43 @@ impl Connection {
     pub fn close_reason(&self) -> Option<&Close> {
         self.close.get()
     }
+
+    /// Sends the client an Invocation that expects a result and returns its id and the
+    /// receiver of the client's answer. Callers that stop waiting call [`Self::forget`].
+    pub fn invoke(
+        &self,
+        target: &str,
+        arguments: Vec<Value>,
+    ) -> (String, tokio::sync::oneshot::Receiver<InvocationOutcome>) {
+        let (id, answer) = self.pending.register();
+        let invocation = Invocation {
+            invocation_id: Some(id.clone()),
+            ..Invocation::send(target, arguments)
+        };
+        let frame = Encoded::new(HubMessage::Invocation(invocation)).frame(self.protocol);
+        if !self.deliver(frame) {
+            self.pending
+                .resolve(&id, Err(InvocationFailed::NotDelivered));
+        }
+        (id, answer)
+    }
+
+    /// Hands a client Completion to the invocation waiting for it. Returns false when no
+    /// server invocation had that id (the Completion is then not ours to handle).
+    pub fn complete(&self, completion: Completion) -> bool {
+        let outcome: InvocationOutcome = Ok(completion.result);
+        self.pending.resolve(&completion.invocation_id, outcome)
+    }
+
+    /// Stops waiting for an invocation (the caller timed out or went away).
+    pub fn forget(&self, invocation_id: &str) {
+        self.pending.forget(invocation_id);
+    }
+
+    /// Fails every pending invocation; called when the connection ends.
+    pub fn fail_pending(&self) {
+        self.pending.close();
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +219,43 @@ mod tests {
         shutdown.cancel();
         assert!(outbox.closing.is_cancelled());
         assert!(conn.close_reason().is_none());
+    }
+
+    #[tokio::test]
+    async fn invocations_get_server_ids_and_the_client_answer() {
+        let shutdown = CancellationToken::new();
+        let (conn, mut outbox) = connection("a", 4, &shutdown);
+        let (first, _) = conn.invoke("ask", vec![]);
+        let (second, answer) = conn.invoke("ask", vec![serde_json::json!(1)]);
+        assert_eq!((first.as_str(), second.as_str()), ("s1", "s2"));
+        let _ = outbox.frames.try_recv();
+        let sent = outbox.frames.try_recv().unwrap();
+        assert_eq!(
+            &sent[..],
+            b"{\"type\":1,\"invocationId\":\"s2\",\"target\":\"ask\",\"arguments\":[1]}\x1e"
+        );
+        let result = crate::protocol::CompletionResult::Value(serde_json::json!("ok"));
+        assert!(conn.complete(Completion {
+            invocation_id: second,
+            result: result.clone(),
+            headers: Default::default(),
+        }));
+        assert_eq!(answer.await.unwrap(), Ok(result));
+        assert!(!conn.complete(Completion::error("s9", "nobody waits")));
+    }
+
+    #[tokio::test]
+    async fn closing_fails_pending_invocations() {
+        let shutdown = CancellationToken::new();
+        let (conn, _outbox) = connection("a", 4, &shutdown);
+        let (_, answer) = conn.invoke("ask", vec![]);
+        conn.fail_pending();
+        assert_eq!(
+            answer.await.unwrap(),
+            Err(InvocationFailed::ConnectionClosed)
+        );
+        let (_, late) = conn.invoke("ask", vec![]);
+        assert_eq!(late.await.unwrap(), Err(InvocationFailed::ConnectionClosed));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! types and no awaits here; handles are copied out of the maps before anything is delivered.
 
 mod connection;
+mod invocations;
 mod members;
 pub mod names;
 mod user_groups;
@@ -13,6 +14,7 @@ use dashmap::DashMap;
 use tokio::time::Instant;
 
 pub use connection::{Connection, ConnectionHandle, Outbox};
+pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::Hub;
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
 

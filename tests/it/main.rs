@@ -2,6 +2,7 @@
 //! One test binary (faster to link), one module per area.
 
 mod auth;
+mod binary;
 mod common;
 mod framing;
 mod lifecycle;

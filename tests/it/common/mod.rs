@@ -22,7 +22,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(5);
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<std::io::Result<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
     http: reqwest::Client,
 }
 
@@ -43,7 +43,17 @@ impl TestServer {
         TestServer {
             addr,
             stop: Some(stop),
-            handle,
+            handle: Some(handle),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A server running elsewhere (e.g. the binary in a child process) at `addr`.
+    pub(crate) fn attach(addr: SocketAddr) -> Self {
+        TestServer {
+            addr,
+            stop: None,
+            handle: None,
             http: reqwest::Client::new(),
         }
     }
@@ -53,11 +63,13 @@ impl TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::timeout(Duration::from_secs(10), &mut self.handle)
-            .await
-            .expect("server stops in time")
-            .unwrap()
-            .unwrap();
+        if let Some(handle) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(10), handle)
+                .await
+                .expect("server stops in time")
+                .unwrap()
+                .unwrap();
+        }
     }
 
     /// `http://127.0.0.1:port{path}`.
