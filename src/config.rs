@@ -26,8 +26,12 @@ pub struct Config {
     pub client_timeout: Duration,
     /// Time a client has to complete its handshake.
     pub handshake_timeout: Duration,
-    /// Time a negotiated connection waits for its transport before it is forgotten.
-    pub negotiate_timeout: Duration,
+    /// ASP.NET Core's DisconnectTimeout: how long a negotiated connection waits for its
+    /// transport, a long-polling connection for its next poll, and a stateful connection for
+    /// its client to reconnect.
+    pub disconnect_timeout: Duration,
+    /// How long a long poll waits for output before it returns empty.
+    pub poll_timeout: Duration,
     /// Frames queued per connection before it is closed as a slow consumer.
     pub send_queue: usize,
     /// Largest single hub message a client may send.
@@ -48,7 +52,8 @@ impl Default for Config {
             keep_alive_interval: Duration::from_secs(15),
             client_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(15),
-            negotiate_timeout: Duration::from_secs(15),
+            disconnect_timeout: Duration::from_secs(15),
+            poll_timeout: Duration::from_secs(90),
             send_queue: 1024,
             max_message_size: 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),

@@ -107,7 +107,7 @@ async fn sweep(state: AppState) {
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
                 state.hubs.expire_memberships(now);
-                state.negotiated.sweep(now, state.config.negotiate_timeout);
+                state.connections.sweep(now, state.config.disconnect_timeout);
             }
             () = state.shutdown.cancelled() => return,
         }

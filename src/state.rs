@@ -1,5 +1,5 @@
-//! The state every handler shares: configuration, token verifier, hub registry, negotiated
-//! connections awaiting their transport, and the shutdown token and task tracker that let
+//! The state every handler shares: configuration, token verifier, hub registry, the client
+//! connection table, and the shutdown token and task tracker that let
 //! shutdown reach WebSocket tasks axum does not track.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Verifier;
-use crate::client::Negotiated;
+use crate::client::ClientConnections;
 use crate::config::Config;
 use crate::hub::Hubs;
 
@@ -21,8 +21,8 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Every hub.
     pub hubs: Arc<Hubs>,
-    /// Connections created by negotiate, waiting for their transport.
-    pub negotiated: Arc<Negotiated>,
+    /// Client connections by token: negotiated ones and the transports bound to them.
+    pub connections: Arc<ClientConnections>,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.
@@ -36,7 +36,7 @@ impl AppState {
             verifier: Arc::new(Verifier::new(config.access_keys.clone(), config.auth)),
             config: Arc::new(config),
             hubs: Arc::new(Hubs::default()),
-            negotiated: Arc::new(Negotiated::default()),
+            connections: Arc::new(ClientConnections::default()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }

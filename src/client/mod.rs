@@ -1,17 +1,26 @@
 //! The client endpoint of Azure SignalR: `POST /client/negotiate` and the `/client/` connect URL
-//! (WebSocket), with the hub taken from `?hub=`. Owns negotiation, the connections waiting for
-//! their transport, and the per-connection session that runs the hub protocol.
+//! (WebSockets, Server-Sent Events, long polling), with the hub taken from `?hub=`. Owns
+//! negotiation, the table of client connections, the transports, and the driver that runs the
+//! hub protocol over any of them.
 
+mod connections;
+mod driver;
+mod endpoint;
+mod long_polling;
 mod negotiate;
-mod negotiated;
+mod reconnect;
 mod request;
 mod session;
+mod sse;
+mod transport;
 mod websocket;
 
 use axum::Router;
 use axum::routing::{any, post};
 
-pub use negotiated::{Negotiated, PendingConnection};
+pub use connections::{ClientConnection, ClientConnections, allowed_transports};
+pub use long_polling::PollQueue;
+pub use transport::TransportKind;
 
 use crate::state::AppState;
 
@@ -26,6 +35,6 @@ pub fn router() -> Router<AppState> {
             "/client/negotiate/",
             post(negotiate::negotiate).fallback(negotiate::method_not_allowed),
         )
-        .route("/client", any(websocket::connect))
-        .route("/client/", any(websocket::connect))
+        .route("/client", any(endpoint::connect))
+        .route("/client/", any(endpoint::connect))
 }

@@ -1,6 +1,7 @@
 //! `POST /client/negotiate?hub=`: creates a connection and tells the client how to reach it.
 //! Versions 0 (the Python clients, no `connectionToken`) and 1 (token separate from the id),
-//! exactly as ASP.NET Core's `HttpConnectionDispatcher` answers.
+//! exactly as ASP.NET Core's `HttpConnectionDispatcher` answers, stateful reconnect when asked,
+//! and the transports the token's `asrs.s.htt` claim allows.
 
 use std::sync::Arc;
 
@@ -11,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Serialize;
 
+use super::connections::allowed_transports;
 use super::request::{claims_of, hub_of, plain};
+use super::transport::TransportKind;
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
@@ -22,6 +25,10 @@ const MAX_NEGOTIATE_VERSION: i64 = 1;
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct NegotiateResponse {
+    /// Written first and only when true, as the newest ASP.NET Core does; clients that did not
+    /// ask for it reject it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    use_stateful_reconnect: bool,
     negotiate_version: i64,
     connection_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,8 +43,12 @@ struct TransportInfo {
     transfer_formats: &'static [&'static str],
 }
 
-/// The transports this server implements, in preference order.
-const TRANSPORTS: &[(&str, &[&str])] = &[("WebSockets", &["Text", "Binary"])];
+/// The transports, in preference order, with their transfer formats.
+const TRANSPORTS: &[(TransportKind, &[&str])] = &[
+    (TransportKind::WebSockets, &["Text", "Binary"]),
+    (TransportKind::ServerSentEvents, &["Text"]),
+    (TransportKind::LongPolling, &["Text", "Binary"]),
+];
 
 /// A 22-character URL-safe random id (16 random bytes), as ASP.NET Core generates.
 pub(super) fn new_id() -> String {
@@ -72,6 +83,23 @@ pub(super) async fn negotiate(
         },
     };
     let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub, true)?.unwrap_or_default();
+    let stateful = query
+        .first("useStatefulReconnect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let allowed = allowed_transports(&claims);
+    let available_transports: Vec<TransportInfo> = TRANSPORTS
+        .iter()
+        .filter(|(kind, _)| allowed & kind.bit() != 0)
+        .map(|(kind, transfer_formats)| TransportInfo {
+            transport: kind.name(),
+            transfer_formats,
+        })
+        .collect();
+    if available_transports.is_empty() {
+        return Ok(negotiate_error(&format!(
+            "The token's 'asrs.s.htt' claim ({allowed}) allows none of the transports (WebSockets = 1, ServerSentEvents = 2, LongPolling = 4)."
+        )));
+    }
 
     let connection_id = new_id();
     let token = if version >= 1 {
@@ -79,24 +107,20 @@ pub(super) async fn negotiate(
     } else {
         connection_id.clone()
     };
-    state.negotiated.insert(
-        token.clone(),
+    state.connections.insert(
+        Arc::from(token.as_str()),
         Arc::from(connection_id.as_str()),
         Arc::from(hub.as_str()),
         claims,
+        stateful,
     );
-    tracing::debug!(%hub, connection = %connection_id, version, "negotiated");
+    tracing::debug!(%hub, connection = %connection_id, version, stateful, "negotiated");
     Ok(Json(NegotiateResponse {
+        use_stateful_reconnect: stateful,
         negotiate_version: version,
         connection_id,
         connection_token: (version >= 1).then_some(token),
-        available_transports: TRANSPORTS
-            .iter()
-            .map(|(transport, transfer_formats)| TransportInfo {
-                transport,
-                transfer_formats,
-            })
-            .collect(),
+        available_transports,
     })
     .into_response())
 }

@@ -1,9 +1,10 @@
 //! The hub-protocol side of one connection, independent of the transport: reading the
 //! handshake, splitting client bytes into messages regardless of how the transport chunked them,
-//! and deciding what each client message causes.
+//! stateful-reconnect bookkeeping, and deciding what each client message causes.
 
 use bytes::{Bytes, BytesMut};
 
+use super::reconnect::ReconnectState;
 use crate::hub::ConnectionHandle;
 use crate::protocol::handshake::{self, HandshakeRequest};
 use crate::protocol::{Close, Completion, Encoded, HubMessage, Protocol, json};
@@ -32,7 +33,7 @@ pub(super) fn read_handshake(
     }
 }
 
-/// A handshaken connection's inbound side.
+/// A handshaken connection's protocol state.
 #[derive(Debug)]
 pub(super) struct Session {
     connection: ConnectionHandle,
@@ -40,6 +41,19 @@ pub(super) struct Session {
     max_message_size: usize,
     /// Set by the client's first Ping; the client timeout only runs after it.
     pub(super) client_pinged: bool,
+    /// Present when stateful reconnect is on for this connection.
+    pub(super) reconnect: Option<ReconnectState>,
+}
+
+fn is_trackable(message: &HubMessage) -> bool {
+    matches!(
+        message,
+        HubMessage::Invocation(_)
+            | HubMessage::StreamItem { .. }
+            | HubMessage::Completion(_)
+            | HubMessage::StreamInvocation(_)
+            | HubMessage::CancelInvocation { .. }
+    )
 }
 
 impl Session {
@@ -48,13 +62,20 @@ impl Session {
         connection: ConnectionHandle,
         leftover: BytesMut,
         max_message_size: usize,
+        stateful: bool,
     ) -> Self {
         Session {
             connection,
             input: leftover,
             max_message_size,
             client_pinged: false,
+            reconnect: stateful.then(ReconnectState::new),
         }
+    }
+
+    /// The connection this session serves.
+    pub(super) fn connection(&self) -> &ConnectionHandle {
+        &self.connection
     }
 
     /// Appends client bytes and handles every complete message. Frames the client must get in
@@ -73,17 +94,19 @@ impl Session {
             let message = match json::parse(&frame) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
-                Err(err) => {
-                    return Next::Close(Close {
-                        error: Some(format!("Connection closed with an error. {err}")),
-                        allow_reconnect: false,
-                    });
-                }
+                Err(err) => return closed_with_error(err.to_string()),
             };
+            if let Some(state) = &mut self.reconnect
+                && is_trackable(&message)
+                && !state.accept_inbound()
+            {
+                continue;
+            }
             match self.on_message(message) {
-                Some(Reply::Frame(frame)) => replies.push(frame),
-                Some(Reply::End) => return Next::ClientClosed,
-                None => {}
+                Reply::None => {}
+                Reply::Frame(frame) => replies.push(frame),
+                Reply::End => return Next::ClientClosed,
+                Reply::Close(close) => return Next::Close(close),
             }
         }
         if self.input.len() > self.max_message_size {
@@ -99,25 +122,22 @@ impl Session {
     }
 
     fn too_large(&self) -> Next {
-        Next::Close(Close {
-            error: Some(format!(
-                "Connection closed with an error. The maximum message size of {}B was exceeded.",
-                self.max_message_size
-            )),
-            allow_reconnect: false,
-        })
+        closed_with_error(format!(
+            "The maximum message size of {}B was exceeded.",
+            self.max_message_size
+        ))
     }
 
-    fn on_message(&mut self, message: HubMessage) -> Option<Reply> {
+    fn on_message(&mut self, message: HubMessage) -> Reply {
         let connection = &self.connection;
         match message {
             HubMessage::Ping => {
                 self.client_pinged = true;
-                None
+                Reply::None
             }
             HubMessage::Close(close) => {
-                tracing::debug!(connection = %connection.id(), error = ?close.error, "client closed");
-                Some(Reply::End)
+                tracing::debug!(error = ?close.error, "client sent Close");
+                Reply::End
             }
             HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
                 match inv.invocation_id {
@@ -129,30 +149,55 @@ impl Session {
                         );
                         let completion =
                             Encoded::new(HubMessage::Completion(Completion::error(id, error)));
-                        Some(Reply::Frame(completion.frame(connection.protocol())))
+                        Reply::Frame(completion.frame(connection.protocol()))
                     }
                     None => {
-                        tracing::debug!(connection = %connection.id(), target = %inv.target, "client send dropped: no upstream configured");
-                        None
+                        tracing::debug!(target = %inv.target, "client send dropped: no upstream configured");
+                        Reply::None
                     }
                 }
             }
             HubMessage::Completion(completion) => {
                 let id = completion.invocation_id.clone();
                 if !connection.complete(completion) {
-                    tracing::debug!(connection = %connection.id(), invocation = %id, "completion for no pending server invocation ignored");
+                    tracing::debug!(invocation = %id, "completion for no pending server invocation ignored");
                 }
-                None
+                Reply::None
             }
+            HubMessage::Ack { sequence_id } => {
+                if let Some(state) = &mut self.reconnect {
+                    state.ack(sequence_id);
+                }
+                Reply::None
+            }
+            HubMessage::Sequence { sequence_id } => match &mut self.reconnect {
+                Some(state) => match state.client_sequence(sequence_id) {
+                    Ok(()) => Reply::None,
+                    Err(err) => Reply::Close(Close {
+                        error: Some(format!("Connection closed with an error. {err}")),
+                        allow_reconnect: false,
+                    }),
+                },
+                None => Reply::None,
+            },
             other => {
-                tracing::debug!(connection = %connection.id(), message = ?other, "client message ignored");
-                None
+                tracing::debug!(message = ?other, "client message ignored");
+                Reply::None
             }
         }
     }
 }
 
+fn closed_with_error(detail: String) -> Next {
+    Next::Close(Close {
+        error: Some(format!("Connection closed with an error. {detail}")),
+        allow_reconnect: false,
+    })
+}
+
 enum Reply {
+    None,
     Frame(Bytes),
     End,
+    Close(Close),
 }

@@ -14,7 +14,7 @@ async fn negotiate(server: &TestServer, query: &str) -> reqwest::Response {
 }
 
 #[tokio::test]
-async fn version_one_has_a_separate_token_and_websockets() {
+async fn version_one_has_a_separate_token_and_every_transport() {
     let server = TestServer::start().await;
     let response = negotiate(&server, "hub=chat&negotiateVersion=1").await;
     assert_eq!(response.status(), 200);
@@ -36,7 +36,11 @@ async fn version_one_has_a_separate_token_and_websockets() {
     );
     assert_eq!(
         body["availableTransports"],
-        json!([{"transport":"WebSockets","transferFormats":["Text","Binary"]}])
+        json!([
+            {"transport":"WebSockets","transferFormats":["Text","Binary"]},
+            {"transport":"ServerSentEvents","transferFormats":["Text"]},
+            {"transport":"LongPolling","transferFormats":["Text","Binary"]}
+        ])
     );
     assert!(body.get("useStatefulReconnect").is_none());
     server.stop().await;
@@ -180,5 +184,50 @@ async fn unknown_connection_id_is_404_and_a_token_opens_one_socket() {
         .unwrap();
     assert_eq!(response.status(), 400);
     assert_eq!(response.text().await.unwrap(), "Connection ID required");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stateful_reconnect_is_granted_only_when_asked_and_written_first() {
+    let server = TestServer::start().await;
+    let text = negotiate(
+        &server,
+        "hub=chat&negotiateVersion=1&useStatefulReconnect=true&useStatefulReconnect=true",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        text.starts_with("{\"useStatefulReconnect\":true,\"negotiateVersion\":1,"),
+        "{text}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_htt_claim_limits_the_transports() {
+    let server = TestServer::start().await;
+    let token = crate::common::token(json!({
+        "aud": "http://localhost/client/?hub=chat",
+        "exp": crate::common::now() + 60,
+        "asrs.s.htt": "6"
+    }));
+    let body: Value = reqwest::Client::new()
+        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = body["availableTransports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ServerSentEvents", "LongPolling"]);
     server.stop().await;
 }

@@ -1,0 +1,335 @@
+//! The connection driver: the same hub-protocol loop over every transport. It reads the
+//! handshake, registers the connection in its hub, then multiplexes client input, the
+//! connection's bounded outbound queue, keep-alive pings, the client timeout, stateful-reconnect
+//! Acks and replays, and closing; finally it unregisters the connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::time::{Instant, sleep_until};
+use tracing::Instrument;
+
+use super::connections::ClientConnection;
+use super::session::{Next, Session, read_handshake};
+use super::transport::{Received, Transport, TransportKind};
+use crate::hub::{Connection, ConnectionHandle, Outbox};
+use crate::protocol::handshake::{self, Agreed};
+use crate::protocol::{Close, Encoded, HubMessage, Protocol};
+use crate::state::AppState;
+
+/// Frames written before one flush, so a burst costs few syscalls but latency stays bounded.
+const MAX_BATCH: usize = 64;
+/// How long a closing connection may take to hand its last frames to the transport.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a stateful connection tells the client what it has processed.
+const ACK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Runs one connection over `transport` until it ends, then forgets it.
+pub(super) async fn drive<T: Transport>(
+    mut transport: T,
+    state: AppState,
+    client: Arc<ClientConnection>,
+) {
+    let span = tracing::info_span!(
+        "connection",
+        hub = %client.hub,
+        id = %client.connection_id,
+        transport = transport.kind().name()
+    );
+    async {
+        let mut input = BytesMut::new();
+        if let Some(agreed) = handshake(&mut transport, &state, &mut input).await {
+            run(&mut transport, &state, &client, agreed, input).await;
+        }
+        state.connections.remove(&client.token);
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Reads until the handshake request is complete, answers errors, and returns what was agreed.
+async fn handshake<T: Transport>(
+    transport: &mut T,
+    state: &AppState,
+    input: &mut BytesMut,
+) -> Option<Agreed> {
+    let deadline = Instant::now() + state.config.handshake_timeout;
+    let request = loop {
+        match read_handshake(input, state.config.max_message_size) {
+            Ok(Some(request)) => break request,
+            Ok(None) => {}
+            Err(error) => {
+                reject(transport, &error).await;
+                return None;
+            }
+        }
+        tokio::select! {
+            received = transport.recv() => match received {
+                Received::Data(data) => input.extend_from_slice(&data),
+                Received::Closed | Received::Lost => return None,
+            },
+            () = sleep_until(deadline) => {
+                reject(transport, handshake::CANCELED).await;
+                return None;
+            }
+            () = state.shutdown.cancelled() => return None,
+        }
+    };
+    match handshake::agree(&request, transport.kind().supports_binary()) {
+        Ok(agreed) => Some(agreed),
+        Err(error) => {
+            reject(transport, &error).await;
+            None
+        }
+    }
+}
+
+/// Sends a handshake error (a text frame: the format is not fixed yet) and closes.
+async fn reject<T: Transport>(transport: &mut T, error: &str) {
+    tracing::debug!(error, "handshake failed");
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if transport
+            .feed(false, handshake::error_response(error))
+            .await
+            .is_ok()
+        {
+            let _ = transport.flush().await;
+        }
+        transport.close().await;
+    })
+    .await;
+}
+
+/// Registers the connection, serves it, and unregisters it.
+async fn run<T: Transport>(
+    transport: &mut T,
+    state: &AppState,
+    client: &ClientConnection,
+    agreed: Agreed,
+    leftover: BytesMut,
+) {
+    let kind = transport.kind();
+    let stateful = client.stateful && agreed.version >= 2 && kind == TransportKind::WebSockets;
+    let hub = state.hubs.get_or_create(&client.hub);
+    let (connection, outbox) = Connection::new(
+        client.connection_id.clone(),
+        hub.name().clone(),
+        client.claims.user_id.as_deref().map(Arc::from),
+        agreed.protocol,
+        state.config.send_queue,
+        &state.shutdown,
+    );
+    let binary = agreed.protocol.is_binary();
+    let greeted = async {
+        transport
+            .feed(binary, Bytes::from_static(handshake::SUCCESS))
+            .await?;
+        transport.flush().await
+    };
+    if greeted.await.is_err() {
+        return;
+    }
+    hub.add_connection(connection.clone());
+    tracing::info!(user = ?connection.user_id(), protocol = agreed.protocol.name(), stateful, "connected");
+    let session = Session::new(
+        connection.clone(),
+        leftover,
+        state.config.max_message_size,
+        stateful,
+    );
+    let reason = serve(transport, state, session, outbox).await;
+    hub.remove_connection(connection.id());
+    connection.fail_pending();
+    tracing::info!(reason, "disconnected");
+}
+
+/// The message loop. Returns why the connection ended, for the log.
+async fn serve<T: Transport>(
+    transport: &mut T,
+    state: &AppState,
+    mut session: Session,
+    mut outbox: Outbox,
+) -> &'static str {
+    let connection = session.connection().clone();
+    let protocol = connection.protocol();
+    let keep_alive = transport.kind().has_keep_alive();
+    let ping_interval = state.config.keep_alive_interval;
+    let client_timeout = state.config.client_timeout;
+    let mut ping_at = Instant::now() + ping_interval;
+    let mut client_deadline = Instant::now() + client_timeout;
+    let mut ack_tick = tokio::time::interval(ACK_INTERVAL);
+    let mut replies = Vec::new();
+
+    // Messages the client sent in the same chunk as its handshake come first.
+    let mut next = session.drain(&mut replies);
+    loop {
+        if !replies.is_empty() {
+            for reply in replies.drain(..) {
+                if let Some(state) = &mut session.reconnect {
+                    state.sent(reply.clone());
+                }
+                if transport.feed(protocol.is_binary(), reply).await.is_err() {
+                    return "transport error";
+                }
+            }
+            if transport.flush().await.is_err() {
+                return "transport error";
+            }
+            ping_at = Instant::now() + ping_interval;
+        }
+        match std::mem::replace(&mut next, Next::Continue) {
+            Next::Continue => {}
+            Next::ClientClosed => {
+                transport.close().await;
+                return "client sent Close";
+            }
+            Next::Close(close) => return close_with(transport, protocol, &mut outbox, close).await,
+        }
+        let buffer_full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
+        tokio::select! {
+            biased;
+            () = outbox.closing.cancelled() => {
+                let close = closing_message(&connection);
+                return close_with(transport, protocol, &mut outbox, close).await;
+            }
+            frame = outbox.frames.recv(), if !buffer_full => {
+                let Some(frame) = frame else { return "queue closed" };
+                if write_batch(transport, &mut session, protocol, frame, &mut outbox).await.is_err() {
+                    return "transport error";
+                }
+                ping_at = Instant::now() + ping_interval;
+            }
+            received = transport.recv() => match received {
+                Received::Data(data) => {
+                    client_deadline = Instant::now() + client_timeout;
+                    next = session.on_bytes(&data, &mut replies);
+                }
+                Received::Closed => {
+                    transport.close().await;
+                    return "client closed the transport";
+                }
+                Received::Lost if session.reconnect.is_some() => {
+                    let back = tokio::select! {
+                        back = transport.reconnect() => back,
+                        () = outbox.closing.cancelled() => false,
+                    };
+                    if !back || replay(transport, &mut session, protocol).await.is_err() {
+                        return "transport lost; the client did not reconnect in time";
+                    }
+                    tracing::info!("client reconnected (stateful reconnect)");
+                    client_deadline = Instant::now() + client_timeout;
+                    ping_at = Instant::now() + ping_interval;
+                }
+                Received::Lost => return "transport lost",
+            },
+            () = sleep_until(ping_at), if keep_alive => {
+                let ping = Encoded::new(HubMessage::Ping).frame(protocol);
+                if send(transport, protocol, ping).await.is_err() {
+                    return "transport error";
+                }
+                ping_at = Instant::now() + ping_interval;
+            }
+            () = sleep_until(client_deadline), if keep_alive && session.client_pinged => {
+                let close = Close {
+                    error: Some(format!(
+                        "Connection closed with an error. Client hasn't sent a message/ping within the configured client timeout of {} s.",
+                        client_timeout.as_secs()
+                    )),
+                    allow_reconnect: true,
+                };
+                close_with(transport, protocol, &mut outbox, close).await;
+                return "client timeout";
+            }
+            _ = ack_tick.tick(), if session.reconnect.is_some() => {
+                if let Some(sequence_id) = session.reconnect.as_mut().and_then(|s| s.ack_due()) {
+                    let ack = Encoded::new(HubMessage::Ack { sequence_id }).frame(protocol);
+                    if send(transport, protocol, ack).await.is_err() {
+                        return "transport error";
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The Close a connection gets when asked to close: the recorded reason, or a shutdown.
+fn closing_message(connection: &ConnectionHandle) -> Close {
+    connection.close_reason().cloned().unwrap_or(Close {
+        error: Some("The server is shutting down.".into()),
+        allow_reconnect: true,
+    })
+}
+
+/// Writes `first` and whatever else is already queued (up to a batch), then flushes once.
+async fn write_batch<T: Transport>(
+    transport: &mut T,
+    session: &mut Session,
+    protocol: Protocol,
+    first: Bytes,
+    outbox: &mut Outbox,
+) -> Result<(), super::transport::TransportError> {
+    let mut frame = first;
+    for _ in 0..MAX_BATCH {
+        if let Some(state) = &mut session.reconnect {
+            state.sent(frame.clone());
+        }
+        transport.feed(protocol.is_binary(), frame).await?;
+        if session.reconnect.as_ref().is_some_and(|s| s.is_full()) {
+            break;
+        }
+        match outbox.frames.try_recv() {
+            Ok(more) => frame = more,
+            Err(_) => break,
+        }
+    }
+    transport.flush().await
+}
+
+/// After a stateful reconnect: Sequence, then every unacknowledged message again.
+async fn replay<T: Transport>(
+    transport: &mut T,
+    session: &mut Session,
+    protocol: Protocol,
+) -> Result<(), super::transport::TransportError> {
+    let Some(state) = &mut session.reconnect else {
+        return Ok(());
+    };
+    let (sequence_id, frames) = state.replay();
+    let sequence = Encoded::new(HubMessage::Sequence { sequence_id }).frame(protocol);
+    transport.feed(protocol.is_binary(), sequence).await?;
+    for frame in frames {
+        transport.feed(protocol.is_binary(), frame).await?;
+    }
+    transport.flush().await
+}
+
+/// Sends what is still queued, then the Close message, and ends the transport, within the
+/// close timeout.
+async fn close_with<T: Transport>(
+    transport: &mut T,
+    protocol: Protocol,
+    outbox: &mut Outbox,
+    close: Close,
+) -> &'static str {
+    let closing = async {
+        while let Ok(frame) = outbox.frames.try_recv() {
+            transport.feed(protocol.is_binary(), frame).await?;
+        }
+        let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
+        transport.feed(protocol.is_binary(), frame).await?;
+        transport.flush().await
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, transport.close()).await;
+    "closed by the server"
+}
+
+async fn send<T: Transport>(
+    transport: &mut T,
+    protocol: Protocol,
+    frame: Bytes,
+) -> Result<(), super::transport::TransportError> {
+    transport.feed(protocol.is_binary(), frame).await?;
+    transport.flush().await
+}

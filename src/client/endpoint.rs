@@ -1,0 +1,145 @@
+//! The connect URL `/client/?hub=&id=`: dispatches each request to its transport with ASP.NET
+//! Core's status table — WebSocket upgrades, `Accept: text/event-stream` GETs (SSE), other GETs
+//! (long polling), POST sends, DELETE for long polling — and its exact error texts.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+
+use super::connections::{Binding, ClientConnection};
+use super::request::{claims_of, hub_of, plain};
+use super::transport::{Received, TransportKind};
+use super::{long_polling, sse, websocket};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::state::AppState;
+
+/// # `GET|POST|DELETE /client/?hub={hub}&id={connectionToken}`
+pub(super) async fn connect(
+    State(state): State<AppState>,
+    method: Method,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let query = Query::parse(raw_query.as_deref());
+    let hub = hub_of(&query)?;
+    let id = query.first("id").filter(|id| !id.is_empty());
+    if let (Ok(upgrade), &Method::GET) = (upgrade, &method) {
+        return websocket::upgrade(state, upgrade, &headers, raw_query.as_deref(), &hub, id);
+    }
+    let Some(token) = id else {
+        return Ok(plain(StatusCode::BAD_REQUEST, "Connection ID required"));
+    };
+    claims_of(&state, &headers, raw_query.as_deref(), &hub, false)?;
+    let Some(client) = state.connections.get(token) else {
+        return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
+    };
+    match method {
+        Method::GET if accepts_event_stream(&headers) => Ok(start_or_refuse(
+            state,
+            client,
+            TransportKind::ServerSentEvents,
+        )),
+        Method::GET => Ok(long_poll(state, client).await),
+        Method::POST => Ok(send(&client, body).await),
+        Method::DELETE => Ok(delete(&client).await),
+        _ => Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")),
+    }
+}
+
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// Starts SSE or long polling on a negotiated connection, or answers why it cannot.
+fn start_or_refuse(
+    state: AppState,
+    client: Arc<ClientConnection>,
+    kind: TransportKind,
+) -> Response {
+    if !client.allows(kind) {
+        return plain(
+            StatusCode::NOT_FOUND,
+            match kind {
+                TransportKind::ServerSentEvents => {
+                    "ServerSentEvents transport not supported by this end point type"
+                }
+                _ => "LongPolling transport not supported by this end point type",
+            },
+        );
+    }
+    let bound = client.binding().kind();
+    match bound {
+        None => match kind {
+            TransportKind::ServerSentEvents => sse::start(state, client),
+            _ => long_polling::start(state, client),
+        },
+        Some(current) if current == kind => plain(
+            StatusCode::CONFLICT,
+            "The connection already has an active transport of this type.",
+        ),
+        Some(_) => plain(
+            StatusCode::BAD_REQUEST,
+            "Cannot change transports mid-connection",
+        ),
+    }
+}
+
+/// A long-polling GET: the first one starts the transport, later ones poll.
+async fn long_poll(state: AppState, client: Arc<ClientConnection>) -> Response {
+    let polls = match &*client.binding() {
+        Binding::LongPolling { polls, .. } => Some(polls.clone()),
+        _ => None,
+    };
+    match polls {
+        Some(polls) => long_polling::poll(polls, state.config.poll_timeout).await,
+        None => start_or_refuse(state, client, TransportKind::LongPolling),
+    }
+}
+
+/// # `POST /client/?id=`: client bytes for SSE and long-polling connections.
+async fn send(client: &ClientConnection, body: Bytes) -> Response {
+    if matches!(client.binding().kind(), Some(TransportKind::WebSockets)) {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST requests are not allowed for WebSocket connections.",
+        );
+    }
+    let Some(inbound) = client.inbound() else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "The connection has no transport yet: start it with a GET before sending.",
+        );
+    };
+    match inbound.send(Received::Data(body)).await {
+        Ok(()) => plain(StatusCode::OK, ""),
+        Err(_) => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
+    }
+}
+
+/// # `DELETE /client/?id=`: ends a long-polling connection.
+async fn delete(client: &ClientConnection) -> Response {
+    let inbound = match &*client.binding() {
+        Binding::LongPolling { inbound, .. } => Some(inbound.clone()),
+        _ => None,
+    };
+    let Some(inbound) = inbound else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Cannot terminate this connection using the DELETE endpoint.",
+        );
+    };
+    // The driver may already be gone; either way the connection is over.
+    let _ = inbound.send(Received::Closed).await;
+    plain(StatusCode::ACCEPTED, "")
+}
