@@ -8,3 +8,4 @@ mod framing;
 mod lifecycle;
 mod negotiate;
 mod rest_v1;
+mod transports;

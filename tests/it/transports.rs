@@ -1,0 +1,416 @@
+//! Server-Sent Events, long polling, the connect URL's status table, and stateful reconnect,
+//! driven by hand-rolled clients (the official clients are exercised in tests/clients).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use signalr_emulator::Config;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{TestServer, WAIT, client_token};
+
+const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn post(server: &TestServer, token: &str, body: &str) -> reqwest::Response {
+    http()
+        .post(server.url(&format!("/client/?hub=chat&id={token}")))
+        .bearer_auth(client_token("chat", None))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(server: &TestServer, token: &str) -> reqwest::Response {
+    tokio::time::timeout(
+        WAIT,
+        http()
+            .get(server.url(&format!("/client/?hub=chat&id={token}")))
+            .send(),
+    )
+    .await
+    .expect("poll answers in time")
+    .unwrap()
+}
+
+async fn next_chunk(response: &mut reqwest::Response) -> String {
+    let chunk = tokio::time::timeout(WAIT, response.chunk())
+        .await
+        .expect("an event arrives in time")
+        .unwrap()
+        .expect("the stream stays open");
+    String::from_utf8(chunk.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn server_sent_events_carry_the_handshake_and_messages() {
+    let server = TestServer::start().await;
+    let (id, token) = server.negotiate("chat", None).await;
+    let mut events = http()
+        .get(server.url(&format!(
+            "/client/?hub=chat&id={token}&access_token={}",
+            client_token("chat", None)
+        )))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let headers = events.headers();
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-cache,no-store");
+    assert_eq!(
+        next_chunk(&mut events).await,
+        ":\r\n",
+        "the comment is flushed at once"
+    );
+
+    assert_eq!(post(&server, &token, HANDSHAKE).await.status(), 200);
+    assert_eq!(next_chunk(&mut events).await, "data: {}\x1e\r\n\r\n");
+    let response = server
+        .rest(
+            "POST",
+            &format!("/api/v1/hubs/chat/connections/{id}"),
+            Some(json!({"target":"m","arguments":["sse"]})),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        next_chunk(&mut events).await,
+        "data: {\"type\":1,\"target\":\"m\",\"arguments\":[\"sse\"]}\x1e\r\n\r\n"
+    );
+
+    // A second event stream, a poll, or a DELETE on an SSE connection are refused.
+    let again = http()
+        .get(server.url(&format!("/client/?hub=chat&id={token}")))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let poll = get(&server, &token).await;
+    assert_eq!(poll.status(), 400);
+    assert_eq!(
+        poll.text().await.unwrap(),
+        "Cannot change transports mid-connection"
+    );
+    let delete = http()
+        .delete(server.url(&format!("/client/?hub=chat&id={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 400);
+
+    // Closing by REST ends the stream after the Close message.
+    server
+        .rest(
+            "DELETE",
+            &format!("/api/v1/hubs/chat/connections/{id}?reason=done"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        next_chunk(&mut events).await,
+        "data: {\"type\":7,\"error\":\"done\",\"allowReconnect\":true}\x1e\r\n\r\n"
+    );
+    let end = tokio::time::timeout(WAIT, events.chunk())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(end.is_none(), "the event stream ends");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn long_polling_round_trip() {
+    let server = TestServer::start().await;
+    let (id, token) = server.negotiate("chat", None).await;
+    let first = get(&server, &token).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["content-type"], "application/octet-stream");
+    assert_eq!(first.headers()["cache-control"], "no-cache, no-store");
+    assert!(
+        first.bytes().await.unwrap().is_empty(),
+        "the first poll returns at once, empty"
+    );
+
+    assert_eq!(post(&server, &token, HANDSHAKE).await.status(), 200);
+    assert_eq!(get(&server, &token).await.text().await.unwrap(), "{}\x1e");
+
+    // Output queued between polls comes in the next poll, in order.
+    for n in [1, 2] {
+        server
+            .rest(
+                "POST",
+                &format!("/api/v1/hubs/chat/connections/{id}"),
+                Some(json!({"target":"m","arguments":[n]})),
+            )
+            .await;
+    }
+    assert_eq!(
+        get(&server, &token).await.text().await.unwrap(),
+        "{\"type\":1,\"target\":\"m\",\"arguments\":[1]}\x1e{\"type\":1,\"target\":\"m\",\"arguments\":[2]}\x1e"
+    );
+
+    // A client invocation is answered through the poll.
+    post(
+        &server,
+        &token,
+        "{\"type\":1,\"invocationId\":\"1\",\"target\":\"x\",\"arguments\":[]}\x1e",
+    )
+    .await;
+    let reply: Value = serde_json::from_str(
+        get(&server, &token)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .trim_end_matches('\x1e'),
+    )
+    .unwrap();
+    assert_eq!(reply["type"], 3);
+    assert_eq!(reply["invocationId"], "1");
+
+    // A new poll completes the outstanding one with 204.
+    let url = server.url(&format!("/client/?hub=chat&id={token}"));
+    let waiting =
+        tokio::spawn(async move { http().get(url).send().await.unwrap().status().as_u16() });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let url = server.url(&format!("/client/?hub=chat&id={token}"));
+    let newer =
+        tokio::spawn(async move { http().get(url).send().await.unwrap().status().as_u16() });
+    assert_eq!(
+        tokio::time::timeout(WAIT, waiting).await.unwrap().unwrap(),
+        204
+    );
+
+    // DELETE ends the connection: 202, and the outstanding poll gets 204.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let delete = http()
+        .delete(server.url(&format!("/client/?hub=chat&id={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 202);
+    assert_eq!(
+        tokio::time::timeout(WAIT, newer).await.unwrap().unwrap(),
+        204
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while post(&server, &token, "{\"type\":6}\x1e").await.status() != 404 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection is forgotten"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        server
+            .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
+            .await
+            .status(),
+        404
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn long_polls_time_out_empty_and_idle_connections_are_dropped() {
+    let server = TestServer::with_config(Config {
+        poll_timeout: Duration::from_millis(300),
+        disconnect_timeout: Duration::from_millis(500),
+        ..Config::default()
+    })
+    .await;
+    let (id, token) = server.negotiate("chat", None).await;
+    get(&server, &token).await;
+    post(&server, &token, HANDSHAKE).await;
+    assert_eq!(get(&server, &token).await.text().await.unwrap(), "{}\x1e");
+    let timed_out = get(&server, &token).await;
+    assert_eq!(timed_out.status(), 200);
+    assert_eq!(timed_out.headers()["content-type"], "text/plain");
+    assert!(timed_out.bytes().await.unwrap().is_empty());
+    // No pings on long polling, and no poll for the disconnect timeout drops the connection.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server
+        .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
+        .await
+        .status()
+        == 200
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle connection is dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connect_url_status_table() {
+    let server = TestServer::start().await;
+    let response = http()
+        .post(server.url("/client/?hub=chat"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.text().await.unwrap(), "Connection ID required");
+    let response = post(&server, "unknown", "x").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.text().await.unwrap(), "No Connection with that ID");
+
+    let (_, token) = server.negotiate("chat", None).await;
+    let mut client = server.open("chat", &token).await;
+    client.send_text(HANDSHAKE).await;
+    assert_eq!(client.next_message().await, json!({}));
+    let response = post(&server, &token, "{\"type\":6}\x1e").await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "POST requests are not allowed for WebSocket connections."
+    );
+    let second = tokio_tungstenite::connect_async(format!(
+        "ws://{}/client/?hub=chat&id={token}",
+        server.addr
+    ))
+    .await;
+    assert!(second.unwrap_err().to_string().contains("409"));
+    let response = http()
+        .delete(server.url(&format!("/client/?hub=chat&id={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "Cannot terminate this connection using the DELETE endpoint."
+    );
+    server.stop().await;
+}
+
+/// A raw stateful client: negotiates with useStatefulReconnect, handshakes version 2.
+async fn stateful_socket(
+    server: &TestServer,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (ws, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/client/?hub=chat&id={token}",
+        server.addr
+    ))
+    .await
+    .unwrap();
+    ws
+}
+
+async fn read_messages(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    count: usize,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("frames arrive")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = frame {
+            seen.extend(
+                text.split('\x1e')
+                    .filter(|m| !m.is_empty())
+                    .map(|m| serde_json::from_str::<Value>(m).unwrap())
+                    .filter(|m| m["type"] != 6 && m["type"] != 8),
+            );
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn stateful_reconnect_replays_what_the_client_missed() {
+    let server = TestServer::start().await;
+    let body: Value = http()
+        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
+        .bearer_auth(client_token("chat", None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["useStatefulReconnect"], true);
+    let (id, token) = (
+        body["connectionId"].as_str().unwrap().to_owned(),
+        body["connectionToken"].as_str().unwrap().to_owned(),
+    );
+    let send = |n: i64| {
+        let path = format!("/api/v1/hubs/chat/connections/{id}");
+        let server = &server;
+        async move {
+            server
+                .rest("POST", &path, Some(json!({"target":"m","arguments":[n]})))
+                .await
+                .status()
+        }
+    };
+
+    let mut ws = stateful_socket(&server, &token).await;
+    ws.send(Message::text("{\"protocol\":\"json\",\"version\":2}\x1e"))
+        .await
+        .unwrap();
+    assert_eq!(read_messages(&mut ws, 1).await, vec![json!({})]);
+    assert_eq!(send(1).await, 202);
+    assert_eq!(read_messages(&mut ws, 1).await[0]["arguments"], json!([1]));
+    // The client acknowledges message 1, then its socket drops without a close frame.
+    ws.send(Message::text("{\"type\":8,\"sequenceId\":1}\x1e"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        send(2).await,
+        202,
+        "the connection survives the dropped socket"
+    );
+    assert_eq!(send(3).await, 202);
+
+    let mut ws = stateful_socket(&server, &token).await;
+    let replayed = read_messages(&mut ws, 3).await;
+    assert_eq!(replayed[0], json!({"type": 9, "sequenceId": 2}));
+    assert_eq!(replayed[1]["arguments"], json!([2]));
+    assert_eq!(replayed[2]["arguments"], json!([3]));
+    ws.send(Message::text("{\"type\":9,\"sequenceId\":1}\x1e"))
+        .await
+        .unwrap();
+    assert_eq!(send(4).await, 202);
+    assert_eq!(read_messages(&mut ws, 1).await[0]["arguments"], json!([4]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_stateful_reconnect_a_dropped_socket_ends_the_connection() {
+    let server = TestServer::start().await;
+    let (mut client, id) = server.connect("chat", None).await;
+    client.send_text("{\"type\":6}\x1e").await;
+    drop(client);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server
+        .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
+        .await
+        .status()
+        == 200
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
