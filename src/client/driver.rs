@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::connections::ClientConnection;
 use super::session::{Next, Session, read_handshake};
-use super::transport::{Received, Transport, TransportKind};
+use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::hub::{Connection, ConnectionHandle, Outbox};
 use crate::protocol::handshake::{self, Agreed};
 use crate::protocol::{Close, Encoded, HubMessage, Protocol};
@@ -144,6 +144,16 @@ async fn run<T: Transport>(
     tracing::info!(reason, "disconnected");
 }
 
+/// What woke the message loop.
+enum Wake {
+    Closing,
+    Frame(Option<Bytes>),
+    Received(Received),
+    Ping,
+    ClientTimeout,
+    AckDue,
+}
+
 /// The message loop. Returns why the connection ended, for the log.
 async fn serve<T: Transport>(
     transport: &mut T,
@@ -153,6 +163,7 @@ async fn serve<T: Transport>(
 ) -> &'static str {
     let connection = session.connection().clone();
     let protocol = connection.protocol();
+    let binary = protocol.is_binary();
     let keep_alive = transport.kind().has_keep_alive();
     let ping_interval = state.config.keep_alive_interval;
     let client_timeout = state.config.client_timeout;
@@ -164,18 +175,9 @@ async fn serve<T: Transport>(
     // Messages the client sent in the same chunk as its handshake come first.
     let mut next = session.drain(&mut replies);
     loop {
+        let mut written: Result<(), TransportError> = Ok(());
         if !replies.is_empty() {
-            for reply in replies.drain(..) {
-                if let Some(state) = &mut session.reconnect {
-                    state.sent(reply.clone());
-                }
-                if transport.feed(protocol.is_binary(), reply).await.is_err() {
-                    return "transport error";
-                }
-            }
-            if transport.flush().await.is_err() {
-                return "transport error";
-            }
+            written = write_replies(transport, &mut session, binary, &mut replies).await;
             ping_at = Instant::now() + ping_interval;
         }
         match std::mem::replace(&mut next, Next::Continue) {
@@ -186,71 +188,104 @@ async fn serve<T: Transport>(
             }
             Next::Close(close) => return close_with(transport, protocol, &mut outbox, close).await,
         }
-        let buffer_full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
-        tokio::select! {
-            biased;
-            () = outbox.closing.cancelled() => {
-                let close = closing_message(&connection);
-                return close_with(transport, protocol, &mut outbox, close).await;
-            }
-            frame = outbox.frames.recv(), if !buffer_full => {
-                let Some(frame) = frame else { return "queue closed" };
-                if write_batch(transport, &mut session, protocol, frame, &mut outbox).await.is_err() {
-                    return "transport error";
+        if written.is_ok() {
+            let buffer_full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
+            let wake = tokio::select! {
+                biased;
+                () = outbox.closing.cancelled() => Wake::Closing,
+                frame = outbox.frames.recv(), if !buffer_full => Wake::Frame(frame),
+                received = transport.recv() => Wake::Received(received),
+                () = sleep_until(ping_at), if keep_alive => Wake::Ping,
+                () = sleep_until(client_deadline), if keep_alive && session.client_pinged => Wake::ClientTimeout,
+                _ = ack_tick.tick(), if session.reconnect.is_some() => Wake::AckDue,
+            };
+            written = match wake {
+                Wake::Closing => {
+                    let close = closing_message(&connection);
+                    return close_with(transport, protocol, &mut outbox, close).await;
                 }
-                ping_at = Instant::now() + ping_interval;
-            }
-            received = transport.recv() => match received {
-                Received::Data(data) => {
+                Wake::Frame(None) => return "queue closed",
+                Wake::Frame(Some(frame)) => {
+                    ping_at = Instant::now() + ping_interval;
+                    write_batch(transport, &mut session, binary, frame, &mut outbox).await
+                }
+                Wake::Received(Received::Data(data)) => {
                     client_deadline = Instant::now() + client_timeout;
                     next = session.on_bytes(&data, &mut replies);
+                    Ok(())
                 }
-                Received::Closed => {
+                Wake::Received(Received::Closed) => {
                     transport.close().await;
                     return "client closed the transport";
                 }
-                Received::Lost if session.reconnect.is_some() => {
-                    let back = tokio::select! {
-                        back = transport.reconnect() => back,
-                        () = outbox.closing.cancelled() => false,
-                    };
-                    if !back || replay(transport, &mut session, protocol).await.is_err() {
-                        return "transport lost; the client did not reconnect in time";
-                    }
-                    tracing::info!("client reconnected (stateful reconnect)");
-                    client_deadline = Instant::now() + client_timeout;
+                Wake::Received(Received::Lost) => Err(TransportError),
+                Wake::Ping => {
                     ping_at = Instant::now() + ping_interval;
+                    send(
+                        transport,
+                        binary,
+                        Encoded::new(HubMessage::Ping).frame(protocol),
+                    )
+                    .await
                 }
-                Received::Lost => return "transport lost",
-            },
-            () = sleep_until(ping_at), if keep_alive => {
-                let ping = Encoded::new(HubMessage::Ping).frame(protocol);
-                if send(transport, protocol, ping).await.is_err() {
-                    return "transport error";
+                Wake::ClientTimeout => {
+                    let close = Close {
+                        error: Some(format!(
+                            "Connection closed with an error. Client hasn't sent a message/ping within the configured client timeout of {} s.",
+                            client_timeout.as_secs()
+                        )),
+                        allow_reconnect: true,
+                    };
+                    close_with(transport, protocol, &mut outbox, close).await;
+                    return "client timeout";
                 }
-                ping_at = Instant::now() + ping_interval;
-            }
-            () = sleep_until(client_deadline), if keep_alive && session.client_pinged => {
-                let close = Close {
-                    error: Some(format!(
-                        "Connection closed with an error. Client hasn't sent a message/ping within the configured client timeout of {} s.",
-                        client_timeout.as_secs()
-                    )),
-                    allow_reconnect: true,
-                };
-                close_with(transport, protocol, &mut outbox, close).await;
-                return "client timeout";
-            }
-            _ = ack_tick.tick(), if session.reconnect.is_some() => {
-                if let Some(sequence_id) = session.reconnect.as_mut().and_then(|s| s.ack_due()) {
-                    let ack = Encoded::new(HubMessage::Ack { sequence_id }).frame(protocol);
-                    if send(transport, protocol, ack).await.is_err() {
-                        return "transport error";
+                Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
+                    Some(sequence_id) => {
+                        let ack = Encoded::new(HubMessage::Ack { sequence_id }).frame(protocol);
+                        send(transport, binary, ack).await
                     }
-                }
+                    None => Ok(()),
+                },
+            };
+        }
+        if written.is_err() {
+            // The transport broke. A stateful connection waits for its client to come back;
+            // everything it may have missed is still in the replay buffer.
+            if session.reconnect.is_none() {
+                return "transport lost";
             }
+            let back = tokio::select! {
+                back = transport.reconnect() => back,
+                () = outbox.closing.cancelled() => false,
+            };
+            if !back
+                || replay(transport, &mut session, binary, protocol)
+                    .await
+                    .is_err()
+            {
+                return "transport lost; the client did not reconnect in time";
+            }
+            tracing::info!("client reconnected (stateful reconnect)");
+            client_deadline = Instant::now() + client_timeout;
+            ping_at = Instant::now() + ping_interval;
         }
     }
+}
+
+/// Writes the session's replies (Completions) and flushes them.
+async fn write_replies<T: Transport>(
+    transport: &mut T,
+    session: &mut Session,
+    binary: bool,
+    replies: &mut Vec<Bytes>,
+) -> Result<(), TransportError> {
+    for reply in replies.drain(..) {
+        if let Some(state) = &mut session.reconnect {
+            state.sent(reply.clone());
+        }
+        transport.feed(binary, reply).await?;
+    }
+    transport.flush().await
 }
 
 /// The Close a connection gets when asked to close: the recorded reason, or a shutdown.
@@ -265,16 +300,16 @@ fn closing_message(connection: &ConnectionHandle) -> Close {
 async fn write_batch<T: Transport>(
     transport: &mut T,
     session: &mut Session,
-    protocol: Protocol,
+    binary: bool,
     first: Bytes,
     outbox: &mut Outbox,
-) -> Result<(), super::transport::TransportError> {
+) -> Result<(), TransportError> {
     let mut frame = first;
     for _ in 0..MAX_BATCH {
         if let Some(state) = &mut session.reconnect {
             state.sent(frame.clone());
         }
-        transport.feed(protocol.is_binary(), frame).await?;
+        transport.feed(binary, frame).await?;
         if session.reconnect.as_ref().is_some_and(|s| s.is_full()) {
             break;
         }
@@ -290,16 +325,17 @@ async fn write_batch<T: Transport>(
 async fn replay<T: Transport>(
     transport: &mut T,
     session: &mut Session,
+    binary: bool,
     protocol: Protocol,
-) -> Result<(), super::transport::TransportError> {
+) -> Result<(), TransportError> {
     let Some(state) = &mut session.reconnect else {
         return Ok(());
     };
     let (sequence_id, frames) = state.replay();
     let sequence = Encoded::new(HubMessage::Sequence { sequence_id }).frame(protocol);
-    transport.feed(protocol.is_binary(), sequence).await?;
+    transport.feed(binary, sequence).await?;
     for frame in frames {
-        transport.feed(protocol.is_binary(), frame).await?;
+        transport.feed(binary, frame).await?;
     }
     transport.flush().await
 }
@@ -327,9 +363,9 @@ async fn close_with<T: Transport>(
 
 async fn send<T: Transport>(
     transport: &mut T,
-    protocol: Protocol,
+    binary: bool,
     frame: Bytes,
-) -> Result<(), super::transport::TransportError> {
-    transport.feed(protocol.is_binary(), frame).await?;
+) -> Result<(), TransportError> {
+    transport.feed(binary, frame).await?;
     transport.flush().await
 }

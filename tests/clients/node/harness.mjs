@@ -282,21 +282,27 @@ export class BufferLogger {
 }
 
 /**
- * Builds and starts a JSON / WebSockets connection for `userId`.
+ * Builds and starts a connection for `userId` (JSON over WebSockets unless `transport` /
+ * `protocol` say otherwise; `url` overrides the hub URL, e.g. to go through a proxy).
  * Resolves to {connection, logger, closed} where `closed` resolves with the
  * error passed to onclose.
  */
-export async function connectClient(server, userId, { protocol } = {}) {
+export async function connectClient(
+  server,
+  userId,
+  { protocol, transport = HttpTransportType.WebSockets, url, statefulReconnect = false } = {},
+) {
   const logger = new BufferLogger(userId);
   const token = clientToken(userId);
   let builder = new HubConnectionBuilder()
-    .withUrl(server.hubUrl, {
-      transport: HttpTransportType.WebSockets,
+    .withUrl(url ?? server.hubUrl, {
+      transport,
       skipNegotiation: false,
       accessTokenFactory: () => token,
     })
     .configureLogging(logger);
   if (protocol) builder = builder.withHubProtocol(protocol);
+  if (statefulReconnect) builder = builder.withStatefulReconnect();
   const connection = builder.build();
   const closed = new Promise((resolve) => connection.onclose((err) => resolve(err)));
   await waitFor(connection.start(), 10_000, `connection.start() for user ${userId}`);
