@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs the real-client compatibility suites (official @microsoft/signalr under
+# Node and in headless Chromium,
 # Node, pysignalr and signalrcore under Python) against a built
 # signalr-emulator binary ($SIGNALR_EMULATOR_BIN, default
 # <repo>/target/debug/signalr-emulator). Installs the locked dependencies
@@ -31,6 +32,16 @@ if [[ -z "$python_bin" ]]; then
 fi
 
 status=0
+
+# The browser test drives Debian's Chromium (never a downloaded browser).
+chromium_bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [[ ! -x "$chromium_bin" ]]; then
+  echo "== installing Debian's chromium for the browser test"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium >/dev/null
+fi
 
 echo "== node: npm ci"
 (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
