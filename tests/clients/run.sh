@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Runs the real-client compatibility suites (official @microsoft/signalr under
-# Node and in headless Chromium,
-# Node, pysignalr and signalrcore under Python) against a built
+# Node and in headless Chromium, pysignalr and signalrcore under Python) against a built
 # signalr-emulator binary ($SIGNALR_EMULATOR_BIN, default
 # <repo>/target/debug/signalr-emulator). Installs the locked dependencies
 # first. Both suites always run; exits non-zero if either failed.
