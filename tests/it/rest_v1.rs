@@ -24,6 +24,17 @@ async fn status(server: &TestServer, method: &str, path: &str) -> u16 {
     server.rest(method, path, None).await.status().as_u16()
 }
 
+/// Checks each (method, path, status) in order.
+async fn expect_statuses(server: &TestServer, cases: &[(&str, &str, u16)]) {
+    for (method, path, expected) in cases {
+        assert_eq!(
+            status(server, method, path).await,
+            *expected,
+            "{method} {path}"
+        );
+    }
+}
+
 async fn error_code(server: &TestServer, method: &str, path: &str) -> (u16, String, Value) {
     let response = server.rest(method, path, None).await;
     let status = response.status().as_u16();
@@ -302,43 +313,28 @@ async fn user_groups_exist_before_and_without_connections() {
         error_code(&server, "GET", "/api/v1/hubs/chat/groups/g2/users/carol").await;
     assert_eq!((code, header.as_str()), (404, "Info.User.NotInGroup"));
 
-    assert_eq!(
-        status(&server, "DELETE", "/api/v1/hubs/chat/groups/g2/users/alice").await,
-        202
-    );
-    assert_eq!(
-        status(&server, "GET", "/api/v1/hubs/chat/users/alice/groups/g2").await,
-        404
-    );
-    assert_eq!(
-        status(&server, "HEAD", "/api/v1/hubs/chat/groups/g2").await,
-        404
-    );
-    assert_eq!(
-        status(&server, "DELETE", "/api/v1/hubs/chat/users/alice/groups/g2").await,
-        202
-    );
+    expect_statuses(
+        &server,
+        &[
+            ("DELETE", "/api/v1/hubs/chat/groups/g2/users/alice", 202),
+            ("GET", "/api/v1/hubs/chat/users/alice/groups/g2", 404),
+            ("HEAD", "/api/v1/hubs/chat/groups/g2", 404),
+            ("DELETE", "/api/v1/hubs/chat/users/alice/groups/g2", 202),
+        ],
+    )
+    .await;
 
-    assert_eq!(
-        status(&server, "PUT", "/api/v1/hubs/chat/users/carol/groups/g4").await,
-        202
-    );
-    assert_eq!(
-        status(&server, "DELETE", "/api/v1/hubs/chat/users/carol/groups").await,
-        200
-    );
-    assert_eq!(
-        status(&server, "GET", "/api/v1/hubs/chat/users/carol/groups/g3").await,
-        404
-    );
-    assert_eq!(
-        status(&server, "HEAD", "/api/v1/hubs/chat/groups/g4").await,
-        404
-    );
-    assert_eq!(
-        status(&server, "DELETE", "/api/v1/hubs/chat/users/nobody/groups").await,
-        200
-    );
+    expect_statuses(
+        &server,
+        &[
+            ("PUT", "/api/v1/hubs/chat/users/carol/groups/g4", 202),
+            ("DELETE", "/api/v1/hubs/chat/users/carol/groups", 200),
+            ("GET", "/api/v1/hubs/chat/users/carol/groups/g3", 404),
+            ("HEAD", "/api/v1/hubs/chat/groups/g4", 404),
+            ("DELETE", "/api/v1/hubs/chat/users/nobody/groups", 200),
+        ],
+    )
+    .await;
     server.stop().await;
 }
 
