@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::hub::ConnectionHandle;
 use crate::protocol::handshake::{self, HandshakeRequest};
-use crate::protocol::{Close, Completion, Encoded, HubMessage, Protocol, json};
+use crate::protocol::{self, Close, Completion, Encoded, HubMessage, ProtocolError, json};
 
 /// What the transport must do after client bytes were processed.
 #[derive(Debug, PartialEq)]
@@ -66,19 +66,20 @@ impl Session {
 
     /// Handles the complete messages already buffered.
     pub(super) fn drain(&mut self, replies: &mut Vec<Bytes>) -> Next {
-        while let Some(frame) = self.next_frame() {
+        let format = self.connection.protocol();
+        loop {
+            let frame = match protocol::next_frame(format, &mut self.input) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(err) => return protocol_error(&err),
+            };
             if frame.len() > self.max_message_size {
                 return self.too_large();
             }
-            let message = match json::parse(&frame) {
+            let message = match protocol::parse(format, &frame) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
-                Err(err) => {
-                    return Next::Close(Close {
-                        error: Some(format!("Connection closed with an error. {err}")),
-                        allow_reconnect: false,
-                    });
-                }
+                Err(err) => return protocol_error(&err),
             };
             match self.on_message(message) {
                 Some(Reply::Frame(frame)) => replies.push(frame),
@@ -90,12 +91,6 @@ impl Session {
             return self.too_large();
         }
         Next::Continue
-    }
-
-    fn next_frame(&mut self) -> Option<BytesMut> {
-        match self.connection.protocol() {
-            Protocol::Json => json::next_frame(&mut self.input),
-        }
     }
 
     fn too_large(&self) -> Next {
@@ -155,4 +150,12 @@ impl Session {
 enum Reply {
     Frame(Bytes),
     End,
+}
+
+/// The Close a malformed client message causes.
+fn protocol_error(err: &ProtocolError) -> Next {
+    Next::Close(Close {
+        error: Some(format!("Connection closed with an error. {err}")),
+        allow_reconnect: false,
+    })
 }
