@@ -11,6 +11,8 @@ pub mod handshake;
 pub mod json;
 mod message;
 pub mod messagepack;
+#[cfg(test)]
+mod tests;
 
 pub use encoded::Encoded;
 pub use message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
