@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use super::reconnect::ReconnectState;
 use crate::hub::ConnectionHandle;
 use crate::protocol::handshake::{self, HandshakeRequest};
-use crate::protocol::{Close, Completion, Encoded, HubMessage, Protocol, json};
+use crate::protocol::{self, Close, Completion, Encoded, HubMessage, json};
 
 /// What the transport must do after client bytes were processed.
 #[derive(Debug, PartialEq)]
@@ -87,11 +87,17 @@ impl Session {
 
     /// Handles the complete messages already buffered.
     pub(super) fn drain(&mut self, replies: &mut Vec<Bytes>) -> Next {
-        while let Some(frame) = self.next_frame() {
+        let format = self.connection.protocol();
+        loop {
+            let frame = match protocol::next_frame(format, &mut self.input) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(err) => return closed_with_error(err.to_string()),
+            };
             if frame.len() > self.max_message_size {
                 return self.too_large();
             }
-            let message = match json::parse(&frame) {
+            let message = match protocol::parse(format, &frame) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
                 Err(err) => return closed_with_error(err.to_string()),
@@ -113,12 +119,6 @@ impl Session {
             return self.too_large();
         }
         Next::Continue
-    }
-
-    fn next_frame(&mut self) -> Option<BytesMut> {
-        match self.connection.protocol() {
-            Protocol::Json => json::next_frame(&mut self.input),
-        }
     }
 
     fn too_large(&self) -> Next {

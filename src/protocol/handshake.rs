@@ -108,6 +108,30 @@ mod tests {
     }
 
     #[test]
+    fn messagepack_needs_a_binary_transport() {
+        let req = parse_request(br#"{"protocol":"messagepack","version":1}"#).unwrap();
+        assert_eq!(
+            agree(&req, true).unwrap(),
+            Agreed {
+                protocol: Protocol::MessagePack,
+                version: 1
+            }
+        );
+        assert_eq!(
+            agree(&req, false).unwrap_err(),
+            "Cannot use the 'messagepack' protocol on the current transport. The transport does not support 'Binary' transfer format."
+        );
+    }
+
+    #[test]
+    fn protocol_names_ignore_case_like_aspnet() {
+        let req = parse_request(br#"{"protocol":"MessagePack","version":1}"#).unwrap();
+        assert_eq!(agree(&req, true).unwrap().protocol, Protocol::MessagePack);
+        let req = parse_request(br#"{"protocol":"JSON","version":1}"#).unwrap();
+        assert_eq!(agree(&req, false).unwrap().protocol, Protocol::Json);
+    }
+
+    #[test]
     fn unknown_protocol_and_version_use_aspnet_texts() {
         let req = parse_request(br#"{"protocol":"xml","version":1,"extra":true}"#).unwrap();
         assert_eq!(

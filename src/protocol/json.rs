@@ -6,20 +6,13 @@ use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+/// Shared by both codecs; re-exported so `json::ProtocolError` keeps working.
+pub use super::ProtocolError;
+use super::invalid;
 use super::message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
 
 /// The record separator that ends every JSON hub message and every handshake message.
 pub const RECORD_SEPARATOR: u8 = 0x1e;
-
-/// A client message that is not valid JSON hub protocol. The text is sent to the client in a
-/// Close message, so it says what was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ProtocolError(pub String);
-
-fn invalid(text: impl Into<String>) -> ProtocolError {
-    ProtocolError(text.into())
-}
 
 /// Takes the next complete message (without its 0x1E) off the front of `buf`, or returns `None`
 /// when `buf` holds only part of a message. Frame boundaries of the transport play no role.
