@@ -8,3 +8,5 @@ mod framing;
 mod lifecycle;
 mod negotiate;
 mod rest_v1;
+mod upstream_cli;
+mod upstream_module;
