@@ -1,6 +1,7 @@
-//! The command line, compatible with Microsoft's `asrs-emulator` (`start -p -i -c`). Every flag
-//! also reads an environment variable `SIGNALR_EMULATOR_*`, so a container is configured with
-//! env vars alone. Parsing only: validation happens when the flags become a [`crate::Config`].
+//! The command line, compatible with Microsoft's `asrs-emulator` (`start -p -i -c`,
+//! `upstream init -o`, `upstream list -c`). Every `start` flag also reads an environment
+//! variable `SIGNALR_EMULATOR_*`, so a container is configured with env vars alone. Parsing
+//! only: validation happens when the flags become a [`crate::Config`].
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -32,6 +33,32 @@ pub struct Cli {
 pub enum Command {
     /// Start the emulator (the default).
     Start(StartArgs),
+    /// Create or show the upstream settings (settings.json).
+    Upstream {
+        /// What to do with the settings.
+        #[command(subcommand)]
+        command: UpstreamCommand,
+    },
+}
+
+/// `upstream` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UpstreamCommand {
+    /// Write the default settings.json (every event to http://localhost:7071/runtime/webhooks/signalr).
+    Init {
+        /// Folder to write settings.json into (default: the current folder).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Overwrite an existing settings.json without asking.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the upstream templates of a settings file.
+    List {
+        /// settings.json, or a folder that holds one (default: ./settings.json).
+        #[arg(short = 'c', long)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Options of `start`.
@@ -53,9 +80,26 @@ pub struct StartArgs {
         default_value = "127.0.0.1"
     )]
     pub ip: IpAddr,
-    /// settings.json with upstream templates, or a folder that holds one.
+    /// settings.json with upstream templates, or a folder that holds one (default:
+    /// ./settings.json when it exists). Changes to the file are hot-loaded.
     #[arg(short = 'c', long, env = "SIGNALR_EMULATOR_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Upstream URL template for every hub and event, matched after the settings file's
+    /// templates (repeatable), e.g. http://localhost:7071/runtime/webhooks/signalr.
+    #[arg(
+        long = "upstream",
+        env = "SIGNALR_EMULATOR_UPSTREAM",
+        value_name = "URL"
+    )]
+    pub upstream: Vec<String>,
+    /// Seconds an upstream call may take before the client gets an error.
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_UPSTREAM_TIMEOUT",
+        default_value_t = 100,
+        value_name = "SECONDS"
+    )]
+    pub upstream_timeout: u64,
     /// Access key that signs tokens (repeat, or comma-separate in the env var, for several keys).
     #[arg(
         long = "access-key",
@@ -114,12 +158,9 @@ pub enum LogFormat {
 }
 
 impl Cli {
-    /// The `start` options, whether or not the subcommand was written.
-    pub fn start_args(self) -> StartArgs {
-        match self.command {
-            Some(Command::Start(args)) => args,
-            None => self.start,
-        }
+    /// The command to run: `start` with the top-level options when no subcommand was written.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Start(self.start))
     }
 }
 
@@ -127,14 +168,24 @@ impl Cli {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("signalr-emulator").chain(args.iter().copied()))
+            .unwrap()
+            .into_command()
+    }
+
+    fn start(args: &[&str]) -> StartArgs {
+        match parse(args) {
+            Command::Start(args) => args,
+            other => panic!("expected start, got {other:?}"),
+        }
+    }
+
     #[test]
     fn no_subcommand_means_start() {
-        let args = Cli::try_parse_from(["signalr-emulator", "-p", "9000"])
-            .unwrap()
-            .start_args();
+        let args = start(&["-p", "9000"]);
         assert_eq!(args.port, 9000);
-        let args = Cli::try_parse_from([
-            "signalr-emulator",
+        let args = start(&[
             "start",
             "-i",
             "0.0.0.0",
@@ -142,9 +193,7 @@ mod tests {
             "a",
             "--access-key",
             "b",
-        ])
-        .unwrap()
-        .start_args();
+        ]);
         assert_eq!(args.ip.to_string(), "0.0.0.0");
         assert_eq!(args.access_keys, vec!["a", "b"]);
         assert_eq!(args.auth, AuthArg::Strict);
@@ -152,10 +201,54 @@ mod tests {
 
     #[test]
     fn defaults_match_asrs_emulator() {
-        let args = Cli::try_parse_from(["signalr-emulator"])
-            .unwrap()
-            .start_args();
+        let args = start(&[]);
         assert_eq!(args.port, 8888);
         assert_eq!(args.access_keys, vec![DEFAULT_ACCESS_KEY]);
+    }
+
+    #[test]
+    fn upstream_flags() {
+        let args = start(&[
+            "--upstream",
+            "http://a/x",
+            "--upstream",
+            "http://b/{hub}",
+            "--upstream-timeout",
+            "5",
+        ]);
+        assert_eq!(args.upstream, vec!["http://a/x", "http://b/{hub}"]);
+        assert_eq!(args.upstream_timeout, 5);
+        let args = start(&["start"]);
+        assert!(args.upstream.is_empty());
+        assert_eq!(args.upstream_timeout, 100);
+    }
+
+    #[test]
+    fn upstream_subcommands() {
+        match parse(&["upstream", "init", "-o", "dir"]) {
+            Command::Upstream {
+                command: UpstreamCommand::Init { output, force },
+            } => {
+                assert_eq!(output, Some(PathBuf::from("dir")));
+                assert!(!force);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["upstream", "init", "--force"]) {
+            Command::Upstream {
+                command: UpstreamCommand::Init { output, force },
+            } => {
+                assert_eq!(output, None);
+                assert!(force);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["upstream", "list", "--config", "x.json"]) {
+            Command::Upstream {
+                command: UpstreamCommand::List { config },
+            } => assert_eq!(config, Some(PathBuf::from("x.json"))),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["signalr-emulator", "-p", "1", "upstream", "list"]).is_err());
     }
 }

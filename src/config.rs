@@ -38,8 +38,14 @@ pub struct Config {
     pub max_message_size: usize,
     /// How long shutdown waits for connections to receive their Close.
     pub shutdown_grace: Duration,
-    /// The settings.json given with `-c`, if any.
+    /// The upstream settings.json: the one given with `-c`, else `./settings.json` when it
+    /// exists (as asrs-emulator does).
     pub settings_file: Option<PathBuf>,
+    /// URL templates from `--upstream`, each for every hub, category and event; matched after
+    /// the settings file's templates.
+    pub upstream_urls: Vec<String>,
+    /// How long an upstream call may take before the client is told it failed.
+    pub upstream_timeout: Duration,
 }
 
 impl Default for Config {
@@ -58,6 +64,8 @@ impl Default for Config {
             max_message_size: 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
             settings_file: None,
+            upstream_urls: Vec::new(),
+            upstream_timeout: Duration::from_secs(100),
         }
     }
 }
@@ -65,7 +73,7 @@ impl Default for Config {
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 impl TryFrom<StartArgs> for Config {
     type Error = ConfigError;
@@ -110,18 +118,26 @@ impl TryFrom<StartArgs> for Config {
             client_timeout: seconds(args.client_timeout, "--client-timeout")?,
             handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
             send_queue: args.send_queue,
-            settings_file: args.config.map(|p| resolve_settings_file(&p)).transpose()?,
+            settings_file: match args.config {
+                Some(path) => Some(resolve_settings_file(&path)?),
+                None => Some(PathBuf::from(DEFAULT_SETTINGS_FILE)).filter(|file| file.is_file()),
+            },
+            upstream_urls: args.upstream,
+            upstream_timeout: seconds(args.upstream_timeout, "--upstream-timeout")?,
             ..Config::default()
         })
     }
 }
 
+/// The settings file's name, looked for in the current directory or a `-c` folder.
+pub const DEFAULT_SETTINGS_FILE: &str = "settings.json";
+
 /// `-c` takes a file or a folder holding `settings.json`, as asrs-emulator does.
-fn resolve_settings_file(path: &Path) -> Result<PathBuf, ConfigError> {
+pub(crate) fn resolve_settings_file(path: &Path) -> Result<PathBuf, ConfigError> {
     if path.is_file() {
         return Ok(path.to_owned());
     }
-    let inside = path.join("settings.json");
+    let inside = path.join(DEFAULT_SETTINGS_FILE);
     if inside.is_file() {
         return Ok(inside);
     }

@@ -8,6 +8,7 @@
 //! * [`auth`]: access keys and token verification with precise reasons.
 //! * [`client`]: the client endpoint: negotiate, the WebSocket transport, the session.
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
+//! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
 //!
 //! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
@@ -26,6 +27,7 @@ pub mod query;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod upstream;
 
 use std::future::Future;
 use std::time::Duration;

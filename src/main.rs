@@ -1,16 +1,37 @@
-//! The `signalr-emulator` binary: parses the command line, binds, prints the connection string
-//! and serves until SIGINT or SIGTERM.
+//! The `signalr-emulator` binary: parses the command line; `start` binds, prints the
+//! connection string and serves until SIGINT or SIGTERM; `upstream init|list` manage the
+//! upstream settings file.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use signalr_emulator::cli::Cli;
+use signalr_emulator::cli::{Cli, Command, StartArgs, UpstreamCommand};
+use signalr_emulator::upstream::{Upstream, commands, settings};
 use signalr_emulator::{Config, run, shutdown, telemetry};
 use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Cli::parse().start_args();
+    let result = match Cli::parse().into_command() {
+        Command::Start(args) => return start(args).await,
+        Command::Upstream {
+            command: UpstreamCommand::Init { output, force },
+        } => commands::init(output.as_deref(), force),
+        Command::Upstream {
+            command: UpstreamCommand::List { config },
+        } => commands::list(config.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `start`: validate, bind, announce, serve.
+async fn start(args: StartArgs) -> ExitCode {
     telemetry::init(args.log_format);
     let config = match Config::try_from(args) {
         Ok(config) => config,
@@ -19,6 +40,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match Upstream::from_config(&config) {
+        Ok(upstream) => print_upstream(upstream.as_ref()),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    }
     let listener = match TcpListener::bind(config.bind).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -33,9 +61,6 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(file) = &config.settings_file {
-        tracing::warn!(file = %file.display(), "upstream settings are not supported yet: the file is ignored and client invocations get an error Completion");
-    }
     print_banner(&config, bound);
     match run(config, listener, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,6 +69,19 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The upstream settings in effect, as asrs-emulator prints them at start.
+fn print_upstream(upstream: Option<&Upstream>) {
+    let Some(upstream) = upstream else { return };
+    if let Some(file) = upstream.settings_file() {
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+        println!(
+            "Loaded settings from '{}'. Changes to the settings file will be hot-loaded into the emulator.",
+            file.display()
+        );
+    }
+    println!("{}", settings::describe(&upstream.templates()));
 }
 
 /// The start banner on stdout, in the shape asrs-emulator prints, so scripts can parse it.

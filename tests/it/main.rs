@@ -9,3 +9,5 @@ mod lifecycle;
 mod negotiate;
 mod rest_v1;
 mod transports;
+mod upstream_cli;
+mod upstream_module;
