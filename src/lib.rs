@@ -40,6 +40,8 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 pub use config::Config;
 pub use state::AppState;
 
+use upstream::Upstream;
+
 /// How often expired memberships and abandoned negotiations are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -72,7 +74,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(config);
+    let upstream = Upstream::from_config(&config)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()))?;
+    let state = AppState::new(config, upstream);
+    if let Some(upstream) = &state.upstream {
+        upstream.watch(state.shutdown.clone());
+    }
     let token = state.shutdown.clone();
     let sweeper = state.tasks.spawn(sweep(state.clone()));
     let grace = state.config.shutdown_grace;

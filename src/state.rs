@@ -11,6 +11,7 @@ use crate::auth::Verifier;
 use crate::client::ClientConnections;
 use crate::config::Config;
 use crate::hub::Hubs;
+use crate::upstream::Upstream;
 
 /// Shared application state; every field is cheap to clone.
 #[derive(Debug, Clone)]
@@ -27,11 +28,13 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// The serverless upstream, when `-c` or `--upstream` configured one.
+    pub upstream: Option<Upstream>,
 }
 
 impl AppState {
-    /// Fresh state for a configuration.
-    pub fn new(config: Config) -> Self {
+    /// Fresh state for a configuration and its upstream (see [`Upstream::from_config`]).
+    pub fn new(config: Config, upstream: Option<Upstream>) -> Self {
         AppState {
             verifier: Arc::new(Verifier::new(config.access_keys.clone(), config.auth)),
             config: Arc::new(config),
@@ -39,6 +42,7 @@ impl AppState {
             connections: Arc::new(ClientConnections::default()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            upstream,
         }
     }
 }

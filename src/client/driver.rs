@@ -13,6 +13,7 @@ use tracing::Instrument;
 use super::connections::ClientConnection;
 use super::session::{Next, Session, read_handshake};
 use super::transport::{Received, Transport, TransportError, TransportKind};
+use super::upstream_link::{Caller, UpstreamLink};
 use crate::hub::{Connection, ConnectionHandle, Outbox};
 use crate::protocol::handshake::{self, Agreed};
 use crate::protocol::{Close, Encoded, HubMessage, Protocol};
@@ -30,6 +31,7 @@ pub(super) async fn drive<T: Transport>(
     mut transport: T,
     state: AppState,
     client: Arc<ClientConnection>,
+    client_query: String,
 ) {
     let span = tracing::info_span!(
         "connection",
@@ -40,7 +42,7 @@ pub(super) async fn drive<T: Transport>(
     async {
         let mut input = BytesMut::new();
         if let Some(agreed) = handshake(&mut transport, &state, &mut input).await {
-            run(&mut transport, &state, &client, agreed, input).await;
+            run(&mut transport, &state, &client, agreed, input, client_query).await;
         }
         state.connections.remove(&client.token);
     }
@@ -108,6 +110,7 @@ async fn run<T: Transport>(
     client: &ClientConnection,
     agreed: Agreed,
     leftover: BytesMut,
+    client_query: String,
 ) {
     let kind = transport.kind();
     let stateful = client.stateful && agreed.version >= 2 && kind == TransportKind::WebSockets;
@@ -132,16 +135,52 @@ async fn run<T: Transport>(
     }
     hub.add_connection(connection.clone());
     tracing::info!(user = ?connection.user_id(), protocol = agreed.protocol.name(), stateful, "connected");
-    let session = Session::new(
+    // `connected` is queued before any client message can be, so the upstream sees it first.
+    let upstream = state.upstream.clone().map(|upstream| {
+        let caller = Caller {
+            connection: connection.clone(),
+            claims: client.claims.clone(),
+            client_query,
+        };
+        UpstreamLink::start(upstream, caller, &state.tasks)
+    });
+    let mut session = Session::new(
         connection.clone(),
         leftover,
         state.config.max_message_size,
         stateful,
+        upstream,
     );
-    let reason = serve(transport, state, session, outbox).await;
+    let end = serve(transport, state, &mut session, outbox).await;
     hub.remove_connection(connection.id());
     connection.fail_pending();
-    tracing::info!(reason, "disconnected");
+    tracing::info!(reason = end.reason(), "disconnected");
+    if let Some(link) = session.upstream.take() {
+        link.disconnected(end.error()).await;
+    }
+}
+
+/// Why a connection ended.
+enum End {
+    /// The client said goodbye.
+    Graceful(&'static str),
+    /// Anything else; the text goes to the upstream's `disconnected` event.
+    Abnormal(&'static str),
+}
+
+impl End {
+    fn reason(&self) -> &'static str {
+        match self {
+            End::Graceful(reason) | End::Abnormal(reason) => reason,
+        }
+    }
+
+    fn error(&self) -> Option<String> {
+        match self {
+            End::Graceful(_) => None,
+            End::Abnormal(reason) => Some(format!("The connection ended: {reason}.")),
+        }
+    }
 }
 
 /// What woke the message loop.
@@ -158,9 +197,9 @@ enum Wake {
 async fn serve<T: Transport>(
     transport: &mut T,
     state: &AppState,
-    mut session: Session,
+    session: &mut Session,
     mut outbox: Outbox,
-) -> &'static str {
+) -> End {
     let connection = session.connection().clone();
     let protocol = connection.protocol();
     let binary = protocol.is_binary();
@@ -177,16 +216,18 @@ async fn serve<T: Transport>(
     loop {
         let mut written: Result<(), TransportError> = Ok(());
         if !replies.is_empty() {
-            written = write_replies(transport, &mut session, binary, &mut replies).await;
+            written = write_replies(transport, session, binary, &mut replies).await;
             ping_at = Instant::now() + ping_interval;
         }
         match std::mem::replace(&mut next, Next::Continue) {
             Next::Continue => {}
             Next::ClientClosed => {
                 transport.close().await;
-                return "client sent Close";
+                return End::Graceful("client sent Close");
             }
-            Next::Close(close) => return close_with(transport, protocol, &mut outbox, close).await,
+            Next::Close(close) => {
+                return End::Abnormal(close_with(transport, protocol, &mut outbox, close).await);
+            }
         }
         if written.is_ok() {
             let buffer_full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
@@ -202,12 +243,14 @@ async fn serve<T: Transport>(
             written = match wake {
                 Wake::Closing => {
                     let close = closing_message(&connection);
-                    return close_with(transport, protocol, &mut outbox, close).await;
+                    return End::Abnormal(
+                        close_with(transport, protocol, &mut outbox, close).await,
+                    );
                 }
-                Wake::Frame(None) => return "queue closed",
+                Wake::Frame(None) => return End::Abnormal("queue closed"),
                 Wake::Frame(Some(frame)) => {
                     ping_at = Instant::now() + ping_interval;
-                    write_batch(transport, &mut session, binary, frame, &mut outbox).await
+                    write_batch(transport, session, binary, frame, &mut outbox).await
                 }
                 Wake::Received(Received::Data(data)) => {
                     client_deadline = Instant::now() + client_timeout;
@@ -216,7 +259,7 @@ async fn serve<T: Transport>(
                 }
                 Wake::Received(Received::Closed) => {
                     transport.close().await;
-                    return "client closed the transport";
+                    return End::Graceful("client closed the transport");
                 }
                 Wake::Received(Received::Lost) => Err(TransportError),
                 Wake::Ping => {
@@ -237,7 +280,7 @@ async fn serve<T: Transport>(
                         allow_reconnect: true,
                     };
                     close_with(transport, protocol, &mut outbox, close).await;
-                    return "client timeout";
+                    return End::Abnormal("client timeout");
                 }
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
                     Some(sequence_id) => {
@@ -252,18 +295,14 @@ async fn serve<T: Transport>(
             // The transport broke. A stateful connection waits for its client to come back;
             // everything it may have missed is still in the replay buffer.
             if session.reconnect.is_none() {
-                return "transport lost";
+                return End::Abnormal("transport lost");
             }
             let back = tokio::select! {
                 back = transport.reconnect() => back,
                 () = outbox.closing.cancelled() => false,
             };
-            if !back
-                || replay(transport, &mut session, binary, protocol)
-                    .await
-                    .is_err()
-            {
-                return "transport lost; the client did not reconnect in time";
+            if !back || replay(transport, session, binary, protocol).await.is_err() {
+                return End::Abnormal("transport lost; the client did not reconnect in time");
             }
             tracing::info!("client reconnected (stateful reconnect)");
             client_deadline = Instant::now() + client_timeout;

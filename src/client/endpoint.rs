@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 
 use super::connections::{Binding, ClientConnection};
-use super::request::{claims_of, hub_of, plain};
+use super::request::{claims_of, client_query, hub_of, plain};
 use super::transport::{Received, TransportKind};
 use super::{long_polling, sse, websocket};
 use crate::error::ApiError;
@@ -46,8 +46,9 @@ pub(super) async fn connect(
             state,
             client,
             TransportKind::ServerSentEvents,
+            client_query(raw_query.as_deref()),
         )),
-        Method::GET => Ok(long_poll(state, client).await),
+        Method::GET => Ok(long_poll(state, client, client_query(raw_query.as_deref())).await),
         Method::POST => Ok(send(&client, body).await),
         Method::DELETE => Ok(delete(&client).await),
         _ => Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")),
@@ -66,6 +67,7 @@ fn start_or_refuse(
     state: AppState,
     client: Arc<ClientConnection>,
     kind: TransportKind,
+    client_query: String,
 ) -> Response {
     if !client.allows(kind) {
         return plain(
@@ -81,8 +83,8 @@ fn start_or_refuse(
     let bound = client.binding().kind();
     match bound {
         None => match kind {
-            TransportKind::ServerSentEvents => sse::start(state, client),
-            _ => long_polling::start(state, client),
+            TransportKind::ServerSentEvents => sse::start(state, client, client_query),
+            _ => long_polling::start(state, client, client_query),
         },
         Some(current) if current == kind => plain(
             StatusCode::CONFLICT,
@@ -96,14 +98,18 @@ fn start_or_refuse(
 }
 
 /// A long-polling GET: the first one starts the transport, later ones poll.
-async fn long_poll(state: AppState, client: Arc<ClientConnection>) -> Response {
+async fn long_poll(
+    state: AppState,
+    client: Arc<ClientConnection>,
+    client_query: String,
+) -> Response {
     let polls = match &*client.binding() {
         Binding::LongPolling { polls, .. } => Some(polls.clone()),
         _ => None,
     };
     match polls {
         Some(polls) => long_polling::poll(polls, state.config.poll_timeout).await,
-        None => start_or_refuse(state, client, TransportKind::LongPolling),
+        None => start_or_refuse(state, client, TransportKind::LongPolling, client_query),
     }
 }
 

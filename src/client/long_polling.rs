@@ -103,7 +103,11 @@ impl Drop for PollGuard<'_> {
 }
 
 /// Binds the connection to long polling and starts its driver: the first poll returns at once.
-pub(super) fn start(state: AppState, client: Arc<ClientConnection>) -> Response {
+pub(super) fn start(
+    state: AppState,
+    client: Arc<ClientConnection>,
+    client_query: String,
+) -> Response {
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let polls = Arc::new(PollQueue::new());
     *client.binding() = Binding::LongPolling {
@@ -115,7 +119,9 @@ pub(super) fn start(state: AppState, client: Arc<ClientConnection>) -> Response 
         polls,
         disconnect_timeout: state.config.disconnect_timeout,
     };
-    state.tasks.spawn(drive(transport, state.clone(), client));
+    state
+        .tasks
+        .spawn(drive(transport, state.clone(), client, client_query));
     poll_response(StatusCode::OK, "application/octet-stream", Bytes::new())
 }
 

@@ -13,6 +13,7 @@ mod request;
 mod session;
 mod sse;
 mod transport;
+mod upstream_link;
 mod websocket;
 
 use axum::Router;

@@ -55,3 +55,9 @@ pub(super) fn plain(status: StatusCode, text: &'static str) -> axum::response::R
     use axum::response::IntoResponse;
     (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
+
+/// The connect request's query string as the upstream's `X-ASRS-Client-Query` carries it
+/// (with the leading `?`, as asrs-emulator sends it).
+pub(super) fn client_query(raw_query: Option<&str>) -> String {
+    format!("?{}", raw_query.unwrap_or_default())
+}

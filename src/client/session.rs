@@ -5,9 +5,10 @@
 use bytes::{Bytes, BytesMut};
 
 use super::reconnect::ReconnectState;
+use super::upstream_link::UpstreamLink;
 use crate::hub::ConnectionHandle;
 use crate::protocol::handshake::{self, HandshakeRequest};
-use crate::protocol::{self, Close, Completion, Encoded, HubMessage, json};
+use crate::protocol::{self, Close, Completion, CompletionResult, Encoded, HubMessage, json};
 
 /// What the transport must do after client bytes were processed.
 #[derive(Debug, PartialEq)]
@@ -43,6 +44,8 @@ pub(super) struct Session {
     pub(super) client_pinged: bool,
     /// Present when stateful reconnect is on for this connection.
     pub(super) reconnect: Option<ReconnectState>,
+    /// Present when an upstream is configured: where client invocations go.
+    pub(super) upstream: Option<UpstreamLink>,
 }
 
 fn is_trackable(message: &HubMessage) -> bool {
@@ -63,6 +66,7 @@ impl Session {
         leftover: BytesMut,
         max_message_size: usize,
         stateful: bool,
+        upstream: Option<UpstreamLink>,
     ) -> Self {
         Session {
             connection,
@@ -70,6 +74,7 @@ impl Session {
             max_message_size,
             client_pinged: false,
             reconnect: stateful.then(ReconnectState::new),
+            upstream,
         }
     }
 
@@ -108,7 +113,7 @@ impl Session {
             {
                 continue;
             }
-            match self.on_message(message) {
+            match self.on_message(message, frame.freeze()) {
                 Reply::None => {}
                 Reply::Frame(frame) => replies.push(frame),
                 Reply::End => return Next::ClientClosed,
@@ -128,7 +133,7 @@ impl Session {
         ))
     }
 
-    fn on_message(&mut self, message: HubMessage) -> Reply {
+    fn on_message(&mut self, message: HubMessage, frame: Bytes) -> Reply {
         let connection = &self.connection;
         match message {
             HubMessage::Ping => {
@@ -139,23 +144,45 @@ impl Session {
                 tracing::debug!(error = ?close.error, "client sent Close");
                 Reply::End
             }
-            HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
-                match inv.invocation_id {
+            HubMessage::Invocation(inv) => match &self.upstream {
+                Some(link) => reply_with(
+                    link.forward(&inv.target, frame, inv.invocation_id, false),
+                    connection,
+                ),
+                None => match inv.invocation_id {
                     Some(id) => {
-                        let error = format!(
-                            "No upstream is configured for hub '{}', so the invocation of '{}' has nowhere to go. Client invocations in serverless mode are answered by an upstream (e.g. an Azure Function); this emulator does not support upstreams yet.",
-                            connection.hub(),
-                            inv.target
-                        );
-                        let completion =
-                            Encoded::new(HubMessage::Completion(Completion::error(id, error)));
-                        Reply::Frame(completion.frame(connection.protocol()))
+                        reply_with(Some(no_upstream(connection, id, &inv.target)), connection)
                     }
                     None => {
                         tracing::debug!(target = %inv.target, "client send dropped: no upstream configured");
                         Reply::None
                     }
+                },
+            },
+            HubMessage::StreamInvocation(inv) => {
+                // Parsing guarantees a StreamInvocation has an id.
+                let id = inv.invocation_id.unwrap_or_default();
+                match &self.upstream {
+                    Some(link) => {
+                        connection.open_stream(&id, &inv.target);
+                        reply_with(link.forward(&inv.target, frame, Some(id), true), connection)
+                    }
+                    None => reply_with(Some(no_upstream(connection, id, &inv.target)), connection),
                 }
+            }
+            HubMessage::CancelInvocation { invocation_id, .. } => {
+                let Some(target) = connection.close_stream(&invocation_id) else {
+                    return Reply::None;
+                };
+                if let Some(link) = &self.upstream {
+                    link.forward(&target, frame, None, false);
+                }
+                let done = Completion {
+                    invocation_id,
+                    result: CompletionResult::Void,
+                    headers: Default::default(),
+                };
+                reply_with(Some(done), connection)
             }
             HubMessage::Completion(completion) => {
                 let id = completion.invocation_id.clone();
@@ -185,6 +212,26 @@ impl Session {
                 Reply::None
             }
         }
+    }
+}
+
+/// The Completion for an invocation when the server has no upstream at all.
+fn no_upstream(connection: &ConnectionHandle, id: String, target: &str) -> Completion {
+    Completion::error(
+        id,
+        format!(
+            "No upstream is configured for hub '{}', so the invocation of '{target}' has nowhere to go. Client invocations in serverless mode are answered by an upstream (e.g. an Azure Function): start the emulator with --upstream <url> or -c settings.json.",
+            connection.hub()
+        ),
+    )
+}
+
+fn reply_with(completion: Option<Completion>, connection: &ConnectionHandle) -> Reply {
+    match completion {
+        Some(completion) => Reply::Frame(
+            Encoded::new(HubMessage::Completion(completion)).frame(connection.protocol()),
+        ),
+        None => Reply::None,
     }
 }
 

@@ -25,7 +25,11 @@ pub(super) const INBOUND_QUEUE: usize = 16;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds the connection to SSE, starts its driver and returns the streaming response.
-pub(super) fn start(state: AppState, client: Arc<ClientConnection>) -> Response {
+pub(super) fn start(
+    state: AppState,
+    client: Arc<ClientConnection>,
+    client_query: String,
+) -> Response {
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let (events, events_rx) = mpsc::channel::<Bytes>(EVENT_QUEUE);
     *client.binding() = Binding::ServerSentEvents {
@@ -36,7 +40,9 @@ pub(super) fn start(state: AppState, client: Arc<ClientConnection>) -> Response 
         events: Some(events),
         pending: BytesMut::new(),
     };
-    state.tasks.spawn(drive(transport, state.clone(), client));
+    state
+        .tasks
+        .spawn(drive(transport, state.clone(), client, client_query));
 
     // The comment line goes out at once: browsers fire `onopen` only after the first bytes.
     let first =

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
-use super::request::{claims_of, plain};
+use super::request::{claims_of, client_query, plain};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -51,7 +51,7 @@ pub(super) fn upgrade(
             false,
         );
         *client.binding() = Binding::WebSockets { reattach: None };
-        return Ok(start(state, upgrade, client));
+        return Ok(start(state, upgrade, client, client_query(raw_query)));
     };
     let Some(client) = state.connections.get(token) else {
         return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
@@ -67,7 +67,7 @@ pub(super) fn upgrade(
         Binding::Negotiated => {
             *binding = Binding::WebSockets { reattach: None };
             drop(binding);
-            Ok(start(state, upgrade, client))
+            Ok(start(state, upgrade, client, client_query(raw_query)))
         }
         Binding::WebSockets {
             reattach: Some(reattach),
@@ -94,7 +94,12 @@ pub(super) fn upgrade(
 }
 
 /// Upgrades and runs the driver in the upgraded task, tracked for shutdown.
-fn start(state: AppState, upgrade: WebSocketUpgrade, client: Arc<ClientConnection>) -> Response {
+fn start(
+    state: AppState,
+    upgrade: WebSocketUpgrade,
+    client: Arc<ClientConnection>,
+    client_query: String,
+) -> Response {
     let tasks = state.tasks.clone();
     let window = state.config.disconnect_timeout;
     let failed_state = state.clone();
@@ -107,7 +112,7 @@ fn start(state: AppState, upgrade: WebSocketUpgrade, client: Arc<ClientConnectio
                 client: client.clone(),
                 reconnect_window: window,
             };
-            tasks.track_future(drive(transport, state, client))
+            tasks.track_future(drive(transport, state, client, client_query))
         })
         .into_response()
 }

@@ -27,6 +27,8 @@ pub struct Connection {
     closing: CancellationToken,
     close: OnceLock<Close>,
     pending: PendingInvocations,
+    /// Streams the client asked for (StreamInvocation) that are still open: id → target.
+    streams: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// The end of a connection's queue that its transport writer owns.
@@ -60,6 +62,7 @@ impl Connection {
             closing: closing.clone(),
             close: OnceLock::new(),
             pending: PendingInvocations::default(),
+            streams: Default::default(),
         });
         (
             connection,
@@ -156,6 +159,26 @@ impl Connection {
     /// Stops waiting for an invocation (the caller timed out or went away).
     pub fn forget(&self, invocation_id: &str) {
         self.pending.forget(invocation_id);
+    }
+
+    /// Records a stream the client asked for, so REST stream routes can find it.
+    pub fn open_stream(&self, stream_id: &str, target: &str) {
+        self.lock_streams()
+            .insert(stream_id.to_owned(), target.to_owned());
+    }
+
+    /// Ends a stream; returns its target if it was open.
+    pub fn close_stream(&self, stream_id: &str) -> Option<String> {
+        self.lock_streams().remove(stream_id)
+    }
+
+    /// Whether the stream is open.
+    pub fn has_stream(&self, stream_id: &str) -> bool {
+        self.lock_streams().contains_key(stream_id)
+    }
+
+    fn lock_streams(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Fails every pending invocation; called when the connection ends.
