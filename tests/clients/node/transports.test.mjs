@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
 import { HttpTransportType } from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 
 import {
   Inbox,
@@ -13,6 +14,7 @@ import {
   describe as describeRes,
   enc,
   hubPath,
+  pollUntil,
   rest,
   sleep,
   startServer,
@@ -24,22 +26,27 @@ import {
 const DELIVERY_MS = 5_000;
 const TEST_OPTS = { timeout: 30_000 };
 
+// SSE carries text only, so MessagePack runs over WebSockets and long polling.
 const CELLS = [
-  { name: "WebSockets", transport: HttpTransportType.WebSockets },
-  { name: "ServerSentEvents", transport: HttpTransportType.ServerSentEvents },
-  { name: "LongPolling", transport: HttpTransportType.LongPolling },
+  { name: "WebSockets", transport: HttpTransportType.WebSockets, protocol: "json" },
+  { name: "ServerSentEvents", transport: HttpTransportType.ServerSentEvents, protocol: "json" },
+  { name: "LongPolling", transport: HttpTransportType.LongPolling, protocol: "json" },
+  { name: "WebSockets", transport: HttpTransportType.WebSockets, protocol: "messagepack" },
+  { name: "LongPolling", transport: HttpTransportType.LongPolling, protocol: "messagepack" },
 ];
 
 for (const cell of CELLS) {
-  describe(`${cell.name} + JSON with @microsoft/signalr`, () => {
+  describe(`${cell.name} + ${cell.protocol} with @microsoft/signalr`, () => {
     let server;
     let client;
     const ctx = () => ({ server, clients: [client] });
-    const user = `user-${cell.name}`;
+    const user = `user-${cell.name}-${cell.protocol}`;
 
     before(async () => {
       server = await startServer();
-      client = await connectClient(server, user, { transport: cell.transport });
+      const protocol = cell.protocol === "messagepack" ? new MessagePackHubProtocol() : undefined;
+      client = await connectClient(server, user, { transport: cell.transport, protocol });
+      await pollUntil(() => server.stderr.includes(`protocol="${cell.protocol}"`), 5_000, "the server to log the protocol");
     });
 
     after(async () => {
@@ -56,10 +63,16 @@ for (const cell of CELLS) {
       const id = client.connection.connectionId;
       res = await rest(server, "PUT", hubPath(`/groups/g/connections/${enc(id)}`));
       assert.equal(res.status, 200, describeRes(res));
-      res = await rest(server, "POST", hubPath("/groups/g"), { body: { target: "news", arguments: ["group", null] } });
+      res = await rest(server, "POST", hubPath("/groups/g"), {
+        body: { target: "news", arguments: ["group", null, -7, 2.5, [true, "ü"], { deep: { x: [1, null] } }] },
+      });
       assert.equal(res.status, 202, describeRes(res));
       const got = await inbox.waitForCount(3, DELIVERY_MS);
-      assert.deepEqual(got, [["all", 1], ["user", { n: 2 }], ["group", null]]);
+      assert.deepEqual(got, [
+        ["all", 1],
+        ["user", { n: 2 }],
+        ["group", null, -7, 2.5, [true, "ü"], { deep: { x: [1, null] } }],
+      ]);
     }));
 
     test("invoke gets a Completion (an error: no upstream configured)", TEST_OPTS, withDiagnostics(ctx, async () => {

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import pytest
 from pysignalr.client import SignalRClient
+from pysignalr.protocol.json import JSONProtocol
+from pysignalr.protocol.messagepack import MessagepackProtocol
 
 from conftest import client_token
 
@@ -27,7 +30,7 @@ ARGS = [
 ]
 
 
-async def _run_broadcast_check(emulator) -> list:
+async def _run_broadcast_check(emulator, protocol) -> list:
     token = client_token("py-alice")
     # pysignalr only puts an access_token_factory's token on the WebSocket
     # after negotiate, so the token goes in through its `headers` option.
@@ -36,6 +39,7 @@ async def _run_broadcast_check(emulator) -> list:
         headers={"Authorization": f"Bearer {token}"},
         retry_count=1,
         connection_timeout=CONNECT_TIMEOUT_S,
+        protocol=protocol,
     )
     opened = asyncio.Event()
     received: asyncio.Queue = asyncio.Queue()
@@ -77,6 +81,7 @@ async def _run_broadcast_check(emulator) -> list:
             await asyncio.wait_for(asyncio.gather(open_task, run_task, return_exceptions=True), 5)
 
 
-def test_pysignalr_receives_rest_broadcast(emulator):
-    arguments = asyncio.run(_run_broadcast_check(emulator))
+@pytest.mark.parametrize("protocol", [JSONProtocol, MessagepackProtocol], ids=["json", "messagepack"])
+def test_pysignalr_receives_rest_broadcast(emulator, protocol):
+    arguments = asyncio.run(_run_broadcast_check(emulator, protocol()))
     assert arguments == ARGS
