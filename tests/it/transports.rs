@@ -295,11 +295,11 @@ async fn connect_url_status_table() {
     server.stop().await;
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A raw stateful client: negotiates with useStatefulReconnect, handshakes version 2.
-async fn stateful_socket(
-    server: &TestServer,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn stateful_socket(server: &TestServer, token: &str) -> Socket {
     let (ws, _) = tokio_tungstenite::connect_async(format!(
         "ws://{}/client/?hub=chat&id={token}",
         server.addr
@@ -309,12 +309,7 @@ async fn stateful_socket(
     ws
 }
 
-async fn read_messages(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    count: usize,
-) -> Vec<Value> {
+async fn read_messages(ws: &mut Socket, count: usize) -> Vec<Value> {
     let mut seen = Vec::new();
     while seen.len() < count {
         let frame = tokio::time::timeout(WAIT, ws.next())
@@ -413,4 +408,86 @@ async fn without_stateful_reconnect_a_dropped_socket_ends_the_connection() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn messagepack_over_server_sent_events_is_refused_with_the_aspnet_text() {
+    let server = TestServer::start().await;
+    let (_, token) = server.negotiate("chat", None).await;
+    let mut events = http()
+        .get(server.url(&format!("/client/?hub=chat&id={token}")))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next_chunk(&mut events).await, ":\r\n");
+    post(
+        &server,
+        &token,
+        "{\"protocol\":\"messagepack\",\"version\":1}\x1e",
+    )
+    .await;
+    assert_eq!(
+        next_chunk(&mut events).await,
+        "data: {\"error\":\"Cannot use the 'messagepack' protocol on the current transport. The transport does not support 'Binary' transfer format.\"}\x1e\r\n\r\n"
+    );
+    let end = tokio::time::timeout(WAIT, events.chunk())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        end.is_none(),
+        "the event stream ends after a handshake error"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn messagepack_over_websockets_uses_binary_frames() {
+    let server = TestServer::start().await;
+    let (id, token) = server.negotiate("chat", None).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/client/?hub=chat&id={token}",
+        server.addr
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::text(
+        "{\"protocol\":\"messagepack\",\"version\":1}\x1e",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_binary(&mut ws).await,
+        b"{}\x1e",
+        "even the handshake response is binary"
+    );
+    server
+        .rest(
+            "POST",
+            &format!("/api/v1/hubs/chat/connections/{id}"),
+            Some(json!({"target":"newMessage","arguments":["hi"]})),
+        )
+        .await;
+    // PROTOCOL.md §3.4: Invocation (no id) newMessage("hi"), byte for byte.
+    assert_eq!(
+        next_binary(&mut ws).await,
+        [
+            0x14, 0x96, 0x01, 0x80, 0xC0, 0xAA, b'n', b'e', b'w', b'M', b'e', b's', b's', b'a',
+            b'g', b'e', 0x91, 0xA2, b'h', b'i', 0x90
+        ]
+    );
+    server.stop().await;
+}
+
+async fn next_binary(ws: &mut Socket) -> Vec<u8> {
+    match tokio::time::timeout(WAIT, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        Message::Binary(data) => data.to_vec(),
+        other => panic!("expected a binary frame, got {other:?}"),
+    }
 }
