@@ -39,6 +39,21 @@ pub enum Command {
         #[command(subcommand)]
         command: UpstreamCommand,
     },
+    /// Exit 0 when the emulator on this machine answers its health check, 1 otherwise (for
+    /// container HEALTHCHECKs: the image has no curl).
+    Healthcheck {
+        /// Port of the emulator to check.
+        #[arg(
+            short = 'p',
+            long,
+            env = "SIGNALR_EMULATOR_PORT",
+            default_value_t = 8888
+        )]
+        port: u16,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
 }
 
 /// `upstream` subcommands.

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod healthcheck;
 pub mod hub;
 pub mod protocol;
 pub mod query;

@@ -1,13 +1,14 @@
 //! The `signalr-emulator` binary: parses the command line; `start` binds, prints the
 //! connection string and serves until SIGINT or SIGTERM; `upstream init|list` manage the
-//! upstream settings file.
+//! upstream settings file; `healthcheck` probes a running emulator.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use signalr_emulator::cli::{Cli, Command, StartArgs, UpstreamCommand};
 use signalr_emulator::upstream::{Upstream, commands, settings};
-use signalr_emulator::{Config, run, shutdown, telemetry};
+use signalr_emulator::{Config, healthcheck, run, shutdown, telemetry};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -20,6 +21,15 @@ async fn main() -> ExitCode {
         Command::Upstream {
             command: UpstreamCommand::List { config },
         } => commands::list(config.as_deref()),
+        Command::Healthcheck { port, timeout } => {
+            return match healthcheck::check(port, Duration::from_secs(timeout)).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("unhealthy: {err}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,6 +72,12 @@ async fn start(args: StartArgs) -> ExitCode {
         }
     };
     print_banner(&config, bound);
+    tracing::info!(
+        address = %bound,
+        auth = ?config.auth,
+        access_keys = config.access_keys.len(),
+        "signalr-emulator started"
+    );
     match run(config, listener, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -74,31 +90,33 @@ async fn start(args: StartArgs) -> ExitCode {
 /// The upstream settings in effect, as asrs-emulator prints them at start.
 fn print_upstream(upstream: Option<&Upstream>) {
     let Some(upstream) = upstream else { return };
+    let mut text = String::new();
     if let Some(file) = upstream.settings_file() {
         let file = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
-        println!(
-            "Loaded settings from '{}'. Changes to the settings file will be hot-loaded into the emulator.",
+        text += &format!(
+            "Loaded settings from '{}'. Changes to the settings file will be hot-loaded into the emulator.\n",
             file.display()
         );
     }
-    println!("{}", settings::describe(&upstream.templates()));
+    text += &format!("{}\n", settings::describe(&upstream.templates()));
+    print_best_effort(&text);
 }
 
 /// The start banner on stdout, in the shape asrs-emulator prints, so scripts can parse it.
 fn print_banner(config: &Config, bound: std::net::SocketAddr) {
-    println!("===================================================");
-    println!(
-        "signalr-emulator {} is listening on http://{bound}",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!();
-    println!("Press Ctrl+C to stop it.");
-    println!();
-    println!("Use this ConnectionString:");
-    println!("***********");
-    println!();
-    println!("{}", config.connection_string(bound));
-    println!();
-    println!("***********");
-    println!("===================================================");
+    let rule = "===================================================";
+    print_best_effort(&format!(
+        "{rule}\nsignalr-emulator {} is listening on http://{bound}\n\nPress Ctrl+C to stop it.\n\nUse this ConnectionString:\n***********\n\n{}\n\n***********\n{rule}\n",
+        env!("CARGO_PKG_VERSION"),
+        config.connection_string(bound),
+    ));
+}
+
+/// Writes to stdout, ignoring a closed stdout: the server must keep running when whoever
+/// read the banner went away (`println!` would panic).
+fn print_best_effort(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
 }
