@@ -2,6 +2,7 @@
 //! shared operations; extractors verify the token and validate names before any handler runs.
 
 mod extract;
+pub mod filter;
 mod operations;
 mod payload;
 mod v1;
