@@ -26,6 +26,8 @@ pub struct Config {
     pub client_timeout: Duration,
     /// Time a client has to complete its handshake.
     pub handshake_timeout: Duration,
+    /// Time a REST `:invoke` waits for the client's Completion.
+    pub invoke_timeout: Duration,
     /// Time a negotiated connection waits for its transport before it is forgotten.
     pub negotiate_timeout: Duration,
     /// Frames queued per connection before it is closed as a slow consumer.
@@ -48,6 +50,7 @@ impl Default for Config {
             keep_alive_interval: Duration::from_secs(15),
             client_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(15),
+            invoke_timeout: Duration::from_secs(30),
             negotiate_timeout: Duration::from_secs(15),
             send_queue: 1024,
             max_message_size: 1024 * 1024,
@@ -104,6 +107,7 @@ impl TryFrom<StartArgs> for Config {
             keep_alive_interval: seconds(args.keep_alive_interval, "--keep-alive-interval")?,
             client_timeout: seconds(args.client_timeout, "--client-timeout")?,
             handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
+            invoke_timeout: seconds(args.invoke_timeout, "--invoke-timeout")?,
             send_queue: args.send_queue,
             settings_file: args.config.map(|p| resolve_settings_file(&p)).transpose()?,
             ..Config::default()
