@@ -7,4 +7,8 @@ mod common;
 mod framing;
 mod lifecycle;
 mod negotiate;
+mod rest_latest;
+mod rest_limits;
+mod rest_support;
+mod rest_tokens;
 mod rest_v1;
