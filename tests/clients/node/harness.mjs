@@ -236,6 +236,10 @@ export function describe(res) {
 }
 
 export const hubPath = (suffix = "") => `/api/v1/hubs/${HUB}${suffix}`;
+/** A path of the 2022-06-01+ REST API (`/api/hubs/...`). */
+export const apiPath = (suffix = "") => `/api/hubs/${HUB}${suffix}`;
+/** The api-version the Management SDK sends; any is accepted. */
+export const API_VERSION = ["api-version", "2024-12-01"];
 export const enc = encodeURIComponent;
 
 /** Collects the arguments of every invocation of `target` on a connection. */
@@ -282,13 +286,12 @@ export class BufferLogger {
 }
 
 /**
- * Builds and starts a JSON / WebSockets connection for `userId`.
- * Resolves to {connection, logger, closed} where `closed` resolves with the
- * error passed to onclose.
+ * Builds and starts a JSON / WebSockets connection for `userId` (with its own
+ * client token unless `token` is given). Resolves to {connection, logger,
+ * closed} where `closed` resolves with the error passed to onclose.
  */
-export async function connectClient(server, userId, { protocol } = {}) {
+export async function connectClient(server, userId, { protocol, token = clientToken(userId) } = {}) {
   const logger = new BufferLogger(userId);
-  const token = clientToken(userId);
   let builder = new HubConnectionBuilder()
     .withUrl(server.hubUrl, {
       transport: HttpTransportType.WebSockets,
