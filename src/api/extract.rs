@@ -3,7 +3,7 @@
 //! and connection-id path parameters it is asked for, turning every failure into an
 //! `ErrorDetail` response.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,7 +149,8 @@ impl HubRequest {
         name: &'static str,
         check: fn(&str) -> Result<(), InvalidName>,
     ) -> Result<Vec<&str>, ApiError> {
-        let mut items: Vec<&str> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut items = Vec::new();
         for item in self.param(name).split(',') {
             check(item).map_err(|e| {
                 ApiError::bad_request(
@@ -157,7 +158,7 @@ impl HubRequest {
                     format!("Invalid item in the comma-separated '{name}' list: {e}"),
                 )
             })?;
-            if !items.contains(&item) {
+            if seen.insert(item) {
                 items.push(item);
             }
         }

@@ -7,6 +7,7 @@ mod binary_payload;
 mod body;
 mod execute;
 mod extract;
+mod fallback;
 pub mod filter;
 mod group_members;
 mod invoke;
@@ -21,6 +22,7 @@ mod v1_preview;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use axum::routing::any;
 
 use crate::state::AppState;
 
@@ -43,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .merge(v1_preview::router())
         .merge(v1::router())
         .merge(latest::router())
+        .route("/api/{*rest}", any(fallback::not_found))
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits::enforce))
 }

@@ -593,3 +593,28 @@ async fn every_route_needs_a_token_for_its_path() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_error_details() {
+    let server = TestServer::start().await;
+    for path in [
+        "/api/hubs/chat/:explode",
+        "/api/v2/hubs/chat",
+        "/api/hubs/chat/groups/g/x/y",
+    ] {
+        let response = server.rest("POST", path, None).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(
+            response.headers().get("x-ms-error-code").is_none(),
+            "{path}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "Error.Request.NotFound", "{body}");
+    }
+    let response = server.rest("PUT", "/api/hubs/chat/:send", None).await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "Error.Request.MethodNotAllowed", "{body}");
+    server.stop().await;
+}
