@@ -1,7 +1,7 @@
-//! The extractor every REST handler starts with: it verifies the bearer token against the
-//! request path, resolves the hub (with the `application` prefix) and validates the user, group
-//! and connection-id path parameters it is asked for, turning every failure into an
-//! `ErrorDetail` response.
+//! The extractors every REST handler starts with: [`Authorized`] verifies the bearer token
+//! against the request path; [`HubRequest`] also resolves the hub (with the `application`
+//! prefix) and validates the user, group and connection-id path parameters it is asked for.
+//! Every failure becomes an `ErrorDetail` response.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

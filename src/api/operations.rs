@@ -109,11 +109,7 @@ fn close(req: &HubRequest, targets: &[ConnectionHandle]) {
 }
 
 /// 200 when `exists`, else a 404 with `code` in the body and the `x-ms-error-code` header.
-pub(super) fn existence(
-    exists: bool,
-    code: &'static str,
-    what: String,
-) -> Result<Response, ApiError> {
+fn existence(exists: bool, code: &'static str, what: String) -> Result<Response, ApiError> {
     if exists {
         Ok(StatusCode::OK.into_response())
     } else {

@@ -10,6 +10,7 @@ mod user_groups;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
@@ -17,8 +18,6 @@ pub use connection::{Connection, ConnectionHandle, Outbox};
 pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::{ConnectionGroups, Hub};
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
-
-use bytes::Bytes;
 
 use crate::protocol::{Encoded, Protocol};
 
