@@ -618,3 +618,41 @@ async fn unknown_paths_and_methods_get_error_details() {
     assert_eq!(body["code"], "Error.Request.MethodNotAllowed", "{body}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_latest_hundred_memberships_without_ttl_are_kept() {
+    let server = TestServer::start().await;
+    let (mut dora, _) = server.connect("chat", Some("dora")).await;
+    assert_eq!(
+        status(
+            &server,
+            "PUT",
+            "/api/hubs/chat/users/dora/groups/timed?ttl=600"
+        )
+        .await,
+        200
+    );
+    for i in 0..101 {
+        let path = format!("/api/hubs/chat/users/dora/groups/g{i}");
+        assert_eq!(status(&server, "PUT", &path).await, 200);
+    }
+    // The oldest one went, with dora's live connection; the timed one does not count.
+    assert_eq!(
+        status(&server, "HEAD", "/api/hubs/chat/users/dora/groups/g0").await,
+        404
+    );
+    assert_eq!(
+        status(&server, "HEAD", "/api/hubs/chat/groups/g0").await,
+        404
+    );
+    assert_eq!(
+        send(&server, "/api/hubs/chat/groups/g0/:send", json!([0])).await,
+        202
+    );
+    dora.expect_silence(SILENCE).await;
+    for group in ["g1", "g100", "timed"] {
+        let path = format!("/api/hubs/chat/users/dora/groups/{group}");
+        assert_eq!(status(&server, "HEAD", &path).await, 200, "{group}");
+    }
+    server.stop().await;
+}
