@@ -147,6 +147,9 @@ pub struct StartArgs {
     /// Seconds a client has to complete its handshake.
     #[arg(long, env = "SIGNALR_EMULATOR_HANDSHAKE_TIMEOUT", default_value_t = 15)]
     pub handshake_timeout: u64,
+    /// Seconds a REST `:invoke` waits for the client's answer.
+    #[arg(long, env = "SIGNALR_EMULATOR_INVOKE_TIMEOUT", default_value_t = 30)]
+    pub invoke_timeout: u64,
     /// Messages queued per connection before it counts as a slow consumer and is closed.
     #[arg(long, env = "SIGNALR_EMULATOR_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,

@@ -32,6 +32,8 @@ pub struct Config {
     pub disconnect_timeout: Duration,
     /// How long a long poll waits for output before it returns empty.
     pub poll_timeout: Duration,
+    /// Time a REST `:invoke` waits for the client's Completion.
+    pub invoke_timeout: Duration,
     /// Frames queued per connection before it is closed as a slow consumer.
     pub send_queue: usize,
     /// Largest single hub message a client may send.
@@ -60,6 +62,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(15),
             disconnect_timeout: Duration::from_secs(15),
             poll_timeout: Duration::from_secs(90),
+            invoke_timeout: Duration::from_secs(30),
             send_queue: 1024,
             max_message_size: 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
@@ -117,6 +120,7 @@ impl TryFrom<StartArgs> for Config {
             keep_alive_interval: seconds(args.keep_alive_interval, "--keep-alive-interval")?,
             client_timeout: seconds(args.client_timeout, "--client-timeout")?,
             handshake_timeout: seconds(args.handshake_timeout, "--handshake-timeout")?,
+            invoke_timeout: seconds(args.invoke_timeout, "--invoke-timeout")?,
             send_queue: args.send_queue,
             settings_file: match args.config {
                 Some(path) => Some(resolve_settings_file(&path)?),

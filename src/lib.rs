@@ -61,9 +61,11 @@ pub fn router(state: AppState) -> Router {
             Method::HEAD,
             Method::OPTIONS,
         ]);
+    // The API goes first and the check stays off: see `api::router`.
     Router::new()
-        .merge(client::router())
+        .without_v07_checks()
         .merge(api::router())
+        .merge(client::router())
         .layer(cors)
         .with_state(state)
 }

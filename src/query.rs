@@ -34,6 +34,20 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first value of `key`, its name matched ignoring ASCII case (SDKs disagree on
+    /// spellings such as `maxpagesize` and `maxPageSize`).
+    pub fn first_ignore_case(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every (key, value) pair, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// How many times `key` appears.
     pub fn count(&self, key: &str) -> usize {
         self.pairs.iter().filter(|(k, _)| k == key).count()
@@ -52,5 +66,7 @@ mod tests {
         assert_eq!(q.first("x"), Some("1"));
         assert_eq!(q.count("x"), 2);
         assert_eq!(Query::parse(None).first("hub"), None);
+        assert_eq!(q.first_ignore_case("HUB"), Some("chat"));
+        assert_eq!(q.pairs().nth(1), Some(("excluded", "a b")));
     }
 }

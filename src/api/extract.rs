@@ -1,20 +1,23 @@
-//! The extractor every REST handler starts with: it verifies the bearer token against the
-//! request path, resolves the hub (with the `application` prefix) and validates the user, group
-//! and connection-id path parameters it is asked for, turning every failure into an
-//! `ErrorDetail` response.
+//! The extractors every REST handler starts with: [`Authorized`] verifies the bearer token
+//! against the request path; [`HubRequest`] also resolves the hub (with the `application`
+//! prefix) and validates the user, group and connection-id path parameters it is asked for.
+//! Every failure becomes an `ErrorDetail` response.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts, Path};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, Uri, header};
 
 use crate::auth::{Audience, token_from_request, unix_now};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::hub::Hub;
-use crate::hub::names::{check_connection_id, check_group, check_user, internal_hub_name};
+use crate::hub::names::{
+    InvalidName, check_connection_id, check_group, check_user, internal_hub_name,
+};
 use crate::query::Query;
 use crate::state::AppState;
 
@@ -25,31 +28,23 @@ pub(super) struct HubRequest {
     pub(super) hub: Arc<Hub>,
     /// The decoded query string.
     pub(super) query: Query,
+    /// The server's configuration.
+    pub(super) config: Arc<Config>,
+    /// The request target as received.
+    pub(super) uri: Uri,
+    host: Option<HeaderValue>,
     params: HashMap<String, String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for HubRequest
 where
-    AppState: axum::extract::FromRef<S>,
+    AppState: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let state = AppState::from_ref(state);
-        let raw_query = parts.uri.query();
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = token_from_request(authorization, raw_query);
-        state.verifier.verify(
-            token.as_deref(),
-            &Audience::Rest {
-                path: parts.uri.path(),
-            },
-            unix_now(),
-        )?;
-        let query = Query::parse(raw_query);
+        let Authorized(state) = Authorized::from_request_parts(parts, state).await?;
+        let query = Query::parse(parts.uri.query());
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, &state)
             .await
             .map_err(|e| ApiError::bad_request("path", format!("Invalid path parameter: {e}.")))?;
@@ -60,12 +55,65 @@ where
         Ok(HubRequest {
             hub: state.hubs.get_or_create(&hub_name),
             query,
+            uri: parts.uri.clone(),
+            host: parts.headers.get(header::HOST).cloned(),
+            config: state.config,
             params,
         })
     }
 }
 
+/// A REST request whose bearer token was verified against the request path; it carries the
+/// application state for handlers that need no hub.
+#[derive(Debug)]
+pub(super) struct Authorized(pub(super) AppState);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authorized
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let state = AppState::from_ref(state);
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = token_from_request(authorization, parts.uri.query());
+        state.verifier.verify(
+            token.as_deref(),
+            &Audience::Rest {
+                path: parts.uri.path(),
+            },
+            unix_now(),
+        )?;
+        Ok(Authorized(state))
+    }
+}
+
 impl HubRequest {
+    /// `scheme://host[:port]` of this server as the caller should address it: the configured
+    /// `--public-endpoint`, else `http://` and the request's `Host` header, else the bind
+    /// address. Absolute links the API returns (`nextLink`, token audiences) start with it.
+    pub(super) fn base_url(&self) -> String {
+        if let Some(endpoint) = &self.config.public_endpoint {
+            return match endpoint.port {
+                Some(port) => format!("{}://{}:{port}", endpoint.scheme, endpoint.host),
+                None => format!("{}://{}", endpoint.scheme, endpoint.host),
+            };
+        }
+        let host = self
+            .host
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .or_else(|| self.uri.authority().map(ToString::to_string))
+            .unwrap_or_else(|| self.config.bind.to_string());
+        format!("http://{host}")
+    }
+
     fn param(&self, name: &str) -> &str {
         self.params
             .get(name)
@@ -92,6 +140,29 @@ impl HubRequest {
         let id = self.param("connectionId");
         check_connection_id(id)?;
         Ok(id)
+    }
+
+    /// The comma-separated list path parameter `name` (v1-preview `{users}`, `{groups}`), each
+    /// item checked with `check`, repeats dropped.
+    pub(super) fn list(
+        &self,
+        name: &'static str,
+        check: fn(&str) -> Result<(), InvalidName>,
+    ) -> Result<Vec<&str>, ApiError> {
+        let mut seen = HashSet::new();
+        let mut items = Vec::new();
+        for item in self.param(name).split(',') {
+            check(item).map_err(|e| {
+                ApiError::bad_request(
+                    name,
+                    format!("Invalid item in the comma-separated '{name}' list: {e}"),
+                )
+            })?;
+            if seen.insert(item) {
+                items.push(item);
+            }
+        }
+        Ok(items)
     }
 
     /// The `excluded` query values (repeatable).

@@ -1,57 +1,67 @@
 //! The REST operations, independent of API generation: each one does its work on the hub and
 //! reports what happened; the generation modules choose the status codes.
 
+use std::collections::HashSet;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::extract::HubRequest;
 use super::payload::Payload;
 use crate::error::ApiError;
-use crate::hub::{self, ConnectionHandle};
-use crate::protocol::{Close, Encoded, HubMessage};
+use crate::hub::ConnectionHandle;
+use crate::hub::names::{check_group, check_user};
+use crate::protocol::Close;
 
 /// Sends the payload to every connection of the hub but the excluded ones.
-pub(super) fn broadcast(req: &HubRequest, Payload(invocation): Payload) -> usize {
-    deliver(&req.hub.all_except(&req.excluded()), invocation)
+pub(super) fn broadcast(req: &HubRequest, payload: Payload) -> usize {
+    payload.deliver(&req.hub.all_except(&req.excluded()))
 }
 
 /// Sends the payload to every connection of the user.
-pub(super) fn send_to_user(
-    req: &HubRequest,
-    Payload(invocation): Payload,
-) -> Result<usize, ApiError> {
-    Ok(deliver(&req.hub.user_connections(req.user()?), invocation))
+pub(super) fn send_to_user(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+    Ok(payload.deliver(&req.hub.user_connections(req.user()?)))
+}
+
+/// Sends the payload to every connection of each user of the comma-separated `{users}` list.
+pub(super) fn send_to_users(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+    let mut targets = Vec::new();
+    for user in req.list("users", check_user)? {
+        targets.extend(req.hub.user_connections(user));
+    }
+    Ok(payload.deliver(&unique(targets)))
 }
 
 /// Sends the payload to one connection (nothing happens if it is not connected).
-pub(super) fn send_to_connection(
-    req: &HubRequest,
-    Payload(invocation): Payload,
-) -> Result<usize, ApiError> {
+pub(super) fn send_to_connection(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
     let targets: Vec<ConnectionHandle> = req
         .hub
         .connection(req.connection_id()?)
         .into_iter()
         .collect();
-    Ok(deliver(&targets, invocation))
+    Ok(payload.deliver(&targets))
 }
 
 /// Sends the payload to the group's connections but the excluded ones.
-pub(super) fn send_to_group(
-    req: &HubRequest,
-    Payload(invocation): Payload,
-) -> Result<usize, ApiError> {
-    Ok(deliver(
-        &req.hub.group_connections(req.group()?, &req.excluded()),
-        invocation,
-    ))
+pub(super) fn send_to_group(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+    Ok(payload.deliver(&req.hub.group_connections(req.group()?, &req.excluded())))
 }
 
-fn deliver(targets: &[ConnectionHandle], invocation: crate::protocol::Invocation) -> usize {
-    if targets.is_empty() {
-        return 0;
+/// Sends the payload once to every connection in any group of the comma-separated `{groups}`
+/// list.
+pub(super) fn send_to_groups(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+    let mut targets = Vec::new();
+    for group in req.list("groups", check_group)? {
+        targets.extend(req.hub.group_connections(group, &[]));
     }
-    hub::deliver(targets, &Encoded::new(HubMessage::Invocation(invocation)))
+    Ok(payload.deliver(&unique(targets)))
+}
+
+/// The connections without repeats (a connection may be in several of the groups sent to).
+fn unique(mut connections: Vec<ConnectionHandle>) -> Vec<ConnectionHandle> {
+    let mut seen = HashSet::new();
+    connections.retain(|c| seen.insert(c.id().clone()));
+    connections
 }
 
 /// Closes a connection, sending it `reason` in the Close message. Returns whether it existed.
@@ -59,19 +69,47 @@ pub(super) fn close_connection(req: &HubRequest) -> Result<bool, ApiError> {
     let Some(connection) = req.hub.connection(req.connection_id()?) else {
         return Ok(false);
     };
-    connection.close(Close {
-        error: req.reason(),
-        allow_reconnect: true,
-    });
+    close(req, &[connection]);
     Ok(true)
 }
 
+/// Closes every connection of the hub but the excluded ones.
+pub(super) fn close_hub_connections(req: &HubRequest) {
+    close(req, &req.hub.all_except(&req.excluded()));
+}
+
+/// Closes the group's connections but the excluded ones.
+pub(super) fn close_group_connections(req: &HubRequest) -> Result<(), ApiError> {
+    close(
+        req,
+        &req.hub.group_connections(req.group()?, &req.excluded()),
+    );
+    Ok(())
+}
+
+/// Closes the user's connections but the excluded ones.
+pub(super) fn close_user_connections(req: &HubRequest) -> Result<(), ApiError> {
+    let excluded = req.excluded();
+    let mut targets = req.hub.user_connections(req.user()?);
+    targets.retain(|c| !excluded.iter().any(|e| **e == **c.id()));
+    close(req, &targets);
+    Ok(())
+}
+
+/// Sends each connection a Close carrying the request's `reason` and ends it. The client may
+/// reconnect, as with Azure's REST close.
+fn close(req: &HubRequest, targets: &[ConnectionHandle]) {
+    let reason = req.reason();
+    for connection in targets {
+        connection.close(Close {
+            error: reason.clone(),
+            allow_reconnect: true,
+        });
+    }
+}
+
 /// 200 when `exists`, else a 404 with `code` in the body and the `x-ms-error-code` header.
-pub(super) fn existence(
-    exists: bool,
-    code: &'static str,
-    what: String,
-) -> Result<Response, ApiError> {
+fn existence(exists: bool, code: &'static str, what: String) -> Result<Response, ApiError> {
     if exists {
         Ok(StatusCode::OK.into_response())
     } else {
@@ -82,14 +120,15 @@ pub(super) fn existence(
 /// Whether the connection exists.
 pub(super) fn connection_exists(req: &HubRequest) -> Result<Response, ApiError> {
     let id = req.connection_id()?;
-    existence(
-        req.hub.has_connection(id),
-        "Warning.Connection.NotExisted",
-        format!(
-            "Connection '{id}' does not exist in hub '{}'.",
-            req.hub.name()
-        ),
-    )
+    if req.hub.has_connection(id) {
+        Ok(StatusCode::OK.into_response())
+    } else {
+        Err(connection_not_found(
+            req,
+            id,
+            "Warning.Connection.NotExisted",
+        ))
+    }
 }
 
 /// Whether the group has connections.
@@ -131,9 +170,12 @@ pub(super) fn user_in_group(req: &HubRequest) -> Result<Response, ApiError> {
     )
 }
 
-fn connection_not_found(req: &HubRequest, id: &str) -> ApiError {
+/// The 404 for a connection that is not connected, with the `x-ms-error-code` the caller's
+/// SDK expects (`Warning.Connection.NotExisted` for checks and closes,
+/// `Error.Connection.NotExisted` for group changes and `:invoke`).
+pub(super) fn connection_not_found(req: &HubRequest, id: &str, code: &'static str) -> ApiError {
     ApiError::not_found(
-        "Error.Connection.NotExisted",
+        code,
         format!(
             "Connection '{id}' does not exist in hub '{}'.",
             req.hub.name()
@@ -147,7 +189,7 @@ pub(super) fn add_connection_to_group(req: &HubRequest) -> Result<(), ApiError> 
     if req.hub.add_to_group(id, group) {
         Ok(())
     } else {
-        Err(connection_not_found(req, id))
+        Err(connection_not_found(req, id, "Error.Connection.NotExisted"))
     }
 }
 
@@ -157,7 +199,7 @@ pub(super) fn remove_connection_from_group(req: &HubRequest) -> Result<(), ApiEr
     if req.hub.remove_from_group(id, group) {
         Ok(())
     } else {
-        Err(connection_not_found(req, id))
+        Err(connection_not_found(req, id, "Error.Connection.NotExisted"))
     }
 }
 
@@ -172,6 +214,13 @@ pub(super) fn add_user_to_group(req: &HubRequest) -> Result<(), ApiError> {
 pub(super) fn remove_user_from_group(req: &HubRequest) -> Result<(), ApiError> {
     let (user, group) = (req.user()?, req.group()?);
     req.hub.remove_user_from_group(user, group);
+    Ok(())
+}
+
+/// Removes a connection from every group. An unknown connection is in no group, so that is
+/// not an error (Azure documents only 200 here).
+pub(super) fn remove_connection_from_all_groups(req: &HubRequest) -> Result<(), ApiError> {
+    req.hub.remove_from_all_groups(req.connection_id()?);
     Ok(())
 }
 

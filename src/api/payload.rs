@@ -1,120 +1,174 @@
-//! The message body of send operations: `{"target": ..., "arguments": [...]}` in either key case
-//! (the Management SDK writes `Target`/`Arguments`). Oversized and malformed bodies become
-//! `ErrorDetail` responses instead of axum's plain-text rejections.
+//! The message body of send operations: JSON `{"target": ..., "arguments": [...]}` with keys in
+//! any case (the Management SDK writes `Target`/`Arguments`), or the SDK's binary MessagePack
+//! map of pre-framed invocations. Either way it becomes one Invocation, encoded at most once per
+//! protocol however many connections receive it.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
-use serde::Deserialize;
-use serde_json::Value;
+use bytes::Bytes;
+use serde_json::{Map, Value};
 
+use super::binary_payload;
+use super::body::{Body, BodyFormat};
 use crate::error::ApiError;
-use crate::protocol::Invocation;
+use crate::hub::{self, ConnectionHandle};
+use crate::protocol::{Encoded, HubMessage, Invocation, Protocol};
 
-use super::MAX_BODY_BYTES;
-
-/// A validated send payload, ready to become an Invocation.
+/// A validated send payload.
 #[derive(Debug)]
-pub(super) struct Payload(pub(super) Invocation);
-
-#[derive(Deserialize)]
-struct PayloadMessage {
-    #[serde(alias = "Target")]
-    target: Option<String>,
-    #[serde(alias = "Arguments")]
-    arguments: Option<Vec<Value>>,
+pub(super) struct Payload {
+    /// The invocation to send.
+    pub(super) invocation: Invocation,
+    /// The framed JSON invocation a binary payload carried, delivered to JSON clients as it is.
+    json_frame: Option<Bytes>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Payload {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json")
-            .to_ascii_lowercase();
-        if content_type.starts_with("application/octet-stream")
-            || content_type.starts_with("application/x-msgpack")
-        {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Error.Request.UnsupportedMediaType",
-                format!(
-                    "Content-Type '{content_type}' (the Management SDK's binary payload) is not supported yet; send application/json."
-                ),
-            ));
-        }
-        let body = Bytes::from_request(request, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Error.Request.TooLarge",
-                    format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
-                )
-            } else {
-                ApiError::bad_request("body", format!("The request body could not be read: {e}."))
+        let body = Body::from_request(request, state).await?;
+        match body.format {
+            BodyFormat::Json => Ok(Payload::new(parse_json(&body.bytes)?)),
+            BodyFormat::MessagePack => {
+                let (invocation, json_frame) = binary_payload::parse(&body.bytes)?;
+                Ok(Payload {
+                    invocation,
+                    json_frame: Some(json_frame),
+                })
             }
-        })?;
-        parse(&body).map(Payload)
+        }
     }
 }
 
-/// Parses a JSON payload message.
-fn parse(body: &[u8]) -> Result<Invocation, ApiError> {
+impl Payload {
+    /// A payload for an invocation read from JSON.
+    pub(super) fn new(invocation: Invocation) -> Self {
+        Payload {
+            invocation,
+            json_frame: None,
+        }
+    }
+
+    /// Sends the payload to every target, serializing it at most once per protocol; returns
+    /// how many connections accepted it.
+    pub(super) fn deliver(self, targets: &[ConnectionHandle]) -> usize {
+        if targets.is_empty() {
+            return 0;
+        }
+        let encoded = Encoded::new(HubMessage::Invocation(self.invocation));
+        hub::deliver_frames(targets, |protocol| match (protocol, &self.json_frame) {
+            (Protocol::Json, Some(frame)) => frame.clone(),
+            _ => encoded.frame(protocol),
+        })
+    }
+}
+
+/// The member `name` of a JSON object, its key matched ignoring ASCII case as the .NET
+/// serializers Azure uses do.
+pub(super) fn member<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object
+        .get(name)
+        .or_else(|| {
+            object
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value)
+        })
+        .filter(|value| !value.is_null())
+}
+
+/// Parses a JSON payload message body.
+fn parse_json(body: &[u8]) -> Result<Invocation, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "body",
             "Message in request body is required: {\"target\":\"<method>\",\"arguments\":[...]}.",
         ));
     }
-    let message: PayloadMessage = serde_json::from_slice(body).map_err(|e| {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(
             "body",
-            format!("The request body is not a valid message ({e}); expected {{\"target\":\"<method>\",\"arguments\":[...]}}."),
+            format!("The request body is not valid JSON ({e}); expected {{\"target\":\"<method>\",\"arguments\":[...]}}."),
         )
     })?;
-    let target = message.target.filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::bad_request(
-            "target",
-            "The message 'target' is required and must not be empty.",
-        )
-    })?;
-    Ok(Invocation::send(
-        target,
-        message.arguments.unwrap_or_default(),
-    ))
+    message(&value, "body")
+}
+
+/// Reads a PayloadMessage `{"target": ..., "arguments": [...]}` from a JSON value; `at` names
+/// where it was found for error messages (`body`, `[0].message`).
+pub(super) fn message(value: &Value, at: &str) -> Result<Invocation, ApiError> {
+    let Value::Object(object) = value else {
+        return Err(ApiError::bad_request(
+            at,
+            format!(
+                "The {at} must be a message object {{\"target\":\"<method>\",\"arguments\":[...]}}."
+            ),
+        ));
+    };
+    let target = match member(object, "target") {
+        Some(Value::String(target)) if !target.is_empty() => target.clone(),
+        Some(Value::String(_)) | None => {
+            return Err(ApiError::bad_request(
+                "target",
+                format!("The message 'target' in the {at} is required and must not be empty."),
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "target",
+                format!("The message 'target' in the {at} must be a string."),
+            ));
+        }
+    };
+    let arguments = match member(object, "arguments") {
+        None => Vec::new(),
+        Some(Value::Array(arguments)) => arguments.clone(),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "arguments",
+                format!("The message 'arguments' in the {at} must be an array."),
+            ));
+        }
+    };
+    Ok(Invocation::send(target, arguments))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
     use serde_json::json;
 
     #[test]
-    fn accepts_either_key_case() {
-        let inv = parse(br#"{"Target":"m","Arguments":[1,"x"]}"#).unwrap();
+    fn accepts_keys_in_any_case() {
+        let inv = parse_json(br#"{"Target":"m","Arguments":[1,"x"]}"#).unwrap();
         assert_eq!(inv.target, "m");
         assert_eq!(inv.arguments, vec![json!(1), json!("x")]);
-        assert!(parse(br#"{"target":"m"}"#).unwrap().arguments.is_empty());
+        assert!(
+            parse_json(br#"{"target":"m"}"#)
+                .unwrap()
+                .arguments
+                .is_empty()
+        );
+        let inv = parse_json(br#"{"TARGET":"m","arguments":null}"#).unwrap();
+        assert_eq!(inv.target, "m");
     }
 
     #[test]
     fn rejects_missing_target_and_bad_json() {
-        for body in [
-            &b""[..],
-            b"  ",
-            b"{}",
-            br#"{"target":""}"#,
-            b"nope",
-            br#"{"target":"m","arguments":3}"#,
+        for (body, target) in [
+            (&b""[..], "body"),
+            (b"  ", "body"),
+            (b"{}", "target"),
+            (br#"{"target":""}"#, "target"),
+            (br#"{"target":5}"#, "target"),
+            (b"nope", "body"),
+            (b"[1]", "body"),
+            (br#"{"target":"m","arguments":3}"#, "arguments"),
         ] {
-            assert_eq!(
-                parse(body).unwrap_err().status(),
-                StatusCode::BAD_REQUEST,
-                "{body:?}"
-            );
+            let err = parse_json(body).unwrap_err();
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{body:?}");
+            assert_eq!(err.detail().target.as_deref(), Some(target), "{body:?}");
         }
     }
 }

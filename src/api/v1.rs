@@ -18,6 +18,7 @@ type Status = Result<StatusCode, ApiError>;
 /// The v1 routes.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .without_v07_checks()
         .route("/api/v1/health", get(health))
         .route("/api/v1/hubs/{hub}", post(broadcast))
         .route(

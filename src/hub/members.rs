@@ -2,7 +2,8 @@
 //! consistent under one lock. Every method takes the lock briefly, never across an `.await`, and
 //! fan-out copies the recipients' handles out before anything is sent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -12,11 +13,22 @@ use super::connection::ConnectionHandle;
 use super::user_groups::UserGroups;
 
 type Members = HashMap<Arc<str>, ConnectionHandle>;
+/// A group's connections ordered by id, so listing a group can page with a stable cursor.
+type GroupMembers = BTreeMap<Arc<str>, ConnectionHandle>;
+
+/// A connection with the groups it was in when the snapshot was taken.
+#[derive(Debug, Clone)]
+pub struct ConnectionGroups {
+    /// The connection.
+    pub connection: ConnectionHandle,
+    /// Its groups.
+    pub groups: Vec<String>,
+}
 
 #[derive(Debug, Default)]
 struct State {
     connections: Members,
-    groups: HashMap<String, Members>,
+    groups: HashMap<String, GroupMembers>,
     users: HashMap<Arc<str>, Members>,
     /// Each connection's groups, so removing a connection costs O(its groups).
     connection_groups: HashMap<Arc<str>, HashSet<String>>,
@@ -50,6 +62,17 @@ impl State {
             groups.remove(group);
         }
         removed
+    }
+
+    /// Takes a connection out of every group it is in.
+    fn leave_all(&mut self, connection_id: &str) {
+        for group in self
+            .connection_groups
+            .remove(connection_id)
+            .unwrap_or_default()
+        {
+            self.leave(connection_id, &group);
+        }
     }
 
     fn user_connection_ids(&self, user: &str) -> Vec<Arc<str>> {
@@ -131,13 +154,7 @@ impl Hub {
                 state.users.remove(user);
             }
         }
-        for group in state
-            .connection_groups
-            .remove(connection_id)
-            .unwrap_or_default()
-        {
-            state.leave(connection_id, &group);
-        }
+        state.leave_all(connection_id);
     }
 
     /// Every connection except the excluded ones.
@@ -246,10 +263,78 @@ impl Hub {
         let mut state = self.write();
         state.user_groups.remove_all(user);
         for id in state.user_connection_ids(user) {
-            for group in state.connection_groups.remove(&id).unwrap_or_default() {
-                state.leave(&id, &group);
+            state.leave_all(&id);
+        }
+    }
+
+    /// Removes a connection from every group. Returns false when the connection is not in this
+    /// hub. The user's memberships stay: they apply to the user's later connections.
+    pub fn remove_from_all_groups(&self, connection_id: &str) -> bool {
+        let mut state = self.write();
+        if !state.connections.contains_key(connection_id) {
+            return false;
+        }
+        state.leave_all(connection_id);
+        true
+    }
+
+    /// Joins every connection of `connections` that is still in this hub to the group, under
+    /// one lock.
+    pub fn add_connections_to_group(&self, connections: &[ConnectionHandle], group: &str) {
+        let mut state = self.write();
+        for connection in connections {
+            if state.connections.contains_key(connection.id().as_ref()) {
+                state.join(connection, group);
             }
         }
+    }
+
+    /// Takes every connection of `connections` out of the group, under one lock.
+    pub fn remove_connections_from_group(&self, connections: &[ConnectionHandle], group: &str) {
+        let mut state = self.write();
+        for connection in connections {
+            state.leave(connection.id(), group);
+        }
+    }
+
+    /// Up to `limit` of the group's connections in connection-id order, starting after the id
+    /// `after` (exclusive) when given: a cursor that stays valid while members come and go.
+    pub fn group_page(
+        &self,
+        group: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Vec<ConnectionHandle> {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.read()
+            .groups
+            .get(group)
+            .map(|members| {
+                members
+                    .range::<str, _>((start, Bound::Unbounded))
+                    .take(limit)
+                    .map(|(_, c)| c.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every connection with its current groups, copied out so a caller can examine them (e.g.
+    /// evaluate a filter) without holding the lock.
+    pub fn connections_with_groups(&self) -> Vec<ConnectionGroups> {
+        let state = self.read();
+        state
+            .connections
+            .values()
+            .map(|connection| ConnectionGroups {
+                connection: connection.clone(),
+                groups: state
+                    .connection_groups
+                    .get(connection.id())
+                    .map(|groups| groups.iter().cloned().collect())
+                    .unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// Whether the user is in the group: by an unexpired membership or through a connection.
@@ -271,5 +356,82 @@ impl Hub {
                 state.leave(&id, &group);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::Connection;
+    use crate::protocol::Protocol;
+    use tokio_util::sync::CancellationToken;
+
+    fn connect(hub: &Hub, id: &str, user: Option<&str>) -> ConnectionHandle {
+        let (connection, outbox) = Connection::new(
+            Arc::from(id),
+            hub.name().clone(),
+            user.map(Arc::from),
+            Protocol::Json,
+            4,
+            &CancellationToken::new(),
+        );
+        // The tests only look at membership; the queue end is not needed.
+        drop(outbox);
+        hub.add_connection(connection.clone());
+        connection
+    }
+
+    fn ids(connections: &[ConnectionHandle]) -> Vec<&str> {
+        connections.iter().map(|c| &**c.id()).collect()
+    }
+
+    #[test]
+    fn group_pages_follow_connection_id_order() {
+        let hub = Hub::new(Arc::from("hub"));
+        for id in ["c", "a", "e", "b", "d"] {
+            connect(&hub, id, None);
+            assert!(hub.add_to_group(id, "g"));
+        }
+        assert_eq!(ids(&hub.group_page("g", None, 2)), ["a", "b"]);
+        assert_eq!(ids(&hub.group_page("g", Some("b"), 2)), ["c", "d"]);
+        // The cursor survives the member it names leaving.
+        hub.remove_connection("d");
+        assert_eq!(ids(&hub.group_page("g", Some("d"), 2)), ["e"]);
+        assert!(hub.group_page("g", Some("e"), 2).is_empty());
+        assert!(hub.group_page("none", None, 2).is_empty());
+    }
+
+    #[test]
+    fn removing_a_connection_from_all_groups_keeps_user_memberships() {
+        let hub = Hub::new(Arc::from("hub"));
+        connect(&hub, "c1", Some("u"));
+        hub.add_user_to_group("u", "by-user", None);
+        assert!(hub.add_to_group("c1", "direct"));
+        assert!(hub.remove_from_all_groups("c1"));
+        assert!(!hub.has_group("direct"));
+        assert!(!hub.has_group("by-user"));
+        assert!(hub.is_user_in_group("u", "by-user"));
+        assert!(!hub.remove_from_all_groups("ghost"));
+        // The membership still applies to the user's next connection.
+        connect(&hub, "c2", Some("u"));
+        assert_eq!(ids(&hub.group_connections("by-user", &[])), ["c2"]);
+    }
+
+    #[test]
+    fn bulk_group_changes_and_snapshots() {
+        let hub = Hub::new(Arc::from("hub"));
+        let a = connect(&hub, "a", Some("u"));
+        let b = connect(&hub, "b", None);
+        hub.add_connections_to_group(&[a.clone(), b.clone()], "g");
+        let mut snapshot = hub.connections_with_groups();
+        snapshot.sort_by(|x, y| x.connection.id().cmp(y.connection.id()));
+        assert_eq!(snapshot.len(), 2);
+        assert_eq!(snapshot[0].groups, ["g"]);
+        hub.remove_connections_from_group(&[a], "g");
+        assert_eq!(ids(&hub.group_connections("g", &[])), ["b"]);
+        // A connection that left the hub is not joined again.
+        hub.remove_connection("b");
+        hub.add_connections_to_group(&[b], "h");
+        assert!(!hub.has_group("h"));
     }
 }

@@ -10,15 +10,16 @@ mod user_groups;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
 pub use connection::{Connection, ConnectionHandle, Outbox};
 pub use invocations::{InvocationFailed, InvocationOutcome};
-pub use members::Hub;
+pub use members::{ConnectionGroups, Hub};
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
 
-use crate::protocol::Encoded;
+use crate::protocol::{Encoded, Protocol};
 
 /// Every hub of the server.
 #[derive(Debug, Default)]
@@ -58,8 +59,15 @@ impl Hubs {
 /// Delivers one message to every target, encoding it at most once per protocol. Returns how
 /// many connections accepted it.
 pub fn deliver(targets: &[ConnectionHandle], message: &Encoded) -> usize {
+    deliver_frames(targets, |protocol| message.frame(protocol))
+}
+
+/// Delivers to every target the frame `frame` gives for its protocol; for callers that hold
+/// frames already serialized elsewhere (the Management SDK's pre-framed REST payloads).
+/// `frame` must be cheap: it is called once per target. Returns how many accepted it.
+pub fn deliver_frames(targets: &[ConnectionHandle], frame: impl Fn(Protocol) -> Bytes) -> usize {
     targets
         .iter()
-        .filter(|c| c.deliver(message.frame(c.protocol())))
+        .filter(|c| c.deliver(frame(c.protocol())))
         .count()
 }

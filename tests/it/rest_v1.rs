@@ -448,7 +448,7 @@ async fn bad_input_is_a_400_naming_the_rule() {
     for (body, target) in [
         (json!({"arguments": []}), "target"),
         (json!({"target": "", "arguments": []}), "target"),
-        (json!({"target": "m", "arguments": 5}), "body"),
+        (json!({"target": "m", "arguments": 5}), "arguments"),
     ] {
         let response = server.rest("POST", "/api/v1/hubs/chat", Some(body)).await;
         assert_eq!(response.status(), 400);
@@ -476,20 +476,26 @@ async fn oversized_and_binary_bodies_get_error_details() {
     let token = crate::common::token(
         json!({"aud": format!("http://x{token_path}"), "exp": crate::common::now() + 60}),
     );
-    let response = reqwest::Client::new()
-        .post(server.url(token_path))
-        .bearer_auth(token)
-        .header("Content-Type", "application/octet-stream")
-        .body(vec![0x80])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 415);
-    assert!(
-        response.json::<Value>().await.unwrap()["message"]
-            .as_str()
-            .unwrap()
-            .contains("application/json")
-    );
+    for (content_type, body, status, needle) in [
+        (
+            "application/octet-stream",
+            vec![0x80],
+            400,
+            "no 'json' entry",
+        ),
+        ("text/plain", b"hi".to_vec(), 415, "application/json"),
+    ] {
+        let response = reqwest::Client::new()
+            .post(server.url(token_path))
+            .bearer_auth(&token)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{content_type}");
+        let message = response.json::<Value>().await.unwrap()["message"].clone();
+        assert!(message.as_str().unwrap().contains(needle), "{message}");
+    }
     server.stop().await;
 }

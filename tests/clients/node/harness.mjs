@@ -236,6 +236,10 @@ export function describe(res) {
 }
 
 export const hubPath = (suffix = "") => `/api/v1/hubs/${HUB}${suffix}`;
+/** A path of the 2022-06-01+ REST API (`/api/hubs/...`). */
+export const apiPath = (suffix = "") => `/api/hubs/${HUB}${suffix}`;
+/** The api-version the Management SDK sends; any is accepted. */
+export const API_VERSION = ["api-version", "2024-12-01"];
 export const enc = encodeURIComponent;
 
 /** Collects the arguments of every invocation of `target` on a connection. */
@@ -283,17 +287,23 @@ export class BufferLogger {
 
 /**
  * Builds and starts a connection for `userId` (JSON over WebSockets unless `transport` /
- * `protocol` say otherwise; `url` overrides the hub URL, e.g. to go through a proxy).
+ * `protocol` say otherwise; `url` overrides the hub URL, e.g. to go through a proxy; `token`
+ * replaces the user's own client token).
  * Resolves to {connection, logger, closed} where `closed` resolves with the
  * error passed to onclose.
  */
 export async function connectClient(
   server,
   userId,
-  { protocol, transport = HttpTransportType.WebSockets, url, statefulReconnect = false } = {},
+  {
+    protocol,
+    transport = HttpTransportType.WebSockets,
+    url,
+    statefulReconnect = false,
+    token = clientToken(userId),
+  } = {},
 ) {
   const logger = new BufferLogger(userId);
-  const token = clientToken(userId);
   let builder = new HubConnectionBuilder()
     .withUrl(url ?? server.hubUrl, {
       transport,

@@ -1,0 +1,285 @@
+//! REST API 2022-06-01, 2023-07-01 and 2024-12-01 (`/api/...`, any or no `api-version`): the
+//! routes the Management SDK and Azure Functions call, with the status codes of the 2022-06-01+
+//! column of Azure's contract (200 close, 204 for `:closeConnections` and user-group removal,
+//! 200 user-group add). Also served: the forms Microsoft's asrs-emulator accepts under `/api`
+//! (sends without `:send`, GET as well as HEAD for checks, both path orders for
+//! connection/group and user/group).
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{delete, get, post, put};
+
+use super::body::Body;
+use super::extract::{Authorized, HubRequest};
+use super::payload::Payload;
+use super::{execute, group_members, invoke, operations as op, tokens};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+type Status = Result<StatusCode, ApiError>;
+
+/// The `/api/...` routes.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        // See `api::router` for why.
+        .without_v07_checks()
+        .route("/api/health", get(health))
+        .route("/api/auth/accessKey", get(access_key))
+        .route("/api/hubs/{hub}", post(broadcast))
+        .route("/api/hubs/{hub}/:send", post(broadcast))
+        .route("/api/hubs/{hub}/:closeConnections", post(close_hub))
+        .route("/api/hubs/{hub}/:execute", post(execute))
+        .route("/api/hubs/{hub}/:generateToken", post(generate_token))
+        .route(
+            "/api/hubs/{hub}/users/{user}",
+            post(send_to_user).get(user_exists),
+        )
+        .route("/api/hubs/{hub}/users/{user}/:send", post(send_to_user))
+        .route(
+            "/api/hubs/{hub}/users/{user}/:closeConnections",
+            post(close_user),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connectionId}",
+            post(send_to_connection)
+                .get(connection_exists)
+                .delete(close_connection),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connectionId}/:send",
+            post(send_to_connection),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connectionId}/:invoke",
+            post(invoke),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connectionId}/groups",
+            delete(remove_connection_from_all_groups),
+        )
+        .route(
+            "/api/hubs/{hub}/groups/{group}",
+            post(send_to_group).get(group_exists),
+        )
+        .route("/api/hubs/{hub}/groups/{group}/:send", post(send_to_group))
+        .route(
+            "/api/hubs/{hub}/groups/{group}/:closeConnections",
+            post(close_group),
+        )
+        .route(
+            "/api/hubs/{hub}/groups/{group}/connections",
+            get(list_group_connections),
+        )
+        .route(
+            "/api/hubs/{hub}/groups/{group}/connections/{connectionId}",
+            put(add_connection_to_group).delete(remove_connection_from_group),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connectionId}/groups/{group}",
+            put(add_connection_to_group).delete(remove_connection_from_group),
+        )
+        .route(
+            "/api/hubs/{hub}/users/{user}/groups/{group}",
+            get(user_in_group)
+                .put(add_user_to_group)
+                .delete(remove_user_from_group),
+        )
+        .route(
+            "/api/hubs/{hub}/groups/{group}/users/{user}",
+            get(user_in_group)
+                .put(add_user_to_group)
+                .delete(remove_user_from_group),
+        )
+        .route(
+            "/api/hubs/{hub}/users/{user}/groups",
+            delete(remove_user_from_all_groups),
+        )
+}
+
+/// # `HEAD|GET /api/health`
+///
+/// 200 while the server runs; needs no token.
+async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+/// # `GET /api/auth/accessKey`
+///
+/// 200 `{"KeyId": "primary", "AccessKey": "<the first configured key>"}`.
+async fn access_key(Authorized(state): Authorized) -> Json<tokens::AccessKey> {
+    Json(tokens::access_key(&state.config))
+}
+
+/// # `POST /api/hubs/{hub}/:send[?excluded=id...]` (also `POST /api/hubs/{hub}`)
+///
+/// Broadcast to every connection of the hub but the excluded ones. 202.
+async fn broadcast(req: HubRequest, payload: Payload) -> StatusCode {
+    op::broadcast(&req, payload);
+    StatusCode::ACCEPTED
+}
+
+/// # `POST /api/hubs/{hub}/:closeConnections[?excluded=id...][&reason=]`
+///
+/// Closes every connection of the hub but the excluded ones; each gets `reason` in its Close
+/// message. 204.
+async fn close_hub(req: HubRequest) -> StatusCode {
+    op::close_hub_connections(&req);
+    StatusCode::NO_CONTENT
+}
+
+/// # `POST /api/hubs/{hub}/:execute[?filter=<OData>]`
+///
+/// Applies the body's commands to the connections the filter selects. 202; 400 for a filter or
+/// command that does not parse.
+async fn execute(req: HubRequest, body: Body) -> Status {
+    execute::execute(&req, body).map(|_| StatusCode::ACCEPTED)
+}
+
+/// # `POST /api/hubs/{hub}/:generateToken[?userId=][&minutesToExpire=60]`
+///
+/// 200 `{"token": "<client access token for this hub>"}`.
+async fn generate_token(req: HubRequest) -> Result<Json<tokens::GeneratedToken>, ApiError> {
+    tokens::generate(&req).map(Json)
+}
+
+/// # `POST /api/hubs/{hub}/users/{user}/:send` (also without `/:send`)
+///
+/// Send to every connection of a user. 202, also when the user has no connection.
+async fn send_to_user(req: HubRequest, payload: Payload) -> Status {
+    op::send_to_user(&req, payload).map(|_| StatusCode::ACCEPTED)
+}
+
+/// # `HEAD|GET /api/hubs/{hub}/users/{user}`
+///
+/// 200 when the user has a connection, else 404 `Warning.User.NotExisted`.
+async fn user_exists(req: HubRequest) -> Result<Response, ApiError> {
+    op::user_exists(&req)
+}
+
+/// # `POST /api/hubs/{hub}/users/{user}/:closeConnections[?excluded=id...][&reason=]`
+///
+/// Closes the user's connections but the excluded ones. 204.
+async fn close_user(req: HubRequest) -> Status {
+    op::close_user_connections(&req).map(|()| StatusCode::NO_CONTENT)
+}
+
+/// # `POST /api/hubs/{hub}/connections/{connectionId}/:send` (also without `/:send`)
+///
+/// Send to one connection. 202, also when it is not connected.
+async fn send_to_connection(req: HubRequest, payload: Payload) -> Status {
+    op::send_to_connection(&req, payload).map(|_| StatusCode::ACCEPTED)
+}
+
+/// # `HEAD|GET /api/hubs/{hub}/connections/{connectionId}`
+///
+/// 200 when connected, else 404 `Warning.Connection.NotExisted`.
+async fn connection_exists(req: HubRequest) -> Result<Response, ApiError> {
+    op::connection_exists(&req)
+}
+
+/// # `DELETE /api/hubs/{hub}/connections/{connectionId}[?reason=]`
+///
+/// Sends the client a Close carrying `reason` and ends it. 200, or 404
+/// `Warning.Connection.NotExisted` (which the Management SDK treats as done).
+async fn close_connection(req: HubRequest) -> Status {
+    let id = req.connection_id()?;
+    if op::close_connection(&req)? {
+        Ok(StatusCode::OK)
+    } else {
+        Err(op::connection_not_found(
+            &req,
+            id,
+            "Warning.Connection.NotExisted",
+        ))
+    }
+}
+
+/// # `POST /api/hubs/{hub}/connections/{connectionId}/:invoke`
+///
+/// 200 `{"result": ...}` with the client's answer; 404 `Error.Connection.NotExisted`; 502 when
+/// the client answered with an error or went away; 504 after `--invoke-timeout`.
+async fn invoke(req: HubRequest, payload: Payload) -> Result<Json<invoke::InvokeResult>, ApiError> {
+    invoke::invoke(&req, payload).await.map(Json)
+}
+
+/// # `DELETE /api/hubs/{hub}/connections/{connectionId}/groups`
+///
+/// Removes the connection from every group. 200.
+async fn remove_connection_from_all_groups(req: HubRequest) -> Status {
+    op::remove_connection_from_all_groups(&req).map(|()| StatusCode::OK)
+}
+
+/// # `POST /api/hubs/{hub}/groups/{group}/:send[?excluded=id...]` (also without `/:send`)
+///
+/// Send to the group's connections but the excluded ones. 202.
+async fn send_to_group(req: HubRequest, payload: Payload) -> Status {
+    op::send_to_group(&req, payload).map(|_| StatusCode::ACCEPTED)
+}
+
+/// # `HEAD|GET /api/hubs/{hub}/groups/{group}`
+///
+/// 200 when the group has a connection, else 404 `Warning.Group.NotExisted`.
+async fn group_exists(req: HubRequest) -> Result<Response, ApiError> {
+    op::group_exists(&req)
+}
+
+/// # `POST /api/hubs/{hub}/groups/{group}/:closeConnections[?excluded=id...][&reason=]`
+///
+/// Closes the group's connections but the excluded ones. 204.
+async fn close_group(req: HubRequest) -> Status {
+    op::close_group_connections(&req).map(|()| StatusCode::NO_CONTENT)
+}
+
+/// # `GET /api/hubs/{hub}/groups/{group}/connections[?maxpagesize=1..200][&top=][&continuationToken=]`
+///
+/// 200 `{"value": [{"connectionId", "userId"}], "nextLink"}`; `nextLink` is absent on the last
+/// page.
+async fn list_group_connections(req: HubRequest) -> Result<Json<group_members::Page>, ApiError> {
+    group_members::list(&req).map(Json)
+}
+
+/// # `PUT /api/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
+///
+/// 200, or 404 `Error.Connection.NotExisted` when the connection is not connected.
+async fn add_connection_to_group(req: HubRequest) -> Status {
+    op::add_connection_to_group(&req).map(|()| StatusCode::OK)
+}
+
+/// # `DELETE /api/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
+///
+/// 200 (also when the connection was not in the group), or 404 `Error.Connection.NotExisted`
+/// when the connection is not connected.
+async fn remove_connection_from_group(req: HubRequest) -> Status {
+    op::remove_connection_from_group(&req).map(|()| StatusCode::OK)
+}
+
+/// # `HEAD|GET /api/hubs/{hub}/users/{user}/groups/{group}` (either path order)
+///
+/// 200 when the user is in the group, else 404 `Info.User.NotInGroup`.
+async fn user_in_group(req: HubRequest) -> Result<Response, ApiError> {
+    op::user_in_group(&req)
+}
+
+/// # `PUT /api/hubs/{hub}/users/{user}/groups/{group}[?ttl=seconds]` (either path order)
+///
+/// Adds the user (now and for future connections) for `ttl` seconds, a year by default;
+/// `ttl=0` adds the current connections only. 200.
+async fn add_user_to_group(req: HubRequest) -> Status {
+    op::add_user_to_group(&req).map(|()| StatusCode::OK)
+}
+
+/// # `DELETE /api/hubs/{hub}/users/{user}/groups/{group}` (either path order)
+///
+/// Removes the membership and the user's connections from the group. 204.
+async fn remove_user_from_group(req: HubRequest) -> Status {
+    op::remove_user_from_group(&req).map(|()| StatusCode::NO_CONTENT)
+}
+
+/// # `DELETE /api/hubs/{hub}/users/{user}/groups`
+///
+/// Removes the user from every group. 204.
+async fn remove_user_from_all_groups(req: HubRequest) -> Status {
+    op::remove_user_from_all_groups(&req).map(|()| StatusCode::NO_CONTENT)
+}
