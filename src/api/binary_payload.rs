@@ -4,44 +4,63 @@
 //! The SDK serializes once per protocol so the service only forwards bytes.
 //!
 //! The `json` entry is required: it is parsed into the Invocation (so every protocol can be
-//! served) and its framed bytes are kept to be delivered to JSON clients unchanged.
+//! served). The framed bytes of `json` and, when present, `messagepack` are delivered to clients
+//! of that protocol unchanged.
 
 use bytes::{Bytes, BytesMut};
 use rmpv::ValueRef;
 
 use crate::error::ApiError;
-use crate::protocol::{HubMessage, Invocation, json};
+use crate::protocol::{HubMessage, Invocation, Protocol};
 
 /// The map is flat: a map of binaries. Anything nested deeper is not this format, and the cap
 /// keeps hostile input from recursing. (rmpv counts a few steps per level.)
 const MAX_DEPTH: usize = 16;
 
-/// Parses the binary payload into the invocation and the framed JSON bytes it carried.
-pub(super) fn parse(body: &[u8]) -> Result<(Invocation, Bytes), ApiError> {
-    let json_frame = json_entry(body)?;
-    let mut buffer = BytesMut::from(json_frame);
+/// Parses the binary payload into the invocation and the pre-framed bytes it carried for each
+/// protocol (JSON always, MessagePack when present), validated so clients only get well-formed
+/// frames.
+pub(super) fn parse(body: &[u8]) -> Result<(Invocation, Vec<(Protocol, Bytes)>), ApiError> {
+    let Entries { json, messagepack } = entries(body)?;
+    let invocation = single_invocation(Protocol::Json, json)?;
+    let mut frames = vec![(Protocol::Json, Bytes::copy_from_slice(json))];
+    if let Some(messagepack) = messagepack {
+        single_invocation(Protocol::MessagePack, messagepack)?;
+        frames.push((Protocol::MessagePack, Bytes::copy_from_slice(messagepack)));
+    }
+    Ok((invocation, frames))
+}
+
+/// Checks that `framed` holds exactly one framed Invocation in `protocol` and returns it.
+fn single_invocation(protocol: Protocol, framed: &[u8]) -> Result<Invocation, ApiError> {
     let invalid = |why: String| {
         ApiError::bad_request(
             "body",
-            format!("The 'json' entry of the MessagePack payload {why}."),
+            format!(
+                "The '{}' entry of the MessagePack payload {why}.",
+                protocol.name()
+            ),
         )
     };
-    let frame = json::next_frame(&mut buffer).ok_or_else(|| {
-        invalid(
-            "is not a framed JSON hub message (it must end with the record separator 0x1E)"
-                .to_owned(),
-        )
-    })?;
+    let mut buffer = BytesMut::from(framed);
+    let frame = match crate::protocol::next_frame(protocol, &mut buffer) {
+        Ok(Some(frame)) => frame,
+        Ok(None) => {
+            return Err(invalid(format!(
+                "is not a complete framed {} hub message",
+                protocol.name()
+            )));
+        }
+        Err(e) => return Err(invalid(format!("is not framed correctly: {e}"))),
+    };
     if !buffer.is_empty() {
         return Err(invalid(format!(
-            "holds more than one message ({} bytes follow the first record separator)",
+            "holds more than one message ({} bytes follow the first)",
             buffer.len()
         )));
     }
-    match json::parse(&frame) {
-        Ok(Some(HubMessage::Invocation(invocation))) => {
-            Ok((invocation, Bytes::copy_from_slice(json_frame)))
-        }
+    match crate::protocol::parse(protocol, &frame) {
+        Ok(Some(HubMessage::Invocation(invocation))) => Ok(invocation),
         Ok(Some(other)) => Err(invalid(format!(
             "is a {} message; only an Invocation (type 1) can be sent",
             kind(&other)
@@ -51,8 +70,14 @@ pub(super) fn parse(body: &[u8]) -> Result<(Invocation, Bytes), ApiError> {
     }
 }
 
-/// The bytes of the map's `json` entry.
-fn json_entry(body: &[u8]) -> Result<&[u8], ApiError> {
+/// The entries of the payload map this server uses.
+struct Entries<'a> {
+    json: &'a [u8],
+    messagepack: Option<&'a [u8]>,
+}
+
+/// Reads the map's `json` (required) and `messagepack` (optional) entries.
+fn entries(body: &[u8]) -> Result<Entries<'_>, ApiError> {
     let invalid = |why: String| {
         ApiError::bad_request(
             "body",
@@ -70,33 +95,46 @@ fn json_entry(body: &[u8]) -> Result<&[u8], ApiError> {
             reader.len()
         )));
     }
-    let ValueRef::Map(entries) = value else {
+    let ValueRef::Map(map) = value else {
         return Err(invalid("is not a MessagePack map".to_owned()));
     };
-    let mut protocols = Vec::new();
-    for (key, value) in entries {
-        let ValueRef::String(name) = key else {
+    let (mut json, mut messagepack, mut names) = (None, None, Vec::new());
+    for (key, value) in map {
+        let Some(name) = (match key {
+            ValueRef::String(name) => name.into_str(),
+            _ => None,
+        }) else {
             return Err(invalid("has a key that is not a string".to_owned()));
         };
-        let Some(name) = name.as_str() else {
-            return Err(invalid("has a key that is not a string".to_owned()));
-        };
-        if name.eq_ignore_ascii_case("json") {
-            return match value {
-                ValueRef::Binary(bytes) => Ok(bytes),
-                _ => Err(invalid("has a 'json' entry that is not binary".to_owned())),
-            };
-        }
-        protocols.push(name.to_owned());
-    }
-    Err(invalid(format!(
-        "has no 'json' entry (it has {}): this server needs the JSON form to serve every client",
-        if protocols.is_empty() {
-            "no entries".to_owned()
+        let slot = if name.eq_ignore_ascii_case("json") {
+            &mut json
+        } else if name.eq_ignore_ascii_case("messagepack") {
+            &mut messagepack
         } else {
-            protocols.join(", ")
+            names.push(name.to_owned());
+            continue;
+        };
+        match value {
+            ValueRef::Binary(bytes) => *slot = Some(bytes),
+            _ => return Err(invalid(format!("has a '{name}' entry that is not binary"))),
         }
-    )))
+    }
+    match json {
+        Some(json) => Ok(Entries { json, messagepack }),
+        None => {
+            if messagepack.is_some() {
+                names.insert(0, "messagepack".to_owned());
+            }
+            Err(invalid(format!(
+                "has no 'json' entry (it has {}): this server needs the JSON form to serve every client",
+                if names.is_empty() {
+                    "no entries".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )))
+        }
+    }
 }
 
 fn kind(message: &HubMessage) -> &'static str {
@@ -136,16 +174,29 @@ mod tests {
 
     const FRAME: &[u8] = b"{\"type\":1,\"target\":\"m\",\"arguments\":[1,\"x\"]}\x1e";
 
+    fn messagepack_frame() -> Vec<u8> {
+        let invocation = crate::protocol::Invocation::send("m", vec![json!(1), json!("x")]);
+        crate::protocol::encode(Protocol::MessagePack, &HubMessage::Invocation(invocation)).to_vec()
+    }
+
     #[test]
-    fn reads_the_json_entry_and_keeps_its_bytes() {
+    fn keeps_the_bytes_of_each_protocol() {
         let body = map(vec![
-            ("messagepack", Value::Binary(vec![1, 2, 3])),
+            ("messagepack", Value::Binary(messagepack_frame())),
             ("json", Value::Binary(FRAME.to_vec())),
         ]);
-        let (invocation, frame) = parse(&body).unwrap();
+        let (invocation, frames) = parse(&body).unwrap();
         assert_eq!(invocation.target, "m");
         assert_eq!(invocation.arguments, vec![json!(1), json!("x")]);
-        assert_eq!(&frame[..], FRAME);
+        assert_eq!(
+            frames,
+            vec![
+                (Protocol::Json, Bytes::from_static(FRAME)),
+                (Protocol::MessagePack, Bytes::from(messagepack_frame())),
+            ]
+        );
+        let only_json = map(vec![("json", Value::Binary(FRAME.to_vec()))]);
+        assert_eq!(parse(&only_json).unwrap().1.len(), 1);
     }
 
     #[test]
@@ -168,7 +219,14 @@ mod tests {
             (map(vec![("json", Value::from(5))]), "not binary"),
             (
                 map(vec![("json", Value::Binary(unframed))]),
-                "record separator",
+                "not a complete framed json hub message",
+            ),
+            (
+                map(vec![
+                    ("json", Value::Binary(FRAME.to_vec())),
+                    ("messagepack", Value::Binary(vec![1, 2, 3])),
+                ]),
+                "'messagepack' entry",
             ),
             (map(vec![("json", Value::Binary(two))]), "more than one"),
             (map(vec![("json", Value::Binary(ping))]), "Ping"),

@@ -18,8 +18,9 @@ use crate::protocol::{Encoded, HubMessage, Invocation, Protocol};
 pub(super) struct Payload {
     /// The invocation to send.
     pub(super) invocation: Invocation,
-    /// The framed JSON invocation a binary payload carried, delivered to JSON clients as it is.
-    json_frame: Option<Bytes>,
+    /// The pre-framed invocations a binary payload carried, delivered to clients of each
+    /// protocol as they are.
+    frames: Vec<(Protocol, Bytes)>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Payload {
@@ -30,11 +31,8 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
         match body.format {
             BodyFormat::Json => Ok(Payload::new(parse_json(&body.bytes)?)),
             BodyFormat::MessagePack => {
-                let (invocation, json_frame) = binary_payload::parse(&body.bytes)?;
-                Ok(Payload {
-                    invocation,
-                    json_frame: Some(json_frame),
-                })
+                let (invocation, frames) = binary_payload::parse(&body.bytes)?;
+                Ok(Payload { invocation, frames })
             }
         }
     }
@@ -45,7 +43,7 @@ impl Payload {
     pub(super) fn new(invocation: Invocation) -> Self {
         Payload {
             invocation,
-            json_frame: None,
+            frames: Vec::new(),
         }
     }
 
@@ -55,11 +53,11 @@ impl Payload {
         if targets.is_empty() {
             return 0;
         }
-        let encoded = Encoded::new(HubMessage::Invocation(self.invocation));
-        hub::deliver_frames(targets, |protocol| match (protocol, &self.json_frame) {
-            (Protocol::Json, Some(frame)) => frame.clone(),
-            _ => encoded.frame(protocol),
-        })
+        let encoded = self.frames.into_iter().fold(
+            Encoded::new(HubMessage::Invocation(self.invocation)),
+            |encoded, (protocol, frame)| encoded.seed(protocol, frame),
+        );
+        hub::deliver(targets, &encoded)
     }
 }
 

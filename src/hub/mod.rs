@@ -10,7 +10,6 @@ mod user_groups;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
@@ -19,7 +18,7 @@ pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::{ConnectionGroups, Hub};
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
 
-use crate::protocol::{Encoded, Protocol};
+use crate::protocol::Encoded;
 
 /// Every hub of the server.
 #[derive(Debug, Default)]
@@ -59,15 +58,8 @@ impl Hubs {
 /// Delivers one message to every target, encoding it at most once per protocol. Returns how
 /// many connections accepted it.
 pub fn deliver(targets: &[ConnectionHandle], message: &Encoded) -> usize {
-    deliver_frames(targets, |protocol| message.frame(protocol))
-}
-
-/// Delivers to every target the frame `frame` gives for its protocol; for callers that hold
-/// frames already serialized elsewhere (the Management SDK's pre-framed REST payloads).
-/// `frame` must be cheap: it is called once per target. Returns how many accepted it.
-pub fn deliver_frames(targets: &[ConnectionHandle], frame: impl Fn(Protocol) -> Bytes) -> usize {
     targets
         .iter()
-        .filter(|c| c.deliver(frame(c.protocol())))
+        .filter(|c| c.deliver(message.frame(c.protocol())))
         .count()
 }

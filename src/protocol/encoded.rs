@@ -29,9 +29,13 @@ impl Encoded {
     /// SDK sent pre-framed). Those bytes are sent as they are; other protocols are still encoded
     /// from `message` on first use.
     pub fn with_frame(message: HubMessage, protocol: Protocol, frame: Bytes) -> Self {
-        let encoded = Encoded::new(message);
-        encoded.cell(protocol).get_or_init(|| frame);
-        encoded
+        Encoded::new(message).seed(protocol, frame)
+    }
+
+    /// Adds pre-framed bytes for one more protocol (see [`Encoded::with_frame`]).
+    pub fn seed(self, protocol: Protocol, frame: Bytes) -> Self {
+        self.cell(protocol).get_or_init(|| frame);
+        self
     }
 
     /// The message itself.

@@ -32,14 +32,31 @@ async fn post_bytes(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A framed MessagePack `m("bin", 2)` whose 2 is a uint16 (`cd 00 02`), not the fixint an
+/// encoder would pick: if it arrives like this, it was forwarded, not re-encoded.
+fn msgpack_frame() -> Vec<u8> {
+    let mut body = Vec::new();
+    rmp::encode::write_array_len(&mut body, 6).unwrap();
+    rmp::encode::write_pfix(&mut body, 1).unwrap();
+    rmp::encode::write_map_len(&mut body, 0).unwrap();
+    rmp::encode::write_nil(&mut body).unwrap();
+    rmp::encode::write_str(&mut body, "m").unwrap();
+    rmp::encode::write_array_len(&mut body, 2).unwrap();
+    rmp::encode::write_str(&mut body, "bin").unwrap();
+    rmp::encode::write_u16(&mut body, 2).unwrap();
+    rmp::encode::write_array_len(&mut body, 0).unwrap();
+    let mut framed = vec![u8::try_from(body.len()).unwrap()];
+    framed.extend(body);
+    framed
+}
+
 /// The Management SDK's payload: a map of protocol name to framed invocation.
 fn sdk_payload(json_frame: &[u8]) -> Vec<u8> {
     let map = Msgpack::Map(vec![
         (Msgpack::from("json"), Msgpack::Binary(json_frame.to_vec())),
-        // What a MessagePack frame would be; this server reads the JSON one.
         (
             Msgpack::from("messagepack"),
-            Msgpack::Binary(vec![0x02, 0x91, 0x01]),
+            Msgpack::Binary(msgpack_frame()),
         ),
     ]);
     let mut out = Vec::new();
@@ -48,9 +65,10 @@ fn sdk_payload(json_frame: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn binary_payloads_reach_json_clients_as_framed_by_the_sdk() {
+async fn binary_payloads_reach_each_protocol_as_framed_by_the_sdk() {
     let server = TestServer::start().await;
     let (mut alice, a) = server.connect("chat", Some("alice")).await;
+    let mut alice_msgpack = messagepack_client(&server, "alice").await;
     // Unusual spacing proves the bytes are passed on as they are, not re-encoded.
     let frame = b"{ \"type\": 1, \"target\": \"m\", \"arguments\": [\"bin\", 2] }\x1e";
     for (path, content_type) in [
@@ -65,6 +83,11 @@ async fn binary_payloads_reach_json_clients_as_framed_by_the_sdk() {
         assert_eq!(status, 202, "{path}: {body}");
         let got = alice.next_frame().await.unwrap();
         assert_eq!(got.as_bytes(), frame, "{path}");
+        assert_eq!(
+            next_binary(&mut alice_msgpack).await,
+            msgpack_frame(),
+            "{path}"
+        );
     }
     // :invoke reads the target and arguments from the binary payload too.
     let path = format!("/api/hubs/chat/connections/{a}/:invoke");
@@ -232,4 +255,44 @@ async fn headers_over_sixteen_kilobytes_are_431() {
         .unwrap();
     assert_eq!(response.status(), 202);
     server.stop().await;
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw MessagePack client of `user` (handshaken).
+async fn messagepack_client(server: &TestServer, user: &str) -> Socket {
+    use futures_util::SinkExt;
+    let (_, token) = server.negotiate("chat", Some(user)).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/client/?hub=chat&id={token}",
+        server.addr
+    ))
+    .await
+    .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        "{\"protocol\":\"messagepack\",\"version\":1}\x1e",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_binary(&mut ws).await, b"{}\x1e");
+    ws
+}
+
+async fn next_binary(ws: &mut Socket) -> Vec<u8> {
+    use futures_util::StreamExt;
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            tokio_tungstenite::tungstenite::Message::Binary(data) if data[..] != [2, 0x91, 6] => {
+                return data.to_vec();
+            }
+            tokio_tungstenite::tungstenite::Message::Binary(_) => continue,
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
 }
