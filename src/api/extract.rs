@@ -142,6 +142,20 @@ impl HubRequest {
         Ok(id)
     }
 
+    /// The `{streamId}` path parameter: 1 to 100 characters, not only white space.
+    pub(super) fn stream_id(&self) -> Result<&str, ApiError> {
+        let id = self.param("streamId");
+        if id.trim().is_empty() || id.chars().count() > 100 {
+            return Err(ApiError::bad_request(
+                "streamId",
+                format!(
+                    "Invalid streamId '{id}'. It must be 1 to 100 characters long and not only white space."
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
     /// The comma-separated list path parameter `name` (v1-preview `{users}`, `{groups}`), each
     /// item checked with `check`, repeats dropped.
     pub(super) fn list(

@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use super::body::Body;
 use super::extract::{Authorized, HubRequest};
 use super::payload::Payload;
-use super::{execute, group_members, invoke, operations as op, tokens};
+use super::{execute, group_members, invoke, operations as op, streams, tokens};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -96,6 +96,29 @@ pub(super) fn router() -> Router<AppState> {
             "/api/hubs/{hub}/users/{user}/groups",
             delete(remove_user_from_all_groups),
         )
+        .route(
+            "/api/hubs/{hub}/connections/{connectionId}/streams/{streamId}/:send",
+            post(send_stream_item),
+        )
+        .route(
+            "/api/hubs/{hub}/connections/{connectionId}/streams/{streamId}/:complete",
+            post(complete_stream),
+        )
+}
+
+/// # `POST /api/hubs/{hub}/connections/{connectionId}/streams/{streamId}/:send[?completed=true]`
+///
+/// Sends the body (the item, as JSON) to the client's stream `streamId`; `completed=true` also
+/// ends the stream. 202; 404 `Error.Connection.NotExisted` or `Error.Stream.NotExisted`.
+async fn send_stream_item(req: HubRequest, body: Body) -> Status {
+    streams::send_item(&req, body).map(|()| StatusCode::ACCEPTED)
+}
+
+/// # `POST /api/hubs/{hub}/connections/{connectionId}/streams/{streamId}/:complete[?reason=]`
+///
+/// Ends the client's stream, with `reason` as its error when given. 202; 404 as for `:send`.
+async fn complete_stream(req: HubRequest) -> Status {
+    streams::complete(&req).map(|()| StatusCode::ACCEPTED)
 }
 
 /// # `HEAD|GET /api/health`

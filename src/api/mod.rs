@@ -15,6 +15,7 @@ mod latest;
 mod limits;
 mod operations;
 mod payload;
+mod streams;
 mod tokens;
 mod v1;
 mod v1_preview;

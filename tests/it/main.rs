@@ -16,6 +16,7 @@ mod rest_support;
 mod rest_tokens;
 mod rest_v1;
 mod rest_v1_preview;
+mod streams;
 mod transports;
 mod upstream_cli;
 mod upstream_module;
