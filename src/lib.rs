@@ -9,7 +9,7 @@
 //! * [`client`]: the client endpoint: negotiate, the WebSocket transport, the session.
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
-//! * [`metrics`]: `GET /metrics` for Prometheus.
+//! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
 //!
 //! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
@@ -21,6 +21,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod healthcheck;
 pub mod hub;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(client::router())
         .merge(metrics::router())
         .layer(cors)
+        .merge(dashboard::router())
         .with_state(state)
 }
 
