@@ -40,6 +40,9 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], page.finish())
 }
 
+/// A per-hub counter family: name, help, and how to read it from a hub's totals.
+type HubCounter = (&'static str, &'static str, fn(&HubStats) -> u64);
+
 fn hubs(page: &mut Exposition, stats: &[HubStats]) {
     page.family(
         "signalr_connections",
@@ -56,7 +59,7 @@ fn hubs(page: &mut Exposition, stats: &[HubStats]) {
             page.sample("signalr_connections", &labels, count);
         }
     }
-    let counters: [(&str, &str, fn(&HubStats) -> u64); 3] = [
+    let counters: [HubCounter; 3] = [
         (
             "signalr_messages_in_total",
             "Hub messages clients sent to the server (pings excluded).",
