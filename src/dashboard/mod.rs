@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{AuthMode, issue_token, unix_now};
+use crate::config::{Config, PublicEndpoint};
 use crate::hub::{HubSnapshot, TRACE_CAPACITY};
 use crate::state::AppState;
 use session::Viewer;
@@ -88,7 +89,10 @@ async fn overview(_viewer: Viewer, State(state): State<AppState>, headers: Heade
     };
     let overview = Overview {
         hubs,
-        connection_string: connection_string(&state, &headers),
+        connection_string: connection_string(
+            &state.config,
+            headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+        ),
         auth,
         trace_capacity: TRACE_CAPACITY,
     };
@@ -97,9 +101,7 @@ async fn overview(_viewer: Viewer, State(state): State<AppState>, headers: Heade
 
 /// The configured public endpoint's connection string, else one naming the host and port the
 /// viewer used to reach the dashboard (which a local app can use as well).
-fn connection_string(state: &AppState, headers: &HeaderMap) -> String {
-    let config = &state.config;
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+fn connection_string(config: &Config, host: Option<&str>) -> String {
     match host {
         Some(host) if config.public_endpoint.is_none() => {
             // `[::1]` alone has colons but no port.
@@ -149,4 +151,38 @@ async fn rest_token(
     });
     let token = issue_token(&state.config.access_keys[0], &claims);
     Json(json!({ "token": token })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_string_names_the_host_the_viewer_used() {
+        let config = Config {
+            access_keys: vec!["k".into()],
+            ..Config::default()
+        };
+        let at = |host| connection_string(&config, host);
+        assert_eq!(
+            at(Some("10.0.0.5:8888")),
+            "Endpoint=http://10.0.0.5;Port=8888;AccessKey=k;Version=1.0;"
+        );
+        assert_eq!(
+            at(Some("[::1]:9000")),
+            "Endpoint=http://[::1];Port=9000;AccessKey=k;Version=1.0;"
+        );
+        assert_eq!(
+            at(Some("emulator")),
+            "Endpoint=http://emulator;Port=80;AccessKey=k;Version=1.0;"
+        );
+        let public = Config {
+            public_endpoint: Some(PublicEndpoint::parse("http://signalr:8888").unwrap()),
+            ..config.clone()
+        };
+        assert_eq!(
+            connection_string(&public, Some("127.0.0.1:1234")),
+            "Endpoint=http://signalr;Port=8888;AccessKey=k;Version=1.0;"
+        );
+    }
 }
