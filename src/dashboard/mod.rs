@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{AuthMode, issue_token, unix_now};
-use crate::config::{Config, PublicEndpoint};
+use crate::config::Config;
 use crate::hub::{HubSnapshot, TRACE_CAPACITY};
 use crate::state::AppState;
 use session::Viewer;
@@ -156,6 +156,7 @@ async fn rest_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::PublicEndpoint;
 
     #[test]
     fn the_connection_string_names_the_host_the_viewer_used() {
