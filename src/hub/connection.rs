@@ -36,8 +36,11 @@ pub struct Connection {
     streams: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
-/// A connection's message counts.
+/// A connection's message counts. Aligned to their own cache lines: the driver writes them
+/// while fan-out on other cores reads the connection's other fields (queue, protocol), and
+/// sharing a line would make every count invalidate it for them.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 struct Counters {
     /// Hub messages the client sent (pings excluded).
     received: AtomicU64,
