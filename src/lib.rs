@@ -9,6 +9,7 @@
 //! * [`client`]: the client endpoint: negotiate, the WebSocket transport, the session.
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
+//! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
 //!
 //! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
@@ -20,9 +21,11 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod healthcheck;
 pub mod hub;
+pub mod metrics;
 pub mod protocol;
 pub mod query;
 pub mod shutdown;
@@ -35,6 +38,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::Method;
+use axum::middleware;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
@@ -64,9 +68,14 @@ pub fn router(state: AppState) -> Router {
     // The API goes first and the check stays off: see `api::router`.
     Router::new()
         .without_v07_checks()
-        .merge(api::router())
+        .merge(api::router().layer(middleware::from_fn_with_state(
+            state.clone(),
+            api::count_requests,
+        )))
         .merge(client::router())
+        .merge(metrics::router())
         .layer(cors)
+        .merge(dashboard::router())
         .with_state(state)
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api::RestMetrics;
 use crate::auth::Verifier;
 use crate::client::ClientConnections;
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The serverless upstream, when `-c` or `--upstream` configured one.
     pub upstream: Option<Upstream>,
+    /// REST request counts for `/metrics`.
+    pub rest_metrics: Arc<RestMetrics>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             upstream,
+            rest_metrics: Arc::default(),
         }
     }
 }

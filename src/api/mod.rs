@@ -13,6 +13,7 @@ mod group_members;
 mod invoke;
 mod latest;
 mod limits;
+mod metrics;
 mod operations;
 mod payload;
 mod streams;
@@ -29,6 +30,7 @@ use crate::state::AppState;
 
 pub use group_members::MAX_PAGE_SIZE;
 pub use limits::MAX_HEADER_BYTES;
+pub use metrics::{RestMetrics, RestRoute, count_requests};
 pub use tokens::PRIMARY_KEY_ID;
 
 /// Largest REST request body Azure accepts (1 MB).

@@ -9,52 +9,86 @@ use axum::response::{IntoResponse, Response};
 use super::extract::HubRequest;
 use super::payload::Payload;
 use crate::error::ApiError;
-use crate::hub::ConnectionHandle;
 use crate::hub::names::{check_group, check_user};
+use crate::hub::{ConnectionHandle, TraceEvent, TraceKind};
 use crate::protocol::Close;
 
 /// Sends the payload to every connection of the hub but the excluded ones.
 pub(super) fn broadcast(req: &HubRequest, payload: Payload) -> usize {
-    payload.deliver(&req.hub.all_except(&req.excluded()))
+    sent(
+        req,
+        || "everyone".into(),
+        payload,
+        &req.hub.all_except(&req.excluded()),
+    )
 }
 
 /// Sends the payload to every connection of the user.
 pub(super) fn send_to_user(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
-    Ok(payload.deliver(&req.hub.user_connections(req.user()?)))
+    let user = req.user()?;
+    Ok(sent(
+        req,
+        || format!("user {user}"),
+        payload,
+        &req.hub.user_connections(user),
+    ))
 }
 
 /// Sends the payload to every connection of each user of the comma-separated `{users}` list.
 pub(super) fn send_to_users(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
     let mut targets = Vec::new();
-    for user in req.list("users", check_user)? {
+    let users = req.list("users", check_user)?;
+    for user in &users {
         targets.extend(req.hub.user_connections(user));
     }
-    Ok(payload.deliver(&unique(targets)))
+    let to = || format!("users {}", users.join(","));
+    Ok(sent(req, to, payload, &unique(targets)))
 }
 
 /// Sends the payload to one connection (nothing happens if it is not connected).
 pub(super) fn send_to_connection(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
-    let targets: Vec<ConnectionHandle> = req
-        .hub
-        .connection(req.connection_id()?)
-        .into_iter()
-        .collect();
-    Ok(payload.deliver(&targets))
+    let id = req.connection_id()?;
+    let targets: Vec<ConnectionHandle> = req.hub.connection(id).into_iter().collect();
+    Ok(sent(req, || format!("connection {id}"), payload, &targets))
 }
 
 /// Sends the payload to the group's connections but the excluded ones.
 pub(super) fn send_to_group(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
-    Ok(payload.deliver(&req.hub.group_connections(req.group()?, &req.excluded())))
+    let group = req.group()?;
+    let targets = req.hub.group_connections(group, &req.excluded());
+    Ok(sent(req, || format!("group {group}"), payload, &targets))
 }
 
 /// Sends the payload once to every connection in any group of the comma-separated `{groups}`
 /// list.
 pub(super) fn send_to_groups(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
     let mut targets = Vec::new();
-    for group in req.list("groups", check_group)? {
+    let groups = req.list("groups", check_group)?;
+    for group in &groups {
         targets.extend(req.hub.group_connections(group, &[]));
     }
-    Ok(payload.deliver(&unique(targets)))
+    let to = || format!("groups {}", groups.join(","));
+    Ok(sent(req, to, payload, &unique(targets)))
+}
+
+/// Delivers the payload and reports the send, addressed `to`, to the live trace.
+fn sent(
+    req: &HubRequest,
+    to: impl FnOnce() -> String,
+    payload: Payload,
+    targets: &[ConnectionHandle],
+) -> usize {
+    let target = payload.invocation.target.clone();
+    let recipients = payload.deliver(targets);
+    req.hub.trace().emit(|| {
+        let kind = TraceKind::Sent {
+            to: to(),
+            target,
+            recipients,
+        };
+        TraceEvent::now(req.hub.name().clone(), None, kind)
+    });
+    recipients
 }
 
 /// The connections without repeats (a connection may be in several of the groups sent to).
@@ -69,36 +103,41 @@ pub(super) fn close_connection(req: &HubRequest) -> Result<bool, ApiError> {
     let Some(connection) = req.hub.connection(req.connection_id()?) else {
         return Ok(false);
     };
-    close(req, &[connection]);
+    let to = || format!("connection {}", connection.id());
+    close(req, to, std::slice::from_ref(&connection));
     Ok(true)
 }
 
 /// Closes every connection of the hub but the excluded ones.
 pub(super) fn close_hub_connections(req: &HubRequest) {
-    close(req, &req.hub.all_except(&req.excluded()));
+    close(
+        req,
+        || "everyone".into(),
+        &req.hub.all_except(&req.excluded()),
+    );
 }
 
 /// Closes the group's connections but the excluded ones.
 pub(super) fn close_group_connections(req: &HubRequest) -> Result<(), ApiError> {
-    close(
-        req,
-        &req.hub.group_connections(req.group()?, &req.excluded()),
-    );
+    let group = req.group()?;
+    let targets = req.hub.group_connections(group, &req.excluded());
+    close(req, || format!("group {group}"), &targets);
     Ok(())
 }
 
 /// Closes the user's connections but the excluded ones.
 pub(super) fn close_user_connections(req: &HubRequest) -> Result<(), ApiError> {
     let excluded = req.excluded();
-    let mut targets = req.hub.user_connections(req.user()?);
+    let user = req.user()?;
+    let mut targets = req.hub.user_connections(user);
     targets.retain(|c| !excluded.iter().any(|e| **e == **c.id()));
-    close(req, &targets);
+    close(req, || format!("user {user}"), &targets);
     Ok(())
 }
 
 /// Sends each connection a Close carrying the request's `reason` and ends it. The client may
-/// reconnect, as with Azure's REST close.
-fn close(req: &HubRequest, targets: &[ConnectionHandle]) {
+/// reconnect, as with Azure's REST close. The live trace shows who was closed (`to`).
+fn close(req: &HubRequest, to: impl FnOnce() -> String, targets: &[ConnectionHandle]) {
     let reason = req.reason();
     for connection in targets {
         connection.close(Close {
@@ -106,6 +145,14 @@ fn close(req: &HubRequest, targets: &[ConnectionHandle]) {
             allow_reconnect: true,
         });
     }
+    req.hub.trace().emit(|| {
+        let kind = TraceKind::Closed {
+            to: to(),
+            count: targets.len(),
+            reason,
+        };
+        TraceEvent::now(req.hub.name().clone(), None, kind)
+    });
 }
 
 /// 200 when `exists`, else a 404 with `code` in the body and the `x-ms-error-code` header.

@@ -14,7 +14,7 @@ use super::connections::ClientConnection;
 use super::session::{Next, Session, read_handshake};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use super::upstream_link::{Caller, UpstreamLink};
-use crate::hub::{Connection, ConnectionHandle, Outbox};
+use crate::hub::{Connection, ConnectionHandle, Outbox, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, Agreed};
 use crate::protocol::{Close, Encoded, HubMessage, Protocol};
 use crate::state::AppState;
@@ -120,6 +120,7 @@ async fn run<T: Transport>(
         hub.name().clone(),
         client.claims.user_id.as_deref().map(Arc::from),
         agreed.protocol,
+        kind.name(),
         state.config.send_queue,
         &state.shutdown,
     );
@@ -135,6 +136,14 @@ async fn run<T: Transport>(
     }
     hub.add_connection(connection.clone());
     tracing::info!(user = ?connection.user_id(), protocol = agreed.protocol.name(), stateful, "connected");
+    hub.trace().emit(|| {
+        let kind = TraceKind::Connected {
+            transport: kind.name(),
+            protocol: agreed.protocol.name(),
+            user_id: connection.user_id().cloned(),
+        };
+        TraceEvent::now(hub.name().clone(), Some(connection.id().clone()), kind)
+    });
     // `connected` is queued before any client message can be, so the upstream sees it first.
     let upstream = state.upstream.clone().map(|upstream| {
         let caller = Caller {
@@ -150,11 +159,20 @@ async fn run<T: Transport>(
         state.config.max_message_size,
         stateful,
         upstream,
+        hub.trace().clone(),
     );
     let end = serve(transport, state, &mut session, outbox).await;
     hub.remove_connection(connection.id());
     connection.fail_pending();
     tracing::info!(reason = end.reason(), "disconnected");
+    hub.trace().emit(|| {
+        let reason = match connection.close_reason().and_then(|c| c.error.as_deref()) {
+            Some(error) => format!("{}: {error}", end.reason()),
+            None => end.reason().to_owned(),
+        };
+        let kind = TraceKind::Disconnected { reason };
+        TraceEvent::now(hub.name().clone(), Some(connection.id().clone()), kind)
+    });
     if let Some(link) = session.upstream.take() {
         link.disconnected(end.error()).await;
     }
@@ -335,7 +353,8 @@ fn closing_message(connection: &ConnectionHandle) -> Close {
     })
 }
 
-/// Writes `first` and whatever else is already queued (up to a batch), then flushes once.
+/// Writes `first` and whatever else is already queued (up to a batch), then flushes once, and
+/// counts what it handed to the transport.
 async fn write_batch<T: Transport>(
     transport: &mut T,
     session: &mut Session,
@@ -343,12 +362,28 @@ async fn write_batch<T: Transport>(
     first: Bytes,
     outbox: &mut Outbox,
 ) -> Result<(), TransportError> {
+    let mut written = 0;
+    let fed = feed_batch(transport, session, binary, first, outbox, &mut written).await;
+    session.connection().count_sent(written);
+    fed?;
+    transport.flush().await
+}
+
+async fn feed_batch<T: Transport>(
+    transport: &mut T,
+    session: &mut Session,
+    binary: bool,
+    first: Bytes,
+    outbox: &mut Outbox,
+    written: &mut u64,
+) -> Result<(), TransportError> {
     let mut frame = first;
     for _ in 0..MAX_BATCH {
         if let Some(state) = &mut session.reconnect {
             state.sent(frame.clone());
         }
         transport.feed(binary, frame).await?;
+        *written += 1;
         if session.reconnect.as_ref().is_some_and(|s| s.is_full()) {
             break;
         }
@@ -357,7 +392,7 @@ async fn write_batch<T: Transport>(
             Err(_) => break,
         }
     }
-    transport.flush().await
+    Ok(())
 }
 
 /// After a stateful reconnect: Sequence, then every unacknowledged message again.

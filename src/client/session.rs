@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::reconnect::ReconnectState;
 use super::upstream_link::UpstreamLink;
-use crate::hub::ConnectionHandle;
+use crate::hub::{ConnectionHandle, Trace, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, HandshakeRequest};
 use crate::protocol::{self, Close, Completion, CompletionResult, Encoded, HubMessage, json};
 
@@ -46,6 +46,8 @@ pub(super) struct Session {
     pub(super) reconnect: Option<ReconnectState>,
     /// Present when an upstream is configured: where client invocations go.
     pub(super) upstream: Option<UpstreamLink>,
+    /// Where client invocations are reported for the dashboard.
+    trace: Trace,
 }
 
 fn is_trackable(message: &HubMessage) -> bool {
@@ -67,6 +69,7 @@ impl Session {
         max_message_size: usize,
         stateful: bool,
         upstream: Option<UpstreamLink>,
+        trace: Trace,
     ) -> Self {
         Session {
             connection,
@@ -75,6 +78,7 @@ impl Session {
             client_pinged: false,
             reconnect: stateful.then(ReconnectState::new),
             upstream,
+            trace,
         }
     }
 
@@ -113,6 +117,7 @@ impl Session {
             {
                 continue;
             }
+            self.observe(&message);
             match self.on_message(message, frame.freeze()) {
                 Reply::None => {}
                 Reply::Frame(frame) => replies.push(frame),
@@ -124,6 +129,27 @@ impl Session {
             return self.too_large();
         }
         Next::Continue
+    }
+
+    /// Counts a client message (pings are keep-alive, not messages) and traces invocations.
+    fn observe(&self, message: &HubMessage) {
+        if matches!(message, HubMessage::Ping) {
+            return;
+        }
+        self.connection.count_received(1);
+        if let HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) = message {
+            self.trace.emit(|| {
+                let kind = TraceKind::Invocation {
+                    target: inv.target.clone(),
+                };
+                let connection = &self.connection;
+                TraceEvent::now(
+                    connection.hub().clone(),
+                    Some(connection.id().clone()),
+                    kind,
+                )
+            });
+        }
     }
 
     fn too_large(&self) -> Next {

@@ -2,6 +2,7 @@
 //! the bounded queue its transport writer drains. Producers never wait on a client: a full queue
 //! means a slow consumer, and that connection alone is closed.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -23,12 +24,30 @@ pub struct Connection {
     hub: Arc<str>,
     user_id: Option<Arc<str>>,
     protocol: Protocol,
+    transport: &'static str,
     outbox: mpsc::Sender<Bytes>,
+    /// Counted by this connection's own driver only, so no other core touches the cache line
+    /// on the hot path; metrics sum them at scrape time.
+    counters: Counters,
     closing: CancellationToken,
     close: OnceLock<Close>,
     pending: PendingInvocations,
     /// Streams the client asked for (StreamInvocation) that are still open: id → target.
     streams: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// A connection's message counts. Aligned to their own cache lines: the driver writes them
+/// while fan-out on other cores reads the connection's other fields (queue, protocol), and
+/// sharing a line would make every count invalidate it for them.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Counters {
+    /// Hub messages the client sent (pings excluded).
+    received: AtomicU64,
+    /// Queued messages written to the client.
+    sent: AtomicU64,
+    /// Set when the connection was closed as a slow consumer.
+    slow: AtomicBool,
 }
 
 /// The end of a connection's queue that its transport writer owns.
@@ -41,13 +60,15 @@ pub struct Outbox {
 }
 
 impl Connection {
-    /// Creates a connection whose queue holds at most `queue_capacity` frames. `shutdown` is the
-    /// server-wide token: cancelling it closes this connection too.
+    /// Creates a connection whose queue holds at most `queue_capacity` frames. `transport` names
+    /// the transport for introspection. `shutdown` is the server-wide token: cancelling it
+    /// closes this connection too.
     pub fn new(
         id: Arc<str>,
         hub: Arc<str>,
         user_id: Option<Arc<str>>,
         protocol: Protocol,
+        transport: &'static str,
         queue_capacity: usize,
         shutdown: &CancellationToken,
     ) -> (ConnectionHandle, Outbox) {
@@ -58,7 +79,9 @@ impl Connection {
             hub,
             user_id,
             protocol,
+            transport,
             outbox: tx,
+            counters: Counters::default(),
             closing: closing.clone(),
             close: OnceLock::new(),
             pending: PendingInvocations::default(),
@@ -93,6 +116,36 @@ impl Connection {
         self.protocol
     }
 
+    /// The transport's name, e.g. `WebSockets`.
+    pub fn transport(&self) -> &'static str {
+        self.transport
+    }
+
+    /// Counts `n` hub messages received from the client. Only the connection's driver calls it.
+    pub fn count_received(&self, n: u64) {
+        self.counters.received.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` queued messages written to the client. Only the connection's driver calls it.
+    pub fn count_sent(&self, n: u64) {
+        self.counters.sent.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Hub messages received from the client so far.
+    pub fn received(&self) -> u64 {
+        self.counters.received.load(Ordering::Relaxed)
+    }
+
+    /// Queued messages written to the client so far.
+    pub fn sent(&self) -> u64 {
+        self.counters.sent.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection was closed because it did not read its messages fast enough.
+    pub fn was_slow(&self) -> bool {
+        self.counters.slow.load(Ordering::Relaxed)
+    }
+
     /// Queues a framed message without waiting. Returns whether it was queued; a full queue
     /// closes the connection as a slow consumer.
     pub fn deliver(&self, frame: Bytes) -> bool {
@@ -105,6 +158,7 @@ impl Connection {
                     capacity = self.outbox.max_capacity(),
                     "slow consumer: send queue full, closing the connection"
                 );
+                self.counters.slow.store(true, Ordering::Relaxed);
                 self.close(Close {
                     error: Some(format!(
                         "The connection was closed because it did not read its messages fast enough (send queue of {} messages full).",
@@ -203,6 +257,7 @@ mod tests {
             Arc::from("hub"),
             None,
             Protocol::Json,
+            "WebSockets",
             capacity,
             shutdown,
         )
@@ -222,6 +277,7 @@ mod tests {
         // The slow one never drained: its third frame does not fit.
         assert_eq!(deliver(&targets, &message), 1);
         assert!(slow_outbox.closing.is_cancelled());
+        assert!(slow.was_slow() && !fast.was_slow());
         assert!(!fast_outbox.closing.is_cancelled());
         let reason = slow.close_reason().unwrap();
         assert!(reason.allow_reconnect);

@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::connection::ConnectionHandle;
+use super::snapshot::Retired;
+use super::trace::Trace;
 use super::user_groups::UserGroups;
 
 type Members = HashMap<Arc<str>, ConnectionHandle>;
@@ -26,13 +28,15 @@ pub struct ConnectionGroups {
 }
 
 #[derive(Debug, Default)]
-struct State {
-    connections: Members,
-    groups: HashMap<String, GroupMembers>,
-    users: HashMap<Arc<str>, Members>,
+pub(super) struct State {
+    pub(super) connections: Members,
+    pub(super) groups: HashMap<String, GroupMembers>,
+    pub(super) users: HashMap<Arc<str>, Members>,
     /// Each connection's groups, so removing a connection costs O(its groups).
-    connection_groups: HashMap<Arc<str>, HashSet<String>>,
+    pub(super) connection_groups: HashMap<Arc<str>, HashSet<String>>,
     user_groups: UserGroups,
+    /// What connections that already left counted, so totals never go back.
+    pub(super) retired: Retired,
 }
 
 impl State {
@@ -95,14 +99,21 @@ impl State {
 pub struct Hub {
     name: Arc<str>,
     state: RwLock<State>,
+    trace: Trace,
 }
 
 impl Hub {
-    /// An empty hub with its internal (lowercased, prefixed) name.
+    /// An empty hub with its internal (lowercased, prefixed) name and a trace of its own.
     pub fn new(name: Arc<str>) -> Self {
+        Self::with_trace(name, Trace::default())
+    }
+
+    /// An empty hub that reports to `trace`.
+    pub fn with_trace(name: Arc<str>, trace: Trace) -> Self {
         Hub {
             name,
             state: RwLock::new(State::default()),
+            trace,
         }
     }
 
@@ -111,9 +122,14 @@ impl Hub {
         &self.name
     }
 
+    /// The trace this hub's events go to.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
     // A panic while holding the lock cannot leave the maps half-updated in a way that matters
     // more than stopping the server would, so a poisoned lock is simply taken over.
-    fn read(&self) -> RwLockReadGuard<'_, State> {
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -140,12 +156,14 @@ impl Hub {
             .insert(connection.id().clone(), connection);
     }
 
-    /// Removes a connection from the hub, its user and all its groups.
+    /// Removes a connection from the hub, its user and all its groups; its counts move to the
+    /// hub's totals under the same lock, so a scrape never sees them twice or not at all.
     pub fn remove_connection(&self, connection_id: &str) {
         let mut state = self.write();
         let Some(connection) = state.connections.remove(connection_id) else {
             return;
         };
+        state.retired.add(&connection);
         if let Some(user) = connection.user_id()
             && let Some(conns) = state.users.get_mut(user)
         {
@@ -372,6 +390,7 @@ mod tests {
             hub.name().clone(),
             user.map(Arc::from),
             Protocol::Json,
+            "WebSockets",
             4,
             &CancellationToken::new(),
         );

@@ -6,6 +6,8 @@ mod connection;
 mod invocations;
 mod members;
 pub mod names;
+mod snapshot;
+mod trace;
 mod user_groups;
 
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use tokio::time::Instant;
 pub use connection::{Connection, ConnectionHandle, Outbox};
 pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::{ConnectionGroups, Hub};
+pub use snapshot::{ConnectionSnapshot, HubSnapshot, HubStats, NameCount};
+pub use trace::{TRACE_CAPACITY, Trace, TraceEvent, TraceKind, TraceWatcher, Watched};
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
 
 use crate::protocol::Encoded;
@@ -24,6 +28,8 @@ use crate::protocol::Encoded;
 #[derive(Debug, Default)]
 pub struct Hubs {
     hubs: DashMap<Arc<str>, Arc<Hub>>,
+    /// The live trace every hub reports to.
+    trace: Trace,
 }
 
 impl Hubs {
@@ -35,7 +41,7 @@ impl Hubs {
         let name: Arc<str> = Arc::from(name);
         self.hubs
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(Hub::new(name)))
+            .or_insert_with(|| Arc::new(Hub::with_trace(name, self.trace.clone())))
             .clone()
     }
 
@@ -45,6 +51,18 @@ impl Hubs {
             .iter()
             .map(|entry| entry.value().clone())
             .collect()
+    }
+
+    /// Every hub, sorted by name.
+    pub fn sorted(&self) -> Vec<Arc<Hub>> {
+        let mut hubs = self.all();
+        hubs.sort_by(|a, b| a.name().cmp(b.name()));
+        hubs
+    }
+
+    /// The live trace of every hub.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
     }
 
     /// Drops expired user-group memberships in every hub.

@@ -10,6 +10,7 @@
 
 pub mod commands;
 mod jsonc;
+pub mod metrics;
 mod reload;
 mod report;
 mod request;
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use metrics::{CallOutcome, UpstreamMetrics};
 use report::Call;
 use response::Attempt;
 use template::Template;
@@ -51,6 +53,7 @@ struct Inner {
     keys: Vec<String>,
     http: reqwest::Client,
     timeout: Duration,
+    metrics: UpstreamMetrics,
 }
 
 /// One event for the upstream.
@@ -160,6 +163,7 @@ impl Upstream {
                 keys: config.access_keys.clone(),
                 http,
                 timeout: config.upstream_timeout,
+                metrics: UpstreamMetrics::default(),
             }),
         }))
     }
@@ -193,6 +197,11 @@ impl Upstream {
             .clone()
     }
 
+    /// Call counts and latencies so far.
+    pub fn metrics(&self) -> &UpstreamMetrics {
+        &self.inner.metrics
+    }
+
     /// The settings file being watched, if any.
     pub fn settings_file(&self) -> Option<&Path> {
         self.inner.file.as_deref()
@@ -214,12 +223,14 @@ impl Upstream {
                 event = name,
                 "no upstream template matches: nothing sent"
             );
+            self.inner.metrics.record(CallOutcome::NoMatch, None);
             return UpstreamOutcome::NoMatch;
         };
         let url = match template.render(event.hub, category, name) {
             Ok(url) => url,
             Err(why) => {
                 tracing::warn!(hub = event.hub, category, event = name, "{why}");
+                self.inner.metrics.record(CallOutcome::TransportError, None);
                 return UpstreamOutcome::Failed(format!("Invocation failed, error: {why}."));
             }
         };
@@ -241,7 +252,9 @@ impl Upstream {
             connection_id: event.connection_id,
             url: &url,
         };
-        report::log(call, &attempt, started.elapsed());
+        let elapsed = started.elapsed();
+        self.inner.metrics.record(attempt.metric(), Some(elapsed));
+        report::log(call, &attempt, elapsed);
         attempt.outcome()
     }
 

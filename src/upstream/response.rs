@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use reqwest::{Response, StatusCode};
 
 use super::UpstreamOutcome;
+use super::metrics::CallOutcome;
 
 /// Largest response body forwarded to a client, as in the official emulator.
 pub(super) const MAX_RESPONSE_SIZE: usize = 16 * 1024 * 1024;
@@ -105,6 +106,20 @@ impl Attempt {
                 "Invocation failed, the upstream did not answer within {} s.",
                 timeout.as_secs_f64()
             )),
+        }
+    }
+
+    /// How metrics label this attempt: only 200 and 204 count as ok, as for the client.
+    pub(super) fn metric(&self) -> CallOutcome {
+        match self {
+            Attempt::Answered { status, .. }
+                if *status == StatusCode::OK || *status == StatusCode::NO_CONTENT =>
+            {
+                CallOutcome::Ok
+            }
+            Attempt::Answered { .. } | Attempt::TooLarge => CallOutcome::HttpError,
+            Attempt::Failed { .. } => CallOutcome::TransportError,
+            Attempt::TimedOut(_) => CallOutcome::Timeout,
         }
     }
 

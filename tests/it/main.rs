@@ -6,6 +6,7 @@ mod binary;
 mod common;
 mod framing;
 mod lifecycle;
+mod metrics;
 mod negotiate;
 mod rest_execute;
 mod rest_invoke;

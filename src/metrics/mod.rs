@@ -1,0 +1,133 @@
+//! `GET /metrics` in the Prometheus text format. Everything is read at scrape time: hub totals
+//! come from per-connection counters summed under each hub's lock (see `hub::HubStats`), REST
+//! counts from the API middleware, upstream counts from the upstream module.
+
+mod exposition;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::api::RestMetrics;
+use crate::hub::{Hub, HubStats};
+use crate::state::AppState;
+use crate::upstream::metrics::{CallOutcome, LATENCY_BUCKETS, UpstreamMetrics};
+use exposition::Exposition;
+
+/// The content type Prometheus expects for the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The `/metrics` route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+    let stats: Vec<HubStats> = state
+        .hubs
+        .sorted()
+        .iter()
+        .map(|hub| Hub::stats(hub))
+        .collect();
+    let mut page = Exposition::default();
+    hubs(&mut page, &stats);
+    rest(&mut page, &state.rest_metrics);
+    if let Some(upstream) = &state.upstream {
+        upstream_calls(&mut page, upstream.metrics());
+    }
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], page.finish())
+}
+
+/// A per-hub counter family: name, help, and how to read it from a hub's totals.
+type HubCounter = (&'static str, &'static str, fn(&HubStats) -> u64);
+
+fn hubs(page: &mut Exposition, stats: &[HubStats]) {
+    page.family(
+        "signalr_connections",
+        "gauge",
+        "Live client connections by hub, transport and hub protocol.",
+    );
+    for hub in stats {
+        for ((transport, protocol), count) in &hub.connections {
+            let labels = [
+                ("hub", &*hub.name),
+                ("transport", transport),
+                ("protocol", protocol),
+            ];
+            page.sample("signalr_connections", &labels, count);
+        }
+    }
+    let counters: [HubCounter; 3] = [
+        (
+            "signalr_messages_in_total",
+            "Hub messages clients sent to the server (pings excluded).",
+            |h| h.received,
+        ),
+        (
+            "signalr_messages_out_total",
+            "Messages delivered to clients (sends, broadcasts, server invocations).",
+            |h| h.sent,
+        ),
+        (
+            "signalr_slow_consumer_disconnects_total",
+            "Connections closed because their send queue was full.",
+            |h| h.slow_consumer_disconnects,
+        ),
+    ];
+    for (name, help, value) in counters {
+        page.family(name, "counter", help);
+        for hub in stats {
+            page.sample(name, &[("hub", &hub.name)], value(hub));
+        }
+    }
+}
+
+fn rest(page: &mut Exposition, metrics: &RestMetrics) {
+    let name = "signalr_rest_requests_total";
+    page.family(
+        name,
+        "counter",
+        "REST API requests by method, matched route template and response status.",
+    );
+    for (route, count) in metrics.requests() {
+        let status = route.status.to_string();
+        let labels = [
+            ("method", route.method.as_str()),
+            ("route", &*route.route),
+            ("status", status.as_str()),
+        ];
+        page.sample(name, &labels, count);
+    }
+}
+
+fn upstream_calls(page: &mut Exposition, metrics: &UpstreamMetrics) {
+    let name = "signalr_upstream_calls_total";
+    page.family(
+        name,
+        "counter",
+        "Upstream webhook calls by outcome (ok, http_error, transport_error, timeout, no_match).",
+    );
+    for outcome in CallOutcome::ALL {
+        page.sample(
+            name,
+            &[("outcome", outcome.label())],
+            metrics.calls(outcome),
+        );
+    }
+    let name = "signalr_upstream_call_duration_seconds";
+    page.family(
+        name,
+        "histogram",
+        "How long upstream calls took, from sending the request to reading the answer.",
+    );
+    let latency = metrics.latency();
+    let bucket = format!("{name}_bucket");
+    for (bound, count) in LATENCY_BUCKETS.iter().zip(&latency.cumulative) {
+        page.sample(&bucket, &[("le", &bound.to_string())], count);
+    }
+    page.sample(&bucket, &[("le", "+Inf")], latency.count);
+    page.sample(&format!("{name}_sum"), &[], latency.sum_seconds);
+    page.sample(&format!("{name}_count"), &[], latency.count);
+}
