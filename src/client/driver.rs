@@ -23,6 +23,8 @@ use crate::state::AppState;
 const MAX_BATCH: usize = 64;
 /// How long a closing connection may take to hand its last frames to the transport.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one write may wait for the client to take it (ASP.NET's TransportSendTimeout).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a stateful connection tells the client what it has processed.
 const ACK_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -234,7 +236,11 @@ async fn serve<T: Transport>(
     loop {
         let mut written: Result<(), TransportError> = Ok(());
         if !replies.is_empty() {
-            written = write_replies(transport, session, binary, &mut replies).await;
+            written = guarded(
+                &outbox.closing,
+                write_replies(transport, session, binary, &mut replies),
+            )
+            .await;
             ping_at = Instant::now() + ping_interval;
         }
         match std::mem::replace(&mut next, Next::Continue) {
@@ -284,6 +290,7 @@ async fn serve<T: Transport>(
                     ping_at = Instant::now() + ping_interval;
                     send(
                         transport,
+                        &outbox.closing,
                         binary,
                         Encoded::new(HubMessage::Ping).frame(protocol),
                     )
@@ -303,13 +310,18 @@ async fn serve<T: Transport>(
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
                     Some(sequence_id) => {
                         let ack = Encoded::new(HubMessage::Ack { sequence_id }).frame(protocol);
-                        send(transport, binary, ack).await
+                        send(transport, &outbox.closing, binary, ack).await
                     }
                     None => Ok(()),
                 },
             };
         }
         if written.is_err() {
+            if outbox.closing.is_cancelled() {
+                // A write was cut short because the connection must close (typically a slow
+                // consumer whose socket stopped taking bytes): there is no point in a Close.
+                return End::Abnormal("closed while its writes were blocked (slow consumer)");
+            }
             // The transport broke. A stateful connection waits for its client to come back;
             // everything it may have missed is still in the replay buffer.
             if session.reconnect.is_none() {
@@ -362,11 +374,28 @@ async fn write_batch<T: Transport>(
     first: Bytes,
     outbox: &mut Outbox,
 ) -> Result<(), TransportError> {
+    let closing = outbox.closing.clone();
     let mut written = 0;
-    let fed = feed_batch(transport, session, binary, first, outbox, &mut written).await;
+    let result = guarded(&closing, async {
+        feed_batch(transport, session, binary, first, outbox, &mut written).await?;
+        transport.flush().await
+    })
+    .await;
     session.connection().count_sent(written);
-    fed?;
-    transport.flush().await
+    result
+}
+
+/// Runs a write, giving up when it takes longer than [`SEND_TIMEOUT`] or the connection is
+/// told to close meanwhile: a client that stopped reading must not hold its connection (and its
+/// queue) open, and a slow-consumer close must take effect at once.
+async fn guarded(
+    closing: &tokio_util::sync::CancellationToken,
+    write: impl std::future::Future<Output = Result<(), TransportError>>,
+) -> Result<(), TransportError> {
+    tokio::select! {
+        result = tokio::time::timeout(SEND_TIMEOUT, write) => result.unwrap_or(Err(TransportError)),
+        () = closing.cancelled() => Err(TransportError),
+    }
 }
 
 async fn feed_batch<T: Transport>(
@@ -437,9 +466,13 @@ async fn close_with<T: Transport>(
 
 async fn send<T: Transport>(
     transport: &mut T,
+    closing: &tokio_util::sync::CancellationToken,
     binary: bool,
     frame: Bytes,
 ) -> Result<(), TransportError> {
-    transport.feed(binary, frame).await?;
-    transport.flush().await
+    guarded(closing, async {
+        transport.feed(binary, frame).await?;
+        transport.flush().await
+    })
+    .await
 }

@@ -158,9 +158,18 @@ async fn a_client_that_stops_reading_counts_as_a_slow_consumer_disconnect() {
             .await;
         assert_eq!(response.status(), 202);
     }
-    // The server closed it as slow; once the client is gone, the connection leaves the hub.
-    drop(client);
+    // The server closes it as slow even though the client still holds its socket open without
+    // reading: the blocked write is abandoned and the connection leaves the hub.
     let samples = scrape_until(&server, slow, 1.0).await;
     assert_eq!(value(&samples, slow), 1.0);
+    let gone = server
+        .rest(
+            "HEAD",
+            &format!("/api/hubs/sluggish/connections/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 404);
+    drop(client);
     server.stop().await;
 }
