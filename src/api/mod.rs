@@ -1,7 +1,8 @@
 //! The data-plane REST API of every generation: v1-preview (`/api/v1-preview/hub/...`), v1
 //! (`/api/v1/...`) and 2022-06-01 to 2024-12-01 (`/api/...`). One thin module per generation
 //! maps routes and status codes onto shared operations; extractors verify the token and validate
-//! names before any handler runs, and a middleware enforces Azure's request-size limits.
+//! names before any handler runs, and a middleware enforces Azure's request-size limits. The
+//! OpenAPI documents describing them are served under `/swagger/`.
 
 mod binary_payload;
 mod body;
@@ -17,6 +18,7 @@ mod metrics;
 mod operations;
 mod payload;
 mod streams;
+mod swagger;
 mod tokens;
 mod v1;
 mod v1_preview;
@@ -48,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(v1_preview::router())
         .merge(v1::router())
         .merge(latest::router())
+        .merge(swagger::router())
         .route("/api/{*rest}", any(fallback::not_found))
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

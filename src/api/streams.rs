@@ -3,6 +3,7 @@
 //! pushing items and the end of the stream through these operations, which reach the client as
 //! StreamItem and Completion messages carrying the stream's id.
 
+use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::body::{Body, BodyFormat};
@@ -39,9 +40,10 @@ fn send(connection: &ConnectionHandle, message: HubMessage) {
 /// stream when `completed=true`.
 pub(super) fn send_item(req: &HubRequest, body: Body) -> Result<(), ApiError> {
     if body.format != BodyFormat::Json {
-        return Err(ApiError::bad_request(
-            "body",
-            "A stream item is a JSON value (Content-Type: application/json).",
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Error.Request.UnsupportedMediaType",
+            "A stream item is a JSON value: send it as application/json.",
         ));
     }
     let item: Value = if body.bytes.iter().all(u8::is_ascii_whitespace) {

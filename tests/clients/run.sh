@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the real-client compatibility suites (official @microsoft/signalr under
-# Node and in headless Chromium, pysignalr and signalrcore under Python) against a built
+# Node and in headless Chromium, pysignalr and signalrcore under Python, and the OpenAPI
+# documents checked by openapi-spec-validator and schemathesis) against a built
 # signalr-emulator binary ($SIGNALR_EMULATOR_BIN, default
 # <repo>/target/debug/signalr-emulator). Installs the locked dependencies
 # first. Both suites always run; exits non-zero if either failed.
@@ -58,7 +59,7 @@ if ! (cd "$here/node" && node --test --test-reporter=spec); then
   status=1
 fi
 
-echo "== python: pysignalr / signalrcore tests"
+echo "== python: pysignalr / signalrcore / OpenAPI tests"
 if ! (cd "$here/python" && "$venv/bin/python" -m pytest -q); then
   echo "run.sh: python client tests FAILED" >&2
   status=1

@@ -18,6 +18,7 @@ mod rest_tokens;
 mod rest_v1;
 mod rest_v1_preview;
 mod streams;
+mod swagger;
 mod transports;
 mod upstream_cli;
 mod upstream_module;

@@ -119,7 +119,8 @@ class Emulator:
         return f"/api/v1/hubs/{HUB}/connections/{quote(connection_id, safe='')}"
 
 
-def _start_emulator() -> Emulator:
+def _start_emulator(extra_args: tuple[str, ...] = ()) -> Emulator:
+    """Starts the binary on a free port with `extra_args` and waits for its connection string."""
     binary = emulator_binary()
     if not binary.exists():
         pytest.fail(
@@ -128,7 +129,7 @@ def _start_emulator() -> Emulator:
         )
     stderr_file = tempfile.NamedTemporaryFile(prefix="signalr-emulator-", suffix=".stderr", delete=False)
     process = subprocess.Popen(
-        [str(binary), "start", "--port", "0"],
+        [str(binary), "start", "--port", "0", *extra_args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr_file,
