@@ -7,12 +7,13 @@
 //! port is taken for a WebSocket upgrade.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -25,6 +26,8 @@ use crate::cli::ServerArgs;
 const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
 const MAX_BATCH: usize = 64;
+/// Connections waiting to be accepted: room for connection bursts (`TcpListener::bind` gives 128).
+const BACKLOG: u32 = 4096;
 /// Largest trigger request accepted (headers and body).
 const MAX_REQUEST: usize = 1024 * 1024;
 
@@ -47,7 +50,10 @@ impl Clients {
 
 /// Serves on 127.0.0.1:`port` until the process is stopped.
 pub(crate) async fn serve(args: ServerArgs) -> Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], args.port)))?;
+    let listener = socket.listen(BACKLOG)?;
     eprintln!("raw-server listening on {}", listener.local_addr()?);
     let clients = Arc::new(Clients::default());
     let capacity = args.send_queue.max(1);
