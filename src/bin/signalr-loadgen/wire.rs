@@ -40,10 +40,18 @@ pub(crate) fn payload(seq: u64, sent: Duration, size: usize) -> String {
     text
 }
 
-/// Reads the stamp in `record`, if it has one.
+/// Reads the stamp in `record`, if it has one. Every `@` is tried, because a binary framing can
+/// hold the byte 0x40 elsewhere (a MessagePack str8 of 64 bytes has it as its length).
 pub(crate) fn stamp(record: &[u8]) -> Option<(u64, Duration)> {
-    let at = record.iter().position(|&b| b == b'@')?;
-    let mut fields = record[at + 1..].splitn(3, |&b| b == b':');
+    record
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'@')
+        .find_map(|(at, _)| stamp_at(&record[at + 1..]))
+}
+
+fn stamp_at(after: &[u8]) -> Option<(u64, Duration)> {
+    let mut fields = after.splitn(3, |&b| b == b':');
     let seq = number(fields.next()?)?;
     let nanos = number(fields.next()?)?;
     fields.next()?;
@@ -167,7 +175,8 @@ mod tests {
             collect(Framing::SignalrJson, b"{\"type\":7,\"error\":\"x\"}\x1e"),
             [Record::Close]
         );
-        let arg = payload(4, sent, 32);
+        // 64 bytes: the str8 length byte is 0x40, an '@' before the stamp's own.
+        let arg = payload(4, sent, 64);
         let mut body = vec![0x95, 1, 0x80, 0xc0, 0xa1, b'm', 0x91, 0xd9, arg.len() as u8];
         body.extend_from_slice(arg.as_bytes());
         let mut frame = vec![body.len() as u8];
