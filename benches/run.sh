@@ -128,17 +128,21 @@ raw() { start_server "$1" "$RAW_PORT" "$BIN/signalr-loadgen" raw-server -p "$RAW
 socketio() { start_server "$1" "$SIO_PORT" node benches/socketio/server.js "$SIO_PORT"; }
 empty() { start_server "$1" "$EMPTY_PORT" "$BIN/signalr-loadgen" empty-server -p "$EMPTY_PORT"; }
 
-# load LABEL PORT ARGS...: $REPEAT loadgen runs against the running server, JSON summaries in
-# $OUT/LABEL.1.json ... The first run meets the fresh server, so memory and connection-setup
-# figures come from it; throughput and latency take the best run, which filters out the noise of
-# other work on a shared machine. The first failure ends the row.
+# load LABEL PORT ARGS...: $REPEAT loadgen runs (or $REPS runs numbered from $REP) against the
+# running server, JSON summaries in $OUT/LABEL.1.json ... The first run meets the fresh server, so
+# memory and connection-setup figures come from it; throughput and latency take the best run,
+# which filters out the noise of other work on a shared machine. The first failure ends the row.
+# Clients spread over 16 source addresses: closed connections hold their port in TIME_WAIT for
+# 60 s, and once an address has few of its ~28k ports left, bind() slows down (with 4 addresses
+# a 10,000-client run once took 23 s to connect instead of 1 s).
 load() {
   local label=$1 port=$2
   shift 2
-  for rep in $(seq "${REPS:-$REPEAT}"); do
-    (( rep == 1 )) || sleep 1
+  local from=${REP:-1}
+  for rep in $(seq "$from" $((from + ${REPS:-$REPEAT} - 1))); do
+    (( rep == from )) || sleep 1
     "$BIN/signalr-loadgen" run --url "http://127.0.0.1:$port" --label "$label" \
-      --server-pid "$SERVER_PID" --connect-concurrency "$CONNECT_CONCURRENCY" --source-ips 4 \
+      --server-pid "$SERVER_PID" --connect-concurrency "$CONNECT_CONCURRENCY" --source-ips 16 \
       "$@" >"$OUT/$label.$rep.json" 2>"$OUT/$label.$rep.err"
     local rc=$?
     log "$label #$rep: $(tail -n 1 "$OUT/$label.$rep.err")"
@@ -202,9 +206,13 @@ empty empty-rest && wrk_run rest-empty "$EMPTY_PORT"
 stop_server
 
 SLOW=(-n "$SLOW_CLIENTS" -m "$SLOW_MESSAGES" -b "$SLOW_PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 180)
-emulator emulator-steady && load slow-baseline "$EMU_PORT" "${SLOW[@]}"
-stop_server
-emulator emulator-slow && load slow-emulator "$EMU_PORT" "${SLOW[@]}" --slow-clients 1
+# Runs with and without the slow consumer alternate on one server, so both see the same machine.
+if emulator emulator-slow; then
+  for rep in $(seq "$REPEAT"); do
+    REPS=1 REP=$rep load slow-baseline "$EMU_PORT" "${SLOW[@]}" || break
+    REPS=1 REP=$rep load slow-emulator "$EMU_PORT" "${SLOW[@]}" --slow-clients 1 || break
+  done
+fi
 stop_server
 
 FULL_RUN_CLIENTS=0
@@ -298,7 +306,7 @@ Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null
 | Same with $LARGE clients | no loss, ratio reported | $(deliveries large-emulator) | raw: $(deliveries large-raw) | — | ${large_raw}× raw: $large_ok |
 | Same with $CLIENTS MessagePack clients | no loss, ratio reported | $(deliveries msgpack-emulator) | raw: $(deliveries fanout-raw) | — | ${msgpack_raw}× raw: $msgpack_ok |
 | Idle RSS per connected, handshaken client at $LARGE clients | ≤ 8 KB | $(kib "$rss_emu") | raw: $(kib "$(first large-raw .rss_per_connection_bytes)") | $(kib "$(first fanout-socketio .rss_per_connection_bytes)") (at $CLIENTS) | $(verdict "$rss_emu" '<=' 8192) |
-| Connection setup: $LARGE clients (negotiate + WebSocket + handshake), $CONNECT_CONCURRENCY at a time | < 3 s | ${setup_emu} s | raw (WebSocket only): $(first large-raw .connect_secs) s | $(first fanout-socketio .connect_secs) s (at $CLIENTS) | $(verdict "$setup_emu" '<' 3) |
+| Connection setup: $LARGE clients (negotiate + WebSocket + handshake), $CONNECT_CONCURRENCY at a time; fresh server (best of $REPEAT) | < 3 s | ${setup_emu} s ($(across large-emulator 'map(.connect_secs) | min') s) | raw (WebSocket only): $(first large-raw .connect_secs) s ($(across large-raw 'map(.connect_secs) | min') s) | $(first fanout-socketio .connect_secs) s (at $CLIENTS) | $(verdict "$setup_emu" '<' 3) |
 | Paced latency: $RATE broadcasts/s to $CLIENTS clients, best p99 | ≤ 2× raw p99 | $(fmt_ms "$p99_emu") | raw: $(fmt_ms "$p99_raw") | — | ${p99_ratio}× raw: $(verdict "$p99_ratio" '<=' 2) |
 | REST send-to-connection, requests/s (wrk -t1 -c$WRK_CONNECTIONS, ${WRK_SECONDS} s) | ≥ 0.5× empty axum handler | ${rest_emu:-n/a}/s (non-2xx: $(wrk_errors rest-emulator)) | empty axum: ${rest_empty:-n/a}/s | — | ${rest_ratio}×: $(verdict "$rest_ratio" '>=' 0.5) |
 | Slow consumer: $SLOW_CLIENTS clients × $SLOW_MESSAGES × $SLOW_PAYLOAD B, one stops reading | others ≥ 0.9× the run without it; memory bounded; it is disconnected | $(deliveries slow-emulator), server RSS after ≤ $(mib "$slow_rss_after"), disconnected $slow_closed | without it: $(deliveries slow-baseline), RSS after ≤ $(mib "$steady_rss_after") | — | ${slow_ratio}×: $slow_ok |
