@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Every benchmark figure of issue 6 in one command. Builds the release binaries, then for each
+# row starts a fresh server (signalr-emulator, the raw WebSocket ceiling, Socket.IO 4, or an empty
+# axum handler), drives it with signalr-loadgen (wrk for REST) with the same clients, messages and
+# payload as the other servers of that row, stops it, and finally prints one markdown table.
+# Everything runs on 127.0.0.x; every run has a deadline and every wait is bounded.
+#
+# Usage: bash benches/run.sh [--full] [--wait-quiet SECONDS | --no-wait]
+#   --full          also run the 100,000-client row (heavy; capped by `ulimit -Hn`)
+#   --wait-quiet S  wait up to S seconds (default 1200) for the 1-minute load average to fall
+#                   below $QUIET_LOAD (default 0.8) before measuring; the table says if it did
+#   --no-wait       start at once
+# Output: the table on stdout and in target/bench/table.md; each run's JSON summary, stderr and
+# server log in target/bench/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FULL=0
+WAIT_QUIET=1200
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --full) FULL=1 ;;
+    --no-wait) WAIT_QUIET=0 ;;
+    --wait-quiet) WAIT_QUIET=${2:?--wait-quiet needs seconds}; shift ;;
+    *) echo "usage: bash benches/run.sh [--full] [--wait-quiet SECONDS | --no-wait]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# The figures of issue 6; each can be overridden from the environment.
+CLIENTS=${BENCH_CLIENTS:-2000}
+MESSAGES=${BENCH_MESSAGES:-200}
+PAYLOAD=${BENCH_PAYLOAD:-64}
+LARGE=${BENCH_LARGE:-10000}
+RATE=${BENCH_RATE:-20}
+PACED_MESSAGES=${BENCH_PACED_MESSAGES:-100}
+# Loopback sockets buffer about 4 MB per connection, so a slow consumer's server queue only fills
+# after ~4 MB: 1 KB messages make that happen within a bounded run.
+SLOW_CLIENTS=${BENCH_SLOW_CLIENTS:-200}
+SLOW_MESSAGES=${BENCH_SLOW_MESSAGES:-6000}
+SLOW_PAYLOAD=${BENCH_SLOW_PAYLOAD:-1024}
+FULL_CLIENTS=${BENCH_FULL_CLIENTS:-100000}
+WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
+QUIET_LOAD=${QUIET_LOAD:-0.8}
+# Runs per row and server (see `load`).
+REPEAT=${BENCH_REPEAT:-3}
+# Broadcasts in flight at once: the servers batch the frames queued for a client into one write,
+# so pipelined sends are what reaches a server's ceiling.
+SEND_CONCURRENCY=${BENCH_SEND_CONCURRENCY:-8}
+# Clients opening at once: below the 128-connection listen backlog of tokio's TcpListener::bind,
+# which the emulator uses (a fuller backlog drops SYNs, and each drop costs the client 1 s).
+CONNECT_CONCURRENCY=${BENCH_CONNECT_CONCURRENCY:-100}
+
+EMU_PORT=18801
+RAW_PORT=18802
+SIO_PORT=18803
+EMPTY_PORT=18804
+OUT=target/bench
+BIN=target/release
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.err "$OUT"/*.txt "$OUT"/*.log "$OUT"/table.md
+
+log() { echo "[bench] $*" >&2; }
+
+# --- Tools -----------------------------------------------------------------------------------
+log "building release binaries"
+cargo build --release --bins --quiet || exit 1
+if [[ ! -d benches/socketio/node_modules ]]; then
+  log "installing the Socket.IO baseline (npm ci)"
+  (cd benches/socketio && npm ci --no-audit --no-fund --quiet) || log "npm ci failed: Socket.IO rows will be empty"
+fi
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (Debian package)"
+  { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null 2>&1 \
+    || log "could not install wrk: the REST row will be empty"
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+FD_LIMIT=$(ulimit -n)
+if (( FD_LIMIT < LARGE + 500 )); then
+  log "ulimit -n is $FD_LIMIT; the $LARGE-client rows need at least $((LARGE + 500))"
+  exit 1
+fi
+
+# --- Servers ---------------------------------------------------------------------------------
+SERVER_PID=
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_server NAME PORT COMMAND...: starts it in the background and waits (10 s at most) until
+# it accepts connections.
+start_server() {
+  local name=$1 port=$2
+  shift 2
+  if port_open "$port"; then
+    log "port $port is already in use"
+    exit 1
+  fi
+  "$@" >"$OUT/$name.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    port_open "$port" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "$name did not start; see $OUT/$name.log"
+  stop_server
+  return 1
+}
+
+# Stops the server this script started (SIGTERM, then SIGKILL after 10 s).
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  kill "$SERVER_PID" 2>/dev/null
+  for _ in $(seq 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+# The emulator logs at warn: at info it writes a line per connect and disconnect, and (see the
+# README's bench section) those lines currently grow with the number of open connections.
+emulator() { start_server "$1" "$EMU_PORT" env RUST_LOG=warn "$BIN/signalr-emulator" -p "$EMU_PORT"; }
+raw() { start_server "$1" "$RAW_PORT" "$BIN/signalr-loadgen" raw-server -p "$RAW_PORT"; }
+socketio() { start_server "$1" "$SIO_PORT" node benches/socketio/server.js "$SIO_PORT"; }
+empty() { start_server "$1" "$EMPTY_PORT" "$BIN/signalr-loadgen" empty-server -p "$EMPTY_PORT"; }
+
+# load LABEL PORT ARGS...: $REPEAT loadgen runs (or $REPS runs numbered from $REP) against the
+# running server, JSON summaries in $OUT/LABEL.1.json ... The first run meets the fresh server, so
+# memory and connection-setup figures come from it; throughput and latency take the best run,
+# which filters out the noise of other work on a shared machine. The first failure ends the row.
+# Clients spread over 16 source addresses: closed connections hold their port in TIME_WAIT for
+# 60 s, and once an address has few of its ~28k ports left, bind() slows down (with 4 addresses
+# a 10,000-client run once took 23 s to connect instead of 1 s).
+load() {
+  local label=$1 port=$2
+  shift 2
+  local from=${REP:-1}
+  for rep in $(seq "$from" $((from + ${REPS:-$REPEAT} - 1))); do
+    (( rep == from )) || sleep 1
+    "$BIN/signalr-loadgen" run --url "http://127.0.0.1:$port" --label "$label" \
+      --server-pid "$SERVER_PID" --connect-concurrency "$CONNECT_CONCURRENCY" --source-ips 16 \
+      "$@" >"$OUT/$label.$rep.json" 2>"$OUT/$label.$rep.err"
+    local rc=$?
+    log "$label #$rep: $(tail -n 1 "$OUT/$label.$rep.err")"
+    (( rc == 0 )) || return $rc
+  done
+}
+
+# --- Waiting for a quiet machine -------------------------------------------------------------
+load1() { cut -d' ' -f1 /proc/loadavg; }
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+LOAD_START=$(load1)
+if (( WAIT_QUIET > 0 )) && ! below "$LOAD_START" "$QUIET_LOAD"; then
+  log "load average $LOAD_START; waiting up to $WAIT_QUIET s for it to fall below $QUIET_LOAD"
+  waited=0
+  while (( waited < WAIT_QUIET )) && ! below "$(load1)" "$QUIET_LOAD"; do
+    sleep 15
+    waited=$((waited + 15))
+  done
+fi
+LOAD_START=$(load1)
+log "starting at load average $LOAD_START"
+
+# --- Rows ------------------------------------------------------------------------------------
+FANOUT=(-n "$CLIENTS" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 120)
+emulator emulator-fanout && load fanout-emulator "$EMU_PORT" "${FANOUT[@]}"
+stop_server
+raw raw-fanout && load fanout-raw "$RAW_PORT" --mode raw "${FANOUT[@]}"
+stop_server
+socketio socketio-fanout && load fanout-socketio "$SIO_PORT" --mode socketio "${FANOUT[@]}"
+stop_server
+
+LARGE_RUN=(-n "$LARGE" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --settle 2 --deadline 180)
+emulator emulator-large && load large-emulator "$EMU_PORT" "${LARGE_RUN[@]}"
+stop_server
+raw raw-large && load large-raw "$RAW_PORT" --mode raw "${LARGE_RUN[@]}"
+stop_server
+
+emulator emulator-msgpack && load msgpack-emulator "$EMU_PORT" --protocol messagepack "${FANOUT[@]}"
+stop_server
+
+PACED=(-n "$CLIENTS" -m "$PACED_MESSAGES" -b "$PAYLOAD" --rate "$RATE" --deadline 120)
+emulator emulator-paced && load paced-emulator "$EMU_PORT" "${PACED[@]}"
+stop_server
+raw raw-paced && load paced-raw "$RAW_PORT" --mode raw "${PACED[@]}"
+stop_server
+
+# wrk_run LABEL PORT: send-to-connection requests/s to a connection id that is not connected
+# (202 either way), so the figure is the REST pipeline: routing, token, body, lookup.
+wrk_run() {
+  local label=$1 port=$2
+  local url="http://127.0.0.1:$port/api/v1/hubs/bench/connections/bench-connection"
+  command -v wrk >/dev/null || return 1
+  WRK_TOKEN=$("$BIN/signalr-loadgen" token --url "$url") \
+    timeout $((WRK_SECONDS + 30)) wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" \
+    -s benches/wrk/send.lua "$url" >"$OUT/$label.txt" 2>&1
+  log "$label: $(grep -E 'Requests/sec|Non-2xx' "$OUT/$label.txt" | tr -s ' ' | tr '\n' ' ')"
+}
+emulator emulator-rest && wrk_run rest-emulator "$EMU_PORT"
+stop_server
+empty empty-rest && wrk_run rest-empty "$EMPTY_PORT"
+stop_server
+
+SLOW=(-n "$SLOW_CLIENTS" -m "$SLOW_MESSAGES" -b "$SLOW_PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 180)
+# Runs with and without the slow consumer alternate on one server, so both see the same machine.
+if emulator emulator-slow; then
+  for rep in $(seq "$REPEAT"); do
+    REPS=1 REP=$rep load slow-baseline "$EMU_PORT" "${SLOW[@]}" || break
+    REPS=1 REP=$rep load slow-emulator "$EMU_PORT" "${SLOW[@]}" --slow-clients 1 || break
+  done
+fi
+stop_server
+
+FULL_RUN_CLIENTS=0
+if (( FULL )); then
+  FULL_RUN_CLIENTS=$FULL_CLIENTS
+  if (( FD_LIMIT < FULL_CLIENTS + 500 )); then
+    FULL_RUN_CLIENTS=$(( (FD_LIMIT - 500) / 1000 * 1000 ))
+    log "ulimit -Hn is $FD_LIMIT: the full row runs $FULL_RUN_CLIENTS clients instead of $FULL_CLIENTS"
+  fi
+  emulator emulator-full && REPS=1 load full-emulator "$EMU_PORT" -n "$FULL_RUN_CLIENTS" -m 1 \
+    -b "$PAYLOAD" --settle 3 --deadline 600 --drain-timeout 60
+  stop_server
+fi
+LOAD_END=$(load1)
+
+# --- Table -----------------------------------------------------------------------------------
+# first LABEL JQ-PATH: a figure of the row's first run (fresh server), or n/a.
+first() {
+  local file="$OUT/$1.1.json"
+  [[ -s $file ]] || { echo n/a; return; }
+  jq -r "($2) // \"n/a\" | tostring" "$file" 2>/dev/null || echo n/a
+}
+# across LABEL JQ-FILTER: a figure computed over every run of the row (jq -s over the summaries).
+across() {
+  local files=("$OUT/$1".[0-9]*.json)
+  [[ -s ${files[0]} ]] || { echo n/a; return; }
+  cat "${files[@]}" | jq -rs "($2) // \"n/a\" | tostring" 2>/dev/null || echo n/a
+}
+best_rate() { across "$1" 'map(.deliveries_per_sec) | max'; }
+lowest_p99() { across "$1" 'map(.latency_ms.p99) | min'; }
+lost() { across "$1" 'map(.lost) | add'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
+int() { awk -v a="$1" 'BEGIN { if (a == "n/a") print a; else printf "%.0f", a }'; }
+kib() { awk -v a="$1" 'BEGIN { if (a == "n/a") print a; else printf "%.1f KiB", a / 1024 }'; }
+mib() { awk -v a="$1" 'BEGIN { if (a == "n/a") print a; else printf "%.0f MiB", a / 1024 }'; }
+fmt_ms() { awk -v a="$1" 'BEGIN { if (a == "n/a") print a; else printf "%.1f ms", a }'; }
+# verdict VALUE OP THRESHOLD
+verdict() {
+  awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN {
+    if (x == "n/a") { print "n/a"; exit }
+    ok = (op == ">=" && x + 0 >= t) || (op == "<=" && x + 0 <= t) || (op == "<" && x + 0 < t)
+    print (ok ? "met" : "**missed**") }'
+}
+# deliveries LABEL: "best N/s (L lost in R runs)", or why there is no figure.
+deliveries() {
+  if [[ ! -s "$OUT/$1.1.json" ]]; then
+    local why
+    why=$(tail -n 1 "$OUT/$1.1.err" 2>/dev/null | sed 's/^signalr-loadgen: //; s/|/\\|/g')
+    echo "failed: ${why:-not run}"
+    return
+  fi
+  echo "$(int "$(best_rate "$1")")/s ($(lost "$1") lost in $(across "$1" length) runs)"
+}
+wrk_rps() { grep -Eo 'Requests/sec: *[0-9.]+' "$OUT/$1.txt" 2>/dev/null | awk '{ printf "%.0f", $2 }' || true; }
+wrk_errors() {
+  local n
+  n=$(grep -Eo 'Non-2xx or 3xx responses: *[0-9]+' "$OUT/$1.txt" 2>/dev/null | awk '{ print $NF }')
+  echo "${n:-0}"
+}
+
+fan_raw=$(ratio "$(best_rate fanout-emulator)" "$(best_rate fanout-raw)")
+fan_sio=$(ratio "$(best_rate fanout-emulator)" "$(best_rate fanout-socketio)")
+fan_ok="$(verdict "$fan_raw" '>=' 0.7) / $(verdict "$fan_sio" '>=' 5)"
+[[ $(lost fanout-emulator) == 0 ]] || fan_ok="$fan_ok; **loss**"
+large_raw=$(ratio "$(best_rate large-emulator)" "$(best_rate large-raw)")
+large_ok=$([[ $(lost large-emulator) == 0 ]] && echo "no loss: met" || echo "**loss or failure**")
+msgpack_raw=$(ratio "$(best_rate msgpack-emulator)" "$(best_rate fanout-raw)")
+msgpack_ok=$([[ $(lost msgpack-emulator) == 0 ]] && echo "no loss: met" || echo "n/a")
+rss_emu=$(first large-emulator .rss_per_connection_bytes)
+setup_emu=$(first large-emulator .connect_secs)
+p99_emu=$(lowest_p99 paced-emulator)
+p99_raw=$(lowest_p99 paced-raw)
+p99_ratio=$(ratio "$p99_emu" "$p99_raw")
+rest_emu=$(wrk_rps rest-emulator)
+rest_empty=$(wrk_rps rest-empty)
+rest_ratio=$(ratio "${rest_emu:-0}" "${rest_empty:-0}")
+slow_ratio=$(ratio "$(best_rate slow-emulator)" "$(best_rate slow-baseline)")
+slow_closed="$(across slow-emulator 'map(.slow.disconnected) | add')/$(across slow-emulator 'map(.slow.clients) | add')"
+slow_rss_after=$(across slow-emulator 'map(.rss_kib.after) | max')
+steady_rss_after=$(across slow-baseline 'map(.rss_kib.after) | max')
+slow_ok="$(verdict "$slow_ratio" '>=' 0.9)"
+[[ ${slow_closed%/*} == "${slow_closed#*/}" && ${slow_closed%/*} != 0 ]] || slow_ok="$slow_ok; **not disconnected**"
+
+quiet=$(below "$LOAD_START" "$QUIET_LOAD" && echo "quiet" || echo "busy")
+table=$(cat <<EOF
+Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), servers and load generator on the same machine; each figure is the best of $REPEAT runs (memory and setup time: the first run, on a fresh server). Load average $LOAD_START at the start ($quiet), $LOAD_END at the end.
+
+| Figure | Target | signalr-emulator | Baseline | Socket.IO 4 | Result |
+|---|---|---|---|---|---|
+| Broadcast fan-out: $CLIENTS JSON clients × $MESSAGES broadcasts × $PAYLOAD B ($SEND_CONCURRENCY in flight), deliveries/s | ≥ 0.7× raw, ≥ 5× Socket.IO, no loss | $(deliveries fanout-emulator) | raw: $(deliveries fanout-raw) | $(deliveries fanout-socketio) | ${fan_raw}× raw, ${fan_sio}× Socket.IO: $fan_ok |
+| Same with $LARGE clients | no loss, ratio reported | $(deliveries large-emulator) | raw: $(deliveries large-raw) | — | ${large_raw}× raw: $large_ok |
+| Same with $CLIENTS MessagePack clients | no loss, ratio reported | $(deliveries msgpack-emulator) | raw: $(deliveries fanout-raw) | — | ${msgpack_raw}× raw: $msgpack_ok |
+| Idle RSS per connected, handshaken client at $LARGE clients | ≤ 8 KB | $(kib "$rss_emu") | raw: $(kib "$(first large-raw .rss_per_connection_bytes)") | $(kib "$(first fanout-socketio .rss_per_connection_bytes)") (at $CLIENTS) | $(verdict "$rss_emu" '<=' 8192) |
+| Connection setup: $LARGE clients (negotiate + WebSocket + handshake), $CONNECT_CONCURRENCY at a time; fresh server (best of $REPEAT) | < 3 s | ${setup_emu} s ($(across large-emulator 'map(.connect_secs) | min') s) | raw (WebSocket only): $(first large-raw .connect_secs) s ($(across large-raw 'map(.connect_secs) | min') s) | $(first fanout-socketio .connect_secs) s (at $CLIENTS) | $(verdict "$setup_emu" '<' 3) |
+| Paced latency: $RATE broadcasts/s to $CLIENTS clients, best p99 | ≤ 2× raw p99 | $(fmt_ms "$p99_emu") | raw: $(fmt_ms "$p99_raw") | — | ${p99_ratio}× raw: $(verdict "$p99_ratio" '<=' 2) |
+| REST send-to-connection, requests/s (wrk -t1 -c$WRK_CONNECTIONS, ${WRK_SECONDS} s) | ≥ 0.5× empty axum handler | ${rest_emu:-n/a}/s (non-2xx: $(wrk_errors rest-emulator)) | empty axum: ${rest_empty:-n/a}/s | — | ${rest_ratio}×: $(verdict "$rest_ratio" '>=' 0.5) |
+| Slow consumer: $SLOW_CLIENTS clients × $SLOW_MESSAGES × $SLOW_PAYLOAD B, one stops reading | others ≥ 0.9× the run without it; memory bounded; it is disconnected | $(deliveries slow-emulator), server RSS after ≤ $(mib "$slow_rss_after"), disconnected $slow_closed | without it: $(deliveries slow-baseline), RSS after ≤ $(mib "$steady_rss_after") | — | ${slow_ratio}×: $slow_ok |
+EOF
+)
+if (( FULL )); then
+  table+=$'\n'"| $FULL_RUN_CLIENTS clients (of $FULL_CLIENTS asked; \`ulimit -Hn\` is $FD_LIMIT) + one broadcast | report connect time, delivery time, RSS | connect $(first full-emulator .connect_secs) s, delivery $(first full-emulator .delivery_secs) s, $(deliveries full-emulator), RSS $(mib "$(first full-emulator .rss_kib.connected)") ($(kib "$(first full-emulator .rss_per_connection_bytes)")/connection) | — | — | reported |"
+else
+  table+=$'\n'"| $FULL_CLIENTS clients + one broadcast | report connect time, delivery time, RSS | not run (opt-in: \`--full\`) | — | — | — |"
+fi
+echo "$table" | tee "$OUT/table.md"

@@ -1,0 +1,150 @@
+//! The task behind each client: it reads every frame, counts the stamped deliveries and their
+//! latency, answers Engine.IO pings, and notices when the server closes the connection. A slow
+//! consumer reads nothing until the sends are over, then drains to see how it was treated.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::connect::Ws;
+use crate::wire::{Framing, Record, records};
+
+/// State every client task shares with the run.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The time stamps count from here.
+    pub(crate) base: Instant,
+    /// Deliveries to clients that read normally, for the drain phase to watch.
+    pub(crate) received: AtomicU64,
+    /// Slow consumers that saw the server close them.
+    pub(crate) slow_closed: AtomicUsize,
+    /// Set once every send was made: slow consumers start reading.
+    pub(crate) sends_done: CancellationToken,
+    /// Set when the run is over: every task returns its tally.
+    pub(crate) stop: CancellationToken,
+}
+
+impl Shared {
+    /// Fresh shared state; stamps count from now.
+    pub(crate) fn new() -> Self {
+        Shared {
+            base: Instant::now(),
+            received: AtomicU64::new(0),
+            slow_closed: AtomicUsize::new(0),
+            sends_done: CancellationToken::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Time since the stamps' origin.
+    pub(crate) fn now(&self) -> Duration {
+        self.base.elapsed()
+    }
+}
+
+/// What one client saw.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    /// Stamped messages received.
+    pub(crate) received: u64,
+    /// Latency of each, in microseconds.
+    pub(crate) latencies_us: Vec<u32>,
+    /// When the last one arrived (since the stamps' origin).
+    pub(crate) last: Option<Duration>,
+    /// Whether the server closed the connection (Close message, close frame or EOF).
+    pub(crate) server_closed: bool,
+}
+
+/// Reads the client's frames until the run stops or the server closes the connection.
+/// `leftover` holds records that arrived with the handshake response; `expected` sizes the
+/// latency buffer.
+pub(crate) async fn read(
+    mut ws: Ws,
+    framing: Framing,
+    leftover: Vec<u8>,
+    shared: Arc<Shared>,
+    slow: bool,
+    expected: usize,
+) -> Tally {
+    let mut tally = Tally {
+        latencies_us: Vec::with_capacity(expected),
+        ..Tally::default()
+    };
+    let mut pong_due = false;
+    if !leftover.is_empty() {
+        on_frame(&mut tally, framing, &leftover, &shared, slow, &mut pong_due);
+    }
+    if slow {
+        tokio::select! {
+            () = shared.sends_done.cancelled() => {}
+            () = shared.stop.cancelled() => return tally,
+        }
+    }
+    loop {
+        if pong_due {
+            pong_due = false;
+            if ws.send(Message::text("3")).await.is_err() {
+                tally.server_closed = true;
+                break;
+            }
+        }
+        let frame = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => return tally,
+            frame = ws.next() => frame,
+        };
+        match frame {
+            Some(Ok(Message::Text(text))) => on_frame(
+                &mut tally,
+                framing,
+                text.as_bytes(),
+                &shared,
+                slow,
+                &mut pong_due,
+            ),
+            Some(Ok(Message::Binary(data))) => {
+                on_frame(&mut tally, framing, &data, &shared, slow, &mut pong_due);
+            }
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                tally.server_closed = true;
+                break;
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+    if slow {
+        shared.slow_closed.fetch_add(1, Ordering::Relaxed);
+    }
+    tally
+}
+
+fn on_frame(
+    tally: &mut Tally,
+    framing: Framing,
+    frame: &[u8],
+    shared: &Shared,
+    slow: bool,
+    pong_due: &mut bool,
+) {
+    records(framing, frame, |record| match record {
+        Record::Delivery { sent, .. } => {
+            let now = shared.now();
+            tally.received += 1;
+            tally.last = Some(now);
+            let micros = now.saturating_sub(sent).as_micros();
+            tally
+                .latencies_us
+                .push(u32::try_from(micros).unwrap_or(u32::MAX));
+            if !slow {
+                shared.received.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Record::Close => tally.server_closed = true,
+        Record::Ping => *pong_due = true,
+        Record::Other => {}
+    });
+}

@@ -1,0 +1,221 @@
+//! One load run, phase by phase: connect every client (readers start at once), let the server
+//! settle, send, wait for the deliveries (and for slow consumers to be dealt with), then stop
+//! every reader and report. Each phase is bounded by the run's deadline, and a watchdog thread
+//! ends the process if the runtime itself ever stalls past it.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant as StdInstant};
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::Result;
+use crate::cli::{Mode, RunArgs, SendKind, mint};
+use crate::connect::Connector;
+use crate::reader::{self, Shared, Tally};
+use crate::report::{Outcome, Rss};
+use crate::rss::vm_rss_kib;
+use crate::sender::{self, Sender};
+
+/// How often the drain phase looks at the delivery count.
+const POLL: Duration = Duration::from_millis(5);
+/// Extra time the watchdog grants past the deadline before it ends the process.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(15);
+/// One address holds the ephemeral port range 32768–60999 towards one server port.
+const PORTS_PER_SOURCE_IP: usize = 28_000;
+/// Upper bound for the latency buffer preallocated per client.
+const MAX_PREALLOCATED_SAMPLES: usize = 1 << 16;
+
+/// Runs the load described by `args` and prints its summary.
+pub(crate) async fn run(args: RunArgs) -> Result<()> {
+    validate(&args)?;
+    let deadline = Instant::now() + args.deadline();
+    watchdog(args.deadline() + WATCHDOG_GRACE);
+    let connector = Arc::new(Connector::new(&args)?);
+    let shared = Arc::new(Shared::new());
+    let rss = |pid: Option<u32>| pid.map(vm_rss_kib).transpose();
+    let mut memory = Rss {
+        before: rss(args.server_pid)?,
+        ..Rss::default()
+    };
+
+    let tokens = client_tokens(&args, &connector);
+    let per_client = expected_per_client_upper_bound(&args);
+    let started = StdInstant::now();
+    let clients = tokio::time::timeout_at(
+        deadline,
+        connect_all(&args, &connector, &shared, tokens, per_client),
+    )
+    .await
+    .map_err(|_| "the deadline passed while clients were connecting")??;
+    let connect = started.elapsed();
+    eprintln!(
+        "signalr-loadgen: {} clients connected in {:.2} s",
+        clients.len(),
+        connect.as_secs_f64()
+    );
+
+    tokio::time::sleep_until(deadline.min(Instant::now() + args.settle())).await;
+    memory.connected = rss(args.server_pid)?;
+    let ids: Vec<String> = clients
+        .iter()
+        .map(|(id, _)| id.clone().unwrap_or_default())
+        .collect();
+    if args.send == SendKind::Group {
+        tokio::time::timeout_at(deadline, sender::join_group(&args, &connector, &ids))
+            .await
+            .map_err(|_| "the deadline passed while clients joined the group")??;
+    }
+
+    let sender = Sender::new(&args, &connector, &ids)?;
+    let sent = sender.send_all(&connector, &shared, deadline).await;
+    shared.sends_done.cancel();
+    let mut expected = vec![0u64; clients.len()];
+    match args.send {
+        SendKind::Connection => {
+            for &seq in &sent.accepted {
+                expected[sender.target_index(seq)] += 1;
+            }
+        }
+        SendKind::Broadcast | SendKind::Group => expected.fill(sent.accepted.len() as u64),
+    }
+    let normal_expected: u64 = expected.iter().skip(args.slow_clients).sum();
+    let drain_until = deadline.min(Instant::now() + args.drain_timeout());
+    wait(drain_until, || {
+        shared.received.load(Ordering::Relaxed) >= normal_expected
+    })
+    .await;
+    if args.slow_clients > 0 {
+        let slow_until = deadline.min(Instant::now() + args.drain_timeout());
+        wait(slow_until, || {
+            shared.slow_closed.load(Ordering::Relaxed) >= args.slow_clients
+        })
+        .await;
+    }
+    let deadline_hit = sent.deadline_hit || Instant::now() >= deadline;
+    memory.after = rss(args.server_pid)?;
+
+    shared.stop.cancel();
+    let mut tallies = Vec::with_capacity(clients.len());
+    for ((_, reader), expected) in clients.into_iter().zip(expected) {
+        tallies.push((reader.await.unwrap_or_default(), expected));
+    }
+    Outcome {
+        args: &args,
+        connect,
+        sent,
+        tallies,
+        rss: memory,
+        deadline_hit,
+    }
+    .print();
+    Ok(())
+}
+
+fn validate(args: &RunArgs) -> Result<()> {
+    if args.clients == 0 {
+        return Err("--clients must be at least 1".into());
+    }
+    if args.slow_clients >= args.clients {
+        return Err("--slow-clients must be fewer than --clients".into());
+    }
+    let capacity = PORTS_PER_SOURCE_IP * usize::from(args.source_ips);
+    if args.clients > capacity {
+        return Err(format!(
+            "{} clients need more local ports than {} source address(es) have (about {capacity}); raise --source-ips to at least {}",
+            args.clients,
+            args.source_ips,
+            args.clients.div_ceil(PORTS_PER_SOURCE_IP)
+        )
+        .into());
+    }
+    if args.mode != Mode::Signalr && args.protocol != crate::cli::HubProtocol::Json {
+        return Err("--protocol applies to --mode signalr only".into());
+    }
+    Ok(())
+}
+
+/// Ends the process if the run outlives its deadline by more than the grace period, whatever
+/// state the runtime is in.
+fn watchdog(limit: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!(
+            "signalr-loadgen: still running {} s after start: giving up",
+            limit.as_secs()
+        );
+        std::process::exit(3);
+    });
+}
+
+/// Each SignalR client gets its own token (its own user id), minted before the clock starts.
+fn client_tokens(args: &RunArgs, connector: &Connector) -> Vec<Option<String>> {
+    let aud = format!("{}/client/?hub={}", connector.base(), args.hub);
+    (0..args.clients)
+        .map(|i| {
+            (args.mode == Mode::Signalr)
+                .then(|| mint(&args.access_key, &aud, Some(&format!("user{i}"))))
+        })
+        .collect()
+}
+
+fn expected_per_client_upper_bound(args: &RunArgs) -> usize {
+    let per_client = match args.send {
+        SendKind::Connection => args.messages.div_ceil(args.clients),
+        SendKind::Broadcast | SendKind::Group => args.messages,
+    };
+    per_client.min(MAX_PREALLOCATED_SAMPLES)
+}
+
+type Client = (Option<String>, JoinHandle<Tally>);
+
+/// Connects every client, `--connect-concurrency` at a time; each one's reader starts as soon
+/// as it is connected. Clients come back in index order; the first failure ends the run.
+async fn connect_all(
+    args: &RunArgs,
+    connector: &Arc<Connector>,
+    shared: &Arc<Shared>,
+    tokens: Vec<Option<String>>,
+    per_client: usize,
+) -> Result<Vec<Client>> {
+    let framing = connector.framing();
+    let mut opened = stream::iter(tokens.into_iter().enumerate())
+        .map(|(index, token)| {
+            let connector = connector.clone();
+            let shared = shared.clone();
+            let slow = index < args.slow_clients;
+            let source = args.source_ip(index);
+            async move {
+                let connected = connector
+                    .connect(source, token.as_deref(), slow)
+                    .await
+                    .map_err(|e| format!("client {index}: {e}"))?;
+                let reader = tokio::spawn(reader::read(
+                    connected.ws,
+                    framing,
+                    connected.leftover,
+                    shared,
+                    slow,
+                    per_client,
+                ));
+                Ok::<_, String>((index, (connected.connection_id, reader)))
+            }
+        })
+        .buffer_unordered(args.connect_concurrency.max(1));
+    let mut clients: Vec<Option<Client>> = (0..args.clients).map(|_| None).collect();
+    while let Some(result) = opened.next().await {
+        let (index, client) = result?;
+        clients[index] = Some(client);
+    }
+    Ok(clients.into_iter().flatten().collect())
+}
+
+/// Polls `done` until it holds or `until` passes.
+async fn wait(until: Instant, done: impl Fn() -> bool) {
+    while !done() && Instant::now() < until {
+        tokio::time::sleep(POLL).await;
+    }
+}
