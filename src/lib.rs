@@ -98,7 +98,9 @@ pub async fn run(
     let tasks = state.tasks.clone();
     let app = router(state);
     let stop = token.clone();
-    axum::serve(listener, app)
+    // A make-service clones the router once per connection as an Arc; serving the Router
+    // itself would rebuild its route table for every accepted socket.
+    axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(async move {
             tokio::select! {
                 () = shutdown => {}

@@ -57,7 +57,7 @@ async fn start(args: StartArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let listener = match TcpListener::bind(config.bind).await {
+    let listener = match listen(config.bind) {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("error: cannot listen on {}: {err}", config.bind);
@@ -85,6 +85,23 @@ async fn start(args: StartArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Connections waiting to be accepted. `TcpListener::bind` uses 128, which a burst of clients
+/// (a CI job or a load test connecting thousands at once) overflows: the kernel then drops
+/// SYNs and each of those clients waits a second for its retransmit.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with a listen backlog fit for connection bursts.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The upstream settings in effect, as asrs-emulator prints them at start.

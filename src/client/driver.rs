@@ -43,7 +43,9 @@ pub(super) async fn drive<T: Transport>(
     );
     async {
         let mut input = BytesMut::new();
-        if let Some(agreed) = handshake(&mut transport, &state, &mut input).await {
+        // Boxed: the handshake runs once, and keeping its state out of the connection's task
+        // keeps every idle connection smaller.
+        if let Some(agreed) = Box::pin(handshake(&mut transport, &state, &mut input)).await {
             run(&mut transport, &state, &client, agreed, input, client_query).await;
         }
         state.connections.remove(&client.token);
@@ -226,8 +228,13 @@ async fn serve<T: Transport>(
     let keep_alive = transport.kind().has_keep_alive();
     let ping_interval = state.config.keep_alive_interval;
     let client_timeout = state.config.client_timeout;
+    // The deadlines move with every write and read; the timers only chase them when they fire,
+    // so a busy connection does not re-register timers on every turn of the loop.
     let mut ping_at = Instant::now() + ping_interval;
     let mut client_deadline = Instant::now() + client_timeout;
+    let ping_timer = tokio::time::sleep_until(ping_at);
+    let timeout_timer = tokio::time::sleep_until(client_deadline);
+    tokio::pin!(ping_timer, timeout_timer);
     let mut ack_tick = tokio::time::interval(ACK_INTERVAL);
     let mut replies = Vec::new();
 
@@ -260,8 +267,8 @@ async fn serve<T: Transport>(
                 () = outbox.closing.cancelled() => Wake::Closing,
                 frame = outbox.frames.recv(), if !buffer_full => Wake::Frame(frame),
                 received = transport.recv() => Wake::Received(received),
-                () = sleep_until(ping_at), if keep_alive => Wake::Ping,
-                () = sleep_until(client_deadline), if keep_alive && session.client_pinged => Wake::ClientTimeout,
+                () = &mut ping_timer, if keep_alive => Wake::Ping,
+                () = &mut timeout_timer, if keep_alive && session.client_pinged => Wake::ClientTimeout,
                 _ = ack_tick.tick(), if session.reconnect.is_some() => Wake::AckDue,
             };
             written = match wake {
@@ -286,8 +293,14 @@ async fn serve<T: Transport>(
                     return End::Graceful("client closed the transport");
                 }
                 Wake::Received(Received::Lost) => Err(TransportError),
+                Wake::Ping if Instant::now() < ping_at => {
+                    // Output went out since the timer was set: no ping needed yet.
+                    ping_timer.as_mut().reset(ping_at);
+                    Ok(())
+                }
                 Wake::Ping => {
                     ping_at = Instant::now() + ping_interval;
+                    ping_timer.as_mut().reset(ping_at);
                     send(
                         transport,
                         &outbox.closing,
@@ -295,6 +308,10 @@ async fn serve<T: Transport>(
                         Encoded::new(HubMessage::Ping).frame(protocol),
                     )
                     .await
+                }
+                Wake::ClientTimeout if Instant::now() < client_deadline => {
+                    timeout_timer.as_mut().reset(client_deadline);
+                    Ok(())
                 }
                 Wake::ClientTimeout => {
                     let close = Close {
@@ -337,6 +354,8 @@ async fn serve<T: Transport>(
             tracing::info!("client reconnected (stateful reconnect)");
             client_deadline = Instant::now() + client_timeout;
             ping_at = Instant::now() + ping_interval;
+            timeout_timer.as_mut().reset(client_deadline);
+            ping_timer.as_mut().reset(ping_at);
         }
     }
 }
@@ -444,8 +463,17 @@ async fn replay<T: Transport>(
 }
 
 /// Sends what is still queued, then the Close message, and ends the transport, within the
-/// close timeout.
+/// close timeout. Boxed like the handshake: it runs once, at the end.
 async fn close_with<T: Transport>(
+    transport: &mut T,
+    protocol: Protocol,
+    outbox: &mut Outbox,
+    close: Close,
+) -> &'static str {
+    Box::pin(close_with_unboxed(transport, protocol, outbox, close)).await
+}
+
+async fn close_with_unboxed<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,

@@ -22,7 +22,7 @@ use crate::state::AppState;
 
 /// Read buffer per socket. Hub messages are small; a large default buffer per idle connection
 /// would dominate memory at tens of thousands of connections.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Bytes buffered before tungstenite writes to the socket; the driver flushes every batch.
 const WRITE_BUFFER: usize = 8 * 1024;
 

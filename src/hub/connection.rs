@@ -151,6 +151,8 @@ impl Connection {
     pub fn deliver(&self, frame: Bytes) -> bool {
         match self.outbox.try_send(frame) {
             Ok(()) => true,
+            // Already closing (e.g. an earlier overflow): nothing more to say or do.
+            Err(mpsc::error::TrySendError::Full(_)) if self.closing.is_cancelled() => false,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(
                     hub = %self.hub,
