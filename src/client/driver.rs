@@ -129,6 +129,9 @@ async fn run<T: Transport>(
         &state.shutdown,
     );
     let binary = agreed.protocol.is_binary();
+    // Registered before the client learns it is connected: a send made the moment its
+    // `start()` resolves must reach it. Anything queued meanwhile is written after `{}`.
+    hub.add_connection(connection.clone());
     let greeted = async {
         transport
             .feed(binary, Bytes::from_static(handshake::SUCCESS))
@@ -136,9 +139,9 @@ async fn run<T: Transport>(
         transport.flush().await
     };
     if greeted.await.is_err() {
+        hub.remove_connection(connection.id());
         return;
     }
-    hub.add_connection(connection.clone());
     tracing::info!(user = ?connection.user_id(), protocol = agreed.protocol.name(), stateful, "connected");
     hub.trace().emit(|| {
         let kind = TraceKind::Connected {
