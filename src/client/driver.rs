@@ -428,19 +428,17 @@ async fn feed_batch<T: Transport>(
     outbox: &mut Outbox,
     written: &mut u64,
 ) -> Result<(), TransportError> {
-    let mut frame = first;
-    for _ in 0..MAX_BATCH {
+    let mut next = Some(first);
+    while let Some(frame) = next.take() {
         if let Some(state) = &mut session.reconnect {
             state.sent(frame.clone());
         }
         transport.feed(binary, frame).await?;
         *written += 1;
-        if session.reconnect.as_ref().is_some_and(|s| s.is_full()) {
-            break;
-        }
-        match outbox.frames.try_recv() {
-            Ok(more) => frame = more,
-            Err(_) => break,
+        let full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
+        // Take another frame only when it will be fed: one taken and then dropped is lost.
+        if !full && *written < MAX_BATCH as u64 {
+            next = outbox.frames.try_recv().ok();
         }
     }
     Ok(())
@@ -506,4 +504,77 @@ async fn send<T: Transport>(
         transport.flush().await
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::hub::Trace;
+
+    /// A transport that records what it is given.
+    #[derive(Default)]
+    struct Recorder {
+        fed: Vec<Bytes>,
+    }
+
+    impl Transport for Recorder {
+        fn kind(&self) -> TransportKind {
+            TransportKind::WebSockets
+        }
+
+        async fn recv(&mut self) -> Received {
+            std::future::pending().await
+        }
+
+        async fn feed(&mut self, _binary: bool, frame: Bytes) -> Result<(), TransportError> {
+            self.fed.push(frame);
+            Ok(())
+        }
+
+        async fn flush(&mut self) -> Result<(), TransportError> {
+            Ok(())
+        }
+
+        async fn close(&mut self) {}
+    }
+
+    #[tokio::test]
+    async fn batches_write_every_queued_frame_once_in_order() {
+        let shutdown = CancellationToken::new();
+        let (connection, mut outbox) = Connection::new(
+            Arc::from("c"),
+            Arc::from("hub"),
+            None,
+            Protocol::Json,
+            "WebSockets",
+            1024,
+            &shutdown,
+        );
+        // More than one batch's worth, as a burst of broadcasts leaves behind.
+        let frames: Vec<Bytes> = (0..3 * MAX_BATCH + 5)
+            .map(|n| Bytes::from(n.to_string()))
+            .collect();
+        for frame in &frames {
+            assert!(connection.deliver(frame.clone()));
+        }
+        let mut session = Session::new(
+            connection,
+            BytesMut::new(),
+            1024,
+            false,
+            None,
+            Trace::default(),
+        );
+        let mut transport = Recorder::default();
+        while let Ok(first) = outbox.frames.try_recv() {
+            write_batch(&mut transport, &mut session, false, first, &mut outbox)
+                .await
+                .unwrap();
+        }
+        assert_eq!(transport.fed, frames);
+    }
 }

@@ -64,6 +64,9 @@ impl Outcome<'_> {
             .map(|(t, e)| t.received.saturating_sub(*e))
             .sum();
         let closed = normal.iter().filter(|(t, _)| t.server_closed).count();
+        // How the loss is spread tells a dropped connection (all of its messages) from
+        // scattered drops.
+        let clients_with_loss = normal.iter().filter(|(t, e)| t.received < *e).count();
         let last = normal.iter().filter_map(|(t, _)| t.last).max();
         let span = last.map(|l| l.saturating_sub(self.sent.started));
         let rate = match span {
@@ -106,6 +109,7 @@ impl Outcome<'_> {
             "expected": expected,
             "received": received,
             "lost": lost,
+            "clients_with_loss": clients_with_loss,
             "extra": extra,
             "closed_by_server": closed,
             "delivery_secs": span.map(|s| round(s.as_secs_f64())),
