@@ -211,7 +211,7 @@ impl End {
 /// What woke the message loop.
 enum Wake {
     Closing,
-    Frame(Option<Bytes>),
+    Frame(Bytes),
     Received(Received),
     Ping,
     ClientTimeout,
@@ -281,8 +281,7 @@ async fn serve<T: Transport>(
                         close_with(transport, protocol, &mut outbox, close).await,
                     );
                 }
-                Wake::Frame(None) => return End::Abnormal("queue closed"),
-                Wake::Frame(Some(frame)) => {
+                Wake::Frame(frame) => {
                     ping_at = Instant::now() + ping_interval;
                     write_batch(transport, session, binary, frame, &mut outbox).await
                 }

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
 use super::invocations::{InvocationFailed, InvocationOutcome, PendingInvocations};
+use super::queue::{FrameReceiver, FrameSender, PushError, frame_queue};
 use crate::protocol::{Close, Completion, Encoded, HubMessage, Invocation, Protocol};
 
 /// A shared handle to a connection; cloning it is a reference-count increment.
@@ -25,7 +25,7 @@ pub struct Connection {
     user_id: Option<Arc<str>>,
     protocol: Protocol,
     transport: &'static str,
-    outbox: mpsc::Sender<Bytes>,
+    outbox: FrameSender,
     /// Counted by this connection's own driver only, so no other core touches the cache line
     /// on the hot path; metrics sum them at scrape time.
     counters: Counters,
@@ -54,7 +54,7 @@ struct Counters {
 #[derive(Debug)]
 pub struct Outbox {
     /// Framed messages in the connection's protocol, in send order.
-    pub frames: mpsc::Receiver<Bytes>,
+    pub frames: FrameReceiver,
     /// Cancelled when the connection must close (REST close, slow consumer, shutdown).
     pub closing: CancellationToken,
 }
@@ -72,7 +72,7 @@ impl Connection {
         queue_capacity: usize,
         shutdown: &CancellationToken,
     ) -> (ConnectionHandle, Outbox) {
-        let (tx, rx) = mpsc::channel(queue_capacity.max(1));
+        let (tx, rx) = frame_queue(queue_capacity);
         let closing = shutdown.child_token();
         let connection = Arc::new(Connection {
             id,
@@ -152,25 +152,25 @@ impl Connection {
         match self.outbox.try_send(frame) {
             Ok(()) => true,
             // Already closing (e.g. an earlier overflow): nothing more to say or do.
-            Err(mpsc::error::TrySendError::Full(_)) if self.closing.is_cancelled() => false,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full) if self.closing.is_cancelled() => false,
+            Err(PushError::Full) => {
                 tracing::warn!(
                     hub = %self.hub,
                     connection = %self.id,
-                    capacity = self.outbox.max_capacity(),
+                    capacity = self.outbox.capacity(),
                     "slow consumer: send queue full, closing the connection"
                 );
                 self.counters.slow.store(true, Ordering::Relaxed);
                 self.close(Close {
                     error: Some(format!(
                         "The connection was closed because it did not read its messages fast enough (send queue of {} messages full).",
-                        self.outbox.max_capacity()
+                        self.outbox.capacity()
                     )),
                     allow_reconnect: true,
                 });
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
     }
 
