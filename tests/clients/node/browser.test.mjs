@@ -10,7 +10,6 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
 
 import {
   HOST,
@@ -21,10 +20,10 @@ import {
   rest,
   startServer,
   withDiagnostics,
+  launchChromium,
 } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TEST_OPTS = { timeout: 60_000 };
 
 const PAGE = `<!doctype html>
@@ -76,20 +75,7 @@ describe("browser build of @microsoft/signalr in headless Chromium", () => {
   before(async () => {
     server = await startServer();
     pages = await startPageServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.on("websocket", (ws) => webSocketUrls.push(ws.url()));
     page.on("console", (msg) => consoleLines.push(`${msg.type()}: ${msg.text()}`));

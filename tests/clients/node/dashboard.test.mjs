@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { chromium } from "playwright-core";
 
 import {
   API_VERSION,
@@ -21,9 +20,9 @@ import {
   startServer,
   stopClient,
   withDiagnostics,
+  launchChromium,
 } from "./harness.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TEST_OPTS = { timeout: 60_000 };
 const UI_WAIT = { timeout: 10_000 };
 
@@ -37,20 +36,7 @@ describe("live dashboard in headless Chromium", () => {
 
   before(async () => {
     server = await startServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on("console", (msg) => consoleLines.push(`${msg.type()}: ${msg.text()}`));
     page.on("pageerror", (err) => consoleLines.push(`pageerror: ${err.message}`));

@@ -15,6 +15,7 @@ import {
   LogLevel,
 } from "@microsoft/signalr";
 import jwt from "jsonwebtoken";
+import { chromium } from "playwright-core";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, "..", "..", "..");
@@ -350,4 +351,25 @@ export function withDiagnostics(getContext, fn) {
       throw err;
     }
   };
+}
+
+/**
+ * Debian's headless Chromium ($CHROMIUM_PATH, default /usr/bin/chromium; never a downloaded
+ * browser), with the flags that keep it off the network this machine does not have.
+ */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
 }
