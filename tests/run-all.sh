@@ -13,4 +13,6 @@ echo "== cargo test"
 cargo test --locked
 echo "== real clients"
 cargo build --locked --bin signalr-emulator
+# The README's run command must start the server, not the load generator beside it.
+cargo run --locked --quiet -- --version | grep -q '^signalr-emulator '
 bash tests/clients/run.sh
