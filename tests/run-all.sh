@@ -14,5 +14,6 @@ cargo test --locked
 echo "== real clients"
 cargo build --locked --bin signalr-emulator
 # The README's run command must start the server, not the load generator beside it.
-cargo run --locked --quiet -- --version | grep -q '^signalr-emulator '
+version=$(cargo run --locked --quiet -- --version)
+[[ "$version" == "signalr-emulator "* ]] || { echo "cargo run started '$version', not the server" >&2; exit 1; }
 bash tests/clients/run.sh
