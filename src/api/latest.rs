@@ -8,10 +8,14 @@
 use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 
 use super::body::Body;
+use super::common::{
+    add_connection_to_group, broadcast, connection_exists, group_exists, health,
+    remove_connection_from_group, send_to_connection, send_to_group, send_to_user, user_exists,
+    user_in_group,
+};
 use super::extract::{Authorized, HubRequest};
 use super::payload::Payload;
 use super::{execute, group_members, invoke, operations as op, streams, tokens};
@@ -121,26 +125,11 @@ async fn complete_stream(req: HubRequest) -> Status {
     streams::complete(&req).map(|()| StatusCode::ACCEPTED)
 }
 
-/// # `HEAD|GET /api/health`
-///
-/// 200 while the server runs; needs no token.
-async fn health() -> StatusCode {
-    StatusCode::OK
-}
-
 /// # `GET /api/auth/accessKey`
 ///
 /// 200 `{"KeyId": "primary", "AccessKey": "<the first configured key>"}`.
 async fn access_key(Authorized(state): Authorized) -> Json<tokens::AccessKey> {
     Json(tokens::access_key(&state.config))
-}
-
-/// # `POST /api/hubs/{hub}/:send[?excluded=id...]` (also `POST /api/hubs/{hub}`)
-///
-/// Broadcast to every connection of the hub but the excluded ones. 202.
-async fn broadcast(req: HubRequest, payload: Payload) -> StatusCode {
-    op::broadcast(&req, payload);
-    StatusCode::ACCEPTED
 }
 
 /// # `POST /api/hubs/{hub}/:closeConnections[?excluded=id...][&reason=]`
@@ -167,39 +156,11 @@ async fn generate_token(req: HubRequest) -> Result<Json<tokens::GeneratedToken>,
     tokens::generate(&req).map(Json)
 }
 
-/// # `POST /api/hubs/{hub}/users/{user}/:send` (also without `/:send`)
-///
-/// Send to every connection of a user. 202, also when the user has no connection.
-async fn send_to_user(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_user(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `HEAD|GET /api/hubs/{hub}/users/{user}`
-///
-/// 200 when the user has a connection, else 404 `Warning.User.NotExisted`.
-async fn user_exists(req: HubRequest) -> Result<Response, ApiError> {
-    op::user_exists(&req)
-}
-
 /// # `POST /api/hubs/{hub}/users/{user}/:closeConnections[?excluded=id...][&reason=]`
 ///
 /// Closes the user's connections but the excluded ones. 204.
 async fn close_user(req: HubRequest) -> Status {
     op::close_user_connections(&req).map(|()| StatusCode::NO_CONTENT)
-}
-
-/// # `POST /api/hubs/{hub}/connections/{connectionId}/:send` (also without `/:send`)
-///
-/// Send to one connection. 202, also when it is not connected.
-async fn send_to_connection(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_connection(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `HEAD|GET /api/hubs/{hub}/connections/{connectionId}`
-///
-/// 200 when connected, else 404 `Warning.Connection.NotExisted`.
-async fn connection_exists(req: HubRequest) -> Result<Response, ApiError> {
-    op::connection_exists(&req)
 }
 
 /// # `DELETE /api/hubs/{hub}/connections/{connectionId}[?reason=]`
@@ -234,20 +195,6 @@ async fn remove_connection_from_all_groups(req: HubRequest) -> Status {
     op::remove_connection_from_all_groups(&req).map(|()| StatusCode::OK)
 }
 
-/// # `POST /api/hubs/{hub}/groups/{group}/:send[?excluded=id...]` (also without `/:send`)
-///
-/// Send to the group's connections but the excluded ones. 202.
-async fn send_to_group(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_group(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `HEAD|GET /api/hubs/{hub}/groups/{group}`
-///
-/// 200 when the group has a connection, else 404 `Warning.Group.NotExisted`.
-async fn group_exists(req: HubRequest) -> Result<Response, ApiError> {
-    op::group_exists(&req)
-}
-
 /// # `POST /api/hubs/{hub}/groups/{group}/:closeConnections[?excluded=id...][&reason=]`
 ///
 /// Closes the group's connections but the excluded ones. 204.
@@ -261,28 +208,6 @@ async fn close_group(req: HubRequest) -> Status {
 /// page.
 async fn list_group_connections(req: HubRequest) -> Result<Json<group_members::Page>, ApiError> {
     group_members::list(&req).map(Json)
-}
-
-/// # `PUT /api/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
-///
-/// 200, or 404 `Error.Connection.NotExisted` when the connection is not connected.
-async fn add_connection_to_group(req: HubRequest) -> Status {
-    op::add_connection_to_group(&req).map(|()| StatusCode::OK)
-}
-
-/// # `DELETE /api/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
-///
-/// 200 (also when the connection was not in the group), or 404 `Error.Connection.NotExisted`
-/// when the connection is not connected.
-async fn remove_connection_from_group(req: HubRequest) -> Status {
-    op::remove_connection_from_group(&req).map(|()| StatusCode::OK)
-}
-
-/// # `HEAD|GET /api/hubs/{hub}/users/{user}/groups/{group}` (either path order)
-///
-/// 200 when the user is in the group, else 404 `Info.User.NotInGroup`.
-async fn user_in_group(req: HubRequest) -> Result<Response, ApiError> {
-    op::user_in_group(&req)
 }
 
 /// # `PUT /api/hubs/{hub}/users/{user}/groups/{group}[?ttl=seconds]` (either path order)

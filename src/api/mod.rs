@@ -6,6 +6,7 @@
 
 mod binary_payload;
 mod body;
+mod common;
 mod execute;
 mod extract;
 mod fallback;

@@ -4,12 +4,15 @@
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 
+use super::common::{
+    add_connection_to_group, broadcast, connection_exists, group_exists, health,
+    remove_connection_from_group, send_to_connection, send_to_group, send_to_user, user_exists,
+    user_in_group,
+};
 use super::extract::HubRequest;
 use super::operations as op;
-use super::payload::Payload;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -61,91 +64,12 @@ pub(super) fn router() -> Router<AppState> {
         )
 }
 
-/// # `GET|HEAD /api/v1/health`
-///
-/// 200 while the server runs; needs no token.
-async fn health() -> StatusCode {
-    StatusCode::OK
-}
-
-/// # `POST /api/v1/hubs/{hub}[?excluded=id...]`
-///
-/// Broadcast to every connection of the hub but the excluded ones. 202.
-async fn broadcast(req: HubRequest, payload: Payload) -> StatusCode {
-    op::broadcast(&req, payload);
-    StatusCode::ACCEPTED
-}
-
-/// # `POST /api/v1/hubs/{hub}/users/{user}`
-///
-/// Send to every connection of a user. 202, also when the user has no connection.
-async fn send_to_user(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_user(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `POST /api/v1/hubs/{hub}/connections/{connectionId}`
-///
-/// Send to one connection. 202, also when it is not connected.
-async fn send_to_connection(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_connection(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `POST /api/v1/hubs/{hub}/groups/{group}[?excluded=id...]`
-///
-/// Send to the group's connections but the excluded ones. 202.
-async fn send_to_group(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_group(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `GET|HEAD /api/v1/hubs/{hub}/connections/{connectionId}`
-///
-/// 200 when connected, else 404 `Warning.Connection.NotExisted`.
-async fn connection_exists(req: HubRequest) -> Result<Response, ApiError> {
-    op::connection_exists(&req)
-}
-
 /// # `DELETE /api/v1/hubs/{hub}/connections/{connectionId}[?reason=]`
 ///
 /// Sends the client a Close message carrying `reason` and closes it. 202, also when the
 /// connection does not exist (closing nothing is not an error).
 async fn close_connection(req: HubRequest) -> Status {
     op::close_connection(&req).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `GET|HEAD /api/v1/hubs/{hub}/groups/{group}`
-///
-/// 200 when the group has a connection, else 404 `Warning.Group.NotExisted`.
-async fn group_exists(req: HubRequest) -> Result<Response, ApiError> {
-    op::group_exists(&req)
-}
-
-/// # `GET|HEAD /api/v1/hubs/{hub}/users/{user}`
-///
-/// 200 when the user has a connection, else 404 `Warning.User.NotExisted`.
-async fn user_exists(req: HubRequest) -> Result<Response, ApiError> {
-    op::user_exists(&req)
-}
-
-/// # `PUT /api/v1/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
-///
-/// 200, or 404 `Error.Connection.NotExisted` when the connection is not connected.
-async fn add_connection_to_group(req: HubRequest) -> Status {
-    op::add_connection_to_group(&req).map(|()| StatusCode::OK)
-}
-
-/// # `DELETE /api/v1/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
-///
-/// 200 (also when the connection was not in the group), or 404 `Error.Connection.NotExisted`
-/// when the connection is not connected.
-async fn remove_connection_from_group(req: HubRequest) -> Status {
-    op::remove_connection_from_group(&req).map(|()| StatusCode::OK)
-}
-
-/// # `GET|HEAD /api/v1/hubs/{hub}/groups/{group}/users/{user}` (either path order)
-///
-/// 200 when the user is in the group, else 404 `Info.User.NotInGroup`.
-async fn user_in_group(req: HubRequest) -> Result<Response, ApiError> {
-    op::user_in_group(&req)
 }
 
 /// # `PUT /api/v1/hubs/{hub}/groups/{group}/users/{user}[?ttl=seconds]` (either path order)
