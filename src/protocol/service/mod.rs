@@ -25,6 +25,9 @@ mod model;
 mod read;
 mod write;
 
+#[cfg(test)]
+mod vectors;
+
 pub use enums::{
     AckStatus, DataMessageType, FlowControlOperation, FlowControlTarget, ServerConnectionType,
     ServiceEventKind, ServiceEventObjectType,

@@ -577,7 +577,8 @@ pub struct ClientCompletion {
     pub connection_id: String,
     /// The caller (or, from a router, the router's own id).
     pub caller_server_id: String,
-    /// The hub protocol of `payload`.
+    /// The hub protocol of `payload`. Written both here and as extension key 3, as the SDK
+    /// does; read from key 3 when present, so `ext.protocol` stays `None` after a read.
     pub protocol: Option<String>,
     /// The completion framed in that protocol; empty from the owning caller.
     pub payload: Bytes,

@@ -227,14 +227,7 @@ pub fn parse_message(body: &Bytes) -> Result<ServiceMessage> {
             payloads: f.payloads()?,
             ext: f.ext()?,
         }),
-        35 => M::ClientCompletion(ClientCompletion {
-            invocation_id: f.str("invocationId")?,
-            connection_id: f.str("connectionId")?,
-            caller_server_id: f.str("callerServerId")?,
-            protocol: f.required_opt_str("protocol")?,
-            payload: f.bin("payload")?,
-            ext: f.ext()?,
-        }),
+        35 => M::ClientCompletion(client_completion(&mut f)?),
         36 => M::ErrorCompletion(ErrorCompletion {
             invocation_id: f.str("invocationId")?,
             connection_id: f.str("connectionId")?,
@@ -281,6 +274,26 @@ fn handshake_request(f: &mut Fields) -> Result<HandshakeRequest> {
         migration_level: f.opt_i32("migrationLevel")?.unwrap_or(0),
         ext: f.ext()?,
         allow_stateful_reconnects: f.opt_bool("allowStatefulReconnects")?.unwrap_or(false),
+    })
+}
+
+/// `[35, invocationId, connectionId, callerServerId, protocol, payload, ext]`. The SDK writes
+/// the protocol twice, positionally and as extension key 3, and reads the key last, so the key
+/// wins; it is moved into `protocol` so that the message has one protocol.
+fn client_completion(f: &mut Fields) -> Result<ClientCompletion> {
+    let invocation_id = f.str("invocationId")?;
+    let connection_id = f.str("connectionId")?;
+    let caller_server_id = f.str("callerServerId")?;
+    let protocol = f.required_opt_str("protocol")?;
+    let payload = f.bin("payload")?;
+    let mut ext = f.ext()?;
+    Ok(ClientCompletion {
+        invocation_id,
+        connection_id,
+        caller_server_id,
+        protocol: ext.protocol.take().or(protocol),
+        payload,
+        ext,
     })
 }
 

@@ -217,7 +217,8 @@ impl Writer<'_> {
                 self.str(&m.caller_server_id);
                 self.opt_str(m.protocol.as_deref());
                 self.bin(&m.payload);
-                self.ext(&m.ext);
+                // The SDK writes the protocol again as extension key 3.
+                self.ext_with_protocol(&m.ext, m.protocol.as_deref());
             }
             M::ErrorCompletion(m) => {
                 self.header(6, type_id);
@@ -326,7 +327,13 @@ impl Writer<'_> {
 
     /// The extension map, keys in ascending order, `{}` when empty.
     fn ext(&mut self, ext: &Extensions) {
-        self.map_len(ext.len());
+        self.ext_with_protocol(ext, ext.protocol.as_deref());
+    }
+
+    /// The extension map with `protocol` as key 3 instead of `ext.protocol`.
+    fn ext_with_protocol(&mut self, ext: &Extensions, protocol: Option<&str>) {
+        let len = ext.len() - usize::from(ext.protocol.is_some()) + usize::from(protocol.is_some());
+        self.map_len(len);
         if let Some(id) = ext.tracing_id {
             self.int(TRACING_ID);
             written(enc::write_uint(self.0, id));
@@ -335,7 +342,7 @@ impl Writer<'_> {
             self.int(TTL);
             self.int(ttl.into());
         }
-        if let Some(protocol) = &ext.protocol {
+        if let Some(protocol) = protocol {
             self.int(PROTOCOL);
             self.str(protocol);
         }
