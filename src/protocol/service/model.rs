@@ -181,6 +181,26 @@ pub struct Ping {
     pub messages: Vec<String>,
 }
 
+impl Ping {
+    /// A ping carrying key/value pairs, e.g. `[("status", "1")]`.
+    pub fn pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Ping {
+            messages: pairs
+                .into_iter()
+                .flat_map(|(key, value)| [key.to_owned(), value.to_owned()])
+                .collect(),
+        }
+    }
+
+    /// The value after `key` among the key/value pairs, e.g. `value("status")`.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.messages
+            .chunks_exact(2)
+            .find(|pair| pair[0] == key)
+            .map(|pair| pair[1].as_str())
+    }
+}
+
 /// 4: `[4, connectionId, claims, headers, queryString, ext]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenConnection {
@@ -659,6 +679,61 @@ pub struct RefreshAuth {
     /// The whole unframed message, `[41, ...]`.
     pub raw: Bytes,
 }
+
+/// `From<Struct> for ServiceMessage` for every variant, so `Ack { .. }.into()` builds a message.
+macro_rules! into_message {
+    ($($variant:ident),+ $(,)?) => {
+        $(impl From<$variant> for ServiceMessage {
+            fn from(message: $variant) -> Self {
+                ServiceMessage::$variant(message)
+            }
+        })+
+    };
+}
+
+into_message!(
+    HandshakeRequest,
+    HandshakeResponse,
+    Ping,
+    OpenConnection,
+    CloseConnection,
+    ConnectionData,
+    MultiConnectionData,
+    UserData,
+    MultiUserData,
+    BroadcastData,
+    JoinGroup,
+    LeaveGroup,
+    GroupBroadcastData,
+    MultiGroupBroadcastData,
+    ServiceError,
+    UserJoinGroup,
+    UserLeaveGroup,
+    JoinGroupWithAck,
+    LeaveGroupWithAck,
+    Ack,
+    CheckUserInGroupWithAck,
+    ServiceEvent,
+    CheckGroupExistenceWithAck,
+    CheckConnectionExistenceWithAck,
+    CheckUserExistenceWithAck,
+    UserJoinGroupWithAck,
+    UserLeaveGroupWithAck,
+    AccessKeyRequest,
+    AccessKeyResponse,
+    CloseConnectionWithAck,
+    CloseConnectionsWithAck,
+    CloseUserConnectionsWithAck,
+    CloseGroupConnectionsWithAck,
+    ClientInvocation,
+    ClientCompletion,
+    ErrorCompletion,
+    ServiceMapping,
+    ConnectionReconnect,
+    ConnectionFlowControl,
+    GroupMemberQuery,
+    RefreshAuth,
+);
 
 impl ServiceMessage {
     /// The wire type id.
