@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::cursor::{Cursor, Problem};
 use super::ext::{DATA_MESSAGE_TYPE, FILTER, IS_PARTIAL, PROTOCOL, TRACING_ID, TTL};
+use super::messages::*;
 use super::model::*;
 use super::{
     AckStatus, DataMessageType, Extensions, FlowControlOperation, FlowControlTarget,
