@@ -163,3 +163,88 @@ async fn sigterm_exits_within_the_shutdown_deadline_while_requests_hang() {
         "{took:?}: it waited for the deadline"
     );
 }
+
+/// A client WebSocket frame (masked with a zero key, which leaves the payload as it is).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// `VmRSS` or `VmHWM` (peak) of a process, in KiB.
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Opens a WebSocket by hand and completes a JSON handshake, so the socket can then be
+/// written without ever being read.
+async fn handshaken_socket(addr: SocketAddr) -> TcpStream {
+    let token = crate::common::client_token("chat", Some("flooder"));
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let upgrade = format!(
+        "GET /client/?hub=chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream.write_all(upgrade.as_bytes()).await.unwrap();
+    stream
+        .write_all(&client_frame(
+            0x1,
+            b"{\"protocol\":\"json\",\"version\":1}\x1e",
+        ))
+        .await
+        .unwrap();
+    // The 101 answer and the handshake response `{}` (a 2-byte header and 3 bytes).
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(WAIT, async {
+        while !seen.ends_with(b"{}\x1e") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed during the handshake");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the handshake completes");
+    assert!(seen.starts_with(b"HTTP/1.1 101"));
+    stream
+}
+
+#[tokio::test]
+async fn a_client_flooding_pings_without_reading_is_dropped_with_bounded_memory() {
+    let (child, port, _) = spawn_binary(&["--port", "0"], QUIET).await;
+    let pid = child.id().unwrap();
+    let mut socket = handshaken_socket(loopback(port)).await;
+    let before = memory_kib(pid, "VmRSS");
+    // One million Pings of 125 bytes (131 MB), never reading a Pong.
+    let batch: Vec<u8> = (0..10_000)
+        .flat_map(|_| client_frame(0x9, &[b'p'; 125]))
+        .collect();
+    let flood = tokio::time::timeout(Duration::from_secs(30), async {
+        for _ in 0..100 {
+            socket.write_all(&batch).await?;
+        }
+        std::io::Result::Ok(())
+    })
+    .await
+    .expect("the flood ends in time");
+    assert!(
+        flood.is_err(),
+        "the server closes the connection before the flood is over"
+    );
+    let peak = memory_kib(pid, "VmHWM");
+    assert!(
+        peak < before + 32 * 1024,
+        "server memory stays bounded: {before} KiB before, peak {peak} KiB"
+    );
+    // And it serves as before.
+    assert!(healthy(loopback(port), WAIT).await);
+}
