@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 
 use super::connections::{Binding, ClientConnection};
-use super::request::{claims_of, client_query, hub_of, plain};
+use super::request::{claims_of, client_query, hub_of, plain, same_user};
 use super::transport::{Received, TransportKind};
 use super::{long_polling, sse, websocket};
 use crate::error::ApiError;
@@ -37,10 +37,11 @@ pub(super) async fn connect(
     let Some(token) = id else {
         return Ok(plain(StatusCode::BAD_REQUEST, "Connection ID required"));
     };
-    claims_of(&state, &headers, raw_query.as_deref(), &hub, false)?;
+    let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub)?;
     let Some(client) = state.connections.get(token) else {
         return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
     };
+    same_user(&state, &claims, &client)?;
     match method {
         Method::GET if accepts_event_stream(&headers) => Ok(start_or_refuse(
             state,

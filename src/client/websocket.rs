@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
-use super::request::{claims_of, client_query, plain};
+use super::request::{claims_of, client_query, plain, same_user};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -40,7 +40,7 @@ pub(super) fn upgrade(
     hub: &str,
     id: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let claims = claims_of(&state, headers, raw_query, hub, id.is_none())?;
+    let claims = claims_of(&state, headers, raw_query, hub)?;
     // Our own writes wait for the socket once WRITE_BUFFER is passed, so only Pongs (queued
     // while reading) can grow the buffer to the bound; a write past it fails and ends the
     // connection. One largest message always fits.
@@ -52,19 +52,16 @@ pub(super) fn upgrade(
     let Some(token) = id else {
         // No negotiate (Python clients' redirect path, skipNegotiation): a fresh connection.
         let id: Arc<str> = Arc::from(new_id().as_str());
-        let client = state.connections.insert(
-            id.clone(),
-            id,
-            Arc::from(hub),
-            claims.unwrap_or_default(),
-            false,
-        );
+        let client = state
+            .connections
+            .insert(id.clone(), id, Arc::from(hub), claims, false);
         *client.binding() = Binding::WebSockets { reattach: None };
         return Ok(start(state, upgrade, client, client_query(raw_query)));
     };
     let Some(client) = state.connections.get(token) else {
         return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
     };
+    same_user(&state, &claims, &client)?;
     if !client.allows(TransportKind::WebSockets) {
         return Ok(plain(
             StatusCode::NOT_FOUND,

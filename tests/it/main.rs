@@ -4,6 +4,7 @@
 mod auth;
 mod binary;
 mod common;
+mod connection_auth;
 mod framing;
 mod lifecycle;
 mod metrics;
