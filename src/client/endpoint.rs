@@ -50,7 +50,7 @@ pub(super) async fn connect(
             client_query(raw_query.as_deref()),
         )),
         Method::GET => Ok(long_poll(state, client, client_query(raw_query.as_deref())).await),
-        Method::POST => Ok(send(&client, body).await),
+        Method::POST => Ok(send(&client, body, state.config.max_message_size).await),
         Method::DELETE => Ok(delete(&client).await),
         _ => Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")),
     }
@@ -114,19 +114,29 @@ async fn long_poll(
     }
 }
 
-/// # `POST /client/?id=`: client bytes for SSE and long-polling connections.
-async fn send(client: &ClientConnection, body: Bytes) -> Response {
-    if matches!(client.binding().kind(), Some(TransportKind::WebSockets)) {
-        return plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "POST requests are not allowed for WebSocket connections.",
-        );
-    }
-    let Some(inbound) = client.inbound() else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "The connection has no transport yet: start it with a GET before sending.",
-        );
+/// # `POST /client/?id=`: client bytes for SSE and long-polling connections, and (buffered
+/// until the transport starts, as ASP.NET Core does) for connections without one yet.
+async fn send(client: &ClientConnection, body: Bytes, early_limit: usize) -> Response {
+    let inbound = match &mut *client.binding() {
+        Binding::WebSockets { .. } => {
+            return plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "POST requests are not allowed for WebSocket connections.",
+            );
+        }
+        Binding::Negotiated { early } => {
+            if early.len() + body.len() > early_limit {
+                return plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too much was sent before the transport started: start polling (or the event stream) to send more.",
+                );
+            }
+            early.extend_from_slice(&body);
+            return plain(StatusCode::OK, "");
+        }
+        Binding::ServerSentEvents { inbound } | Binding::LongPolling { inbound, .. } => {
+            inbound.clone()
+        }
     };
     match inbound.send(Received::Data(body)).await {
         Ok(()) => plain(StatusCode::OK, ""),

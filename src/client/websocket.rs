@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, SinkExt};
 use tokio::sync::mpsc;
 
@@ -56,7 +56,13 @@ pub(super) fn upgrade(
             .connections
             .insert(id.clone(), id, Arc::from(hub), claims, false);
         *client.binding() = Binding::WebSockets { reattach: None };
-        return Ok(start(state, upgrade, client, client_query(raw_query)));
+        return Ok(start(
+            state,
+            upgrade,
+            client,
+            client_query(raw_query),
+            BytesMut::new(),
+        ));
     };
     let Some(client) = state.connections.get(token) else {
         return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
@@ -69,11 +75,18 @@ pub(super) fn upgrade(
         ));
     }
     let mut binding = client.binding();
-    match &*binding {
-        Binding::Negotiated => {
+    match &mut *binding {
+        Binding::Negotiated { early } => {
+            let early = std::mem::take(early);
             *binding = Binding::WebSockets { reattach: None };
             drop(binding);
-            Ok(start(state, upgrade, client, client_query(raw_query)))
+            Ok(start(
+                state,
+                upgrade,
+                client,
+                client_query(raw_query),
+                early,
+            ))
         }
         Binding::WebSockets {
             reattach: Some(reattach),
@@ -105,6 +118,7 @@ fn start(
     upgrade: WebSocketUpgrade,
     client: Arc<ClientConnection>,
     client_query: String,
+    early: BytesMut,
 ) -> Response {
     let tasks = state.tasks.clone();
     let window = state.config.disconnect_timeout;
@@ -119,7 +133,7 @@ fn start(
                 reconnect_window: window,
                 stalled_pings: 0,
             };
-            tasks.track_future(drive(transport, state, client, client_query))
+            tasks.track_future(drive(transport, state, client, client_query, early))
         })
         .into_response()
 }

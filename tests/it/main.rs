@@ -7,6 +7,7 @@ mod common;
 mod connection_auth;
 mod framing;
 mod lifecycle;
+mod long_polling_order;
 mod metrics;
 mod negotiate;
 mod rest_execute;
