@@ -32,8 +32,15 @@ async fn call(server: &TestServer, method: &str, token: &str, body: &str) -> (u1
 async fn a_send_before_the_first_poll_is_kept_until_polling_starts() {
     let server = TestServer::start().await;
     let (_, token) = server.negotiate("chat", None).await;
-    assert_eq!(call(&server, "POST", &token, HANDSHAKE).await, (200, String::new()));
-    assert_eq!(call(&server, "GET", &token, "").await.0, 200, "the first poll");
+    assert_eq!(
+        call(&server, "POST", &token, HANDSHAKE).await,
+        (200, String::new())
+    );
+    assert_eq!(
+        call(&server, "GET", &token, "").await.0,
+        200,
+        "the first poll"
+    );
     assert_eq!(
         call(&server, "GET", &token, "").await,
         (200, "{}\x1e".to_owned()),
