@@ -5,8 +5,10 @@
 # payload as the other servers of that row, stops it, and finally prints one markdown table.
 # Everything runs on 127.0.0.x; every run has a deadline and every wait is bounded.
 #
-# Usage: bash benches/run.sh [--full] [--wait-quiet SECONDS | --no-wait]
-#   --full          also run the 100,000-client row (heavy; capped by `ulimit -Hn`)
+# Usage: bash benches/run.sh [--full] [--soak-only] [--wait-quiet SECONDS | --no-wait]
+#   --full          also run the 100,000-client row (heavy; capped by `ulimit -Hn`), and the
+#                   soak for 10 minutes instead of $BENCH_SOAK_SECONDS
+#   --soak-only     run only the soak row (with --full: the 10-minute soak)
 #   --wait-quiet S  wait up to S seconds (default 1200) for the 1-minute load average to fall
 #                   below $QUIET_LOAD (default 0.8) before measuring; the table says if it did
 #   --no-wait       start at once
@@ -16,13 +18,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FULL=0
+SOAK_ONLY=0
 WAIT_QUIET=1200
 while [[ $# -gt 0 ]]; do
   case $1 in
     --full) FULL=1 ;;
+    --soak-only) SOAK_ONLY=1 ;;
     --no-wait) WAIT_QUIET=0 ;;
     --wait-quiet) WAIT_QUIET=${2:?--wait-quiet needs seconds}; shift ;;
-    *) echo "usage: bash benches/run.sh [--full] [--wait-quiet SECONDS | --no-wait]" >&2; exit 2 ;;
+    *) echo "usage: bash benches/run.sh [--full] [--soak-only] [--wait-quiet SECONDS | --no-wait]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -43,6 +47,13 @@ FULL_CLIENTS=${BENCH_FULL_CLIENTS:-100000}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
 WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 QUIET_LOAD=${QUIET_LOAD:-0.8}
+# The soak: clients connecting and leaving in a loop under steady broadcasts. The default run
+# keeps it short; --full runs the 10 minutes of issue 15.
+SOAK_CLIENTS=${BENCH_SOAK_CLIENTS:-1000}
+SOAK_SECONDS=${BENCH_SOAK_SECONDS:-120}
+SOAK_WARMUP=${BENCH_SOAK_WARMUP:-30}
+SOAK_RATE=${BENCH_SOAK_RATE:-10}
+(( FULL )) && SOAK_SECONDS=${BENCH_SOAK_FULL_SECONDS:-600}
 # Runs per row and server (see `load`).
 REPEAT=${BENCH_REPEAT:-3}
 # Broadcasts in flight at once: the servers batch the frames queued for a client into one write,
@@ -166,6 +177,8 @@ LOAD_START=$(load1)
 log "starting at load average $LOAD_START"
 
 # --- Rows ------------------------------------------------------------------------------------
+FULL_RUN_CLIENTS=0
+if (( ! SOAK_ONLY )); then
 FANOUT=(-n "$CLIENTS" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 120)
 emulator emulator-fanout && load fanout-emulator "$EMU_PORT" "${FANOUT[@]}"
 stop_server
@@ -215,7 +228,6 @@ if emulator emulator-slow; then
 fi
 stop_server
 
-FULL_RUN_CLIENTS=0
 if (( FULL )); then
   FULL_RUN_CLIENTS=$FULL_CLIENTS
   if (( FD_LIMIT < FULL_CLIENTS + 500 )); then
@@ -226,6 +238,19 @@ if (( FULL )); then
     -b "$PAYLOAD" --settle 3 --deadline 600 --drain-timeout 60
   stop_server
 fi
+fi
+
+# soak_run: the soak row on a fresh emulator (one run: it is long).
+soak_run() {
+  emulator emulator-soak || return 1
+  timeout $((SOAK_SECONDS + 120)) "$BIN/signalr-loadgen" soak --url "http://127.0.0.1:$EMU_PORT" \
+    -n "$SOAK_CLIENTS" --duration-secs "$SOAK_SECONDS" --warmup-secs "$SOAK_WARMUP" \
+    --rate "$SOAK_RATE" --server-pid "$SERVER_PID" --label soak \
+    >"$OUT/soak.1.json" 2>"$OUT/soak.1.err"
+  log "soak: $(tail -n 1 "$OUT/soak.1.err")"
+  stop_server
+}
+soak_run
 LOAD_END=$(load1)
 
 # --- Table -----------------------------------------------------------------------------------
@@ -312,6 +337,19 @@ Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null
 | Slow consumer: $SLOW_CLIENTS clients × $SLOW_MESSAGES × $SLOW_PAYLOAD B, one stops reading | others ≥ 0.9× the run without it; memory bounded; it is disconnected | $(deliveries slow-emulator), server RSS after ≤ $(mib "$slow_rss_after"), disconnected $slow_closed | without it: $(deliveries slow-baseline), RSS after ≤ $(mib "$steady_rss_after") | — | ${slow_ratio}×: $slow_ok |
 EOF
 )
+soak_growth=$(first soak .rss_growth)
+soak_open=$(first soak .open_connections_after)
+soak_lost=$(first soak .lost)
+soak_ok=$(awk -v g="$soak_growth" -v o="$soak_open" -v l="$soak_lost" 'BEGIN {
+  if (g == "n/a" || o == "n/a" || l == "n/a") { print "n/a"; exit }
+  print ((g + 0 <= 0.10 && o + 0 == 0 && l + 0 == 0) ? "met" : "**missed**") }')
+soak_row="| Soak: $SOAK_CLIENTS clients connecting and leaving in a loop (1–5 s each) under $SOAK_RATE broadcasts/s for $SOAK_SECONDS s (warm-up $SOAK_WARMUP s) | RSS at the end within 10 % of after warm-up; no connection left in \`/metrics\`; no loss | $(first soak .sessions) sessions, $(first soak .broadcasts) broadcasts, $soak_lost lost of $(first soak .expected) expected; RSS $(mib "$(first soak .rss_kib.warm)") after warm-up, $(mib "$(first soak .rss_kib.end)") at the end ($(awk -v g="$soak_growth" 'BEGIN { if (g == "n/a") print g; else printf "%+.1f %%", g * 100 }')), $(mib "$(first soak .rss_kib.after)") once all left; $soak_open connections left | — | — | $soak_ok |"
+if (( SOAK_ONLY )); then
+  table=$(printf '%s\n\n%s\n%s\n%s' "${table%%$'\n'*}" "| Figure | Target | signalr-emulator | Baseline | Socket.IO 4 | Result |" "|---|---|---|---|---|---|" "$soak_row")
+  echo "$table" | tee "$OUT/table.md"
+  exit 0
+fi
+table+=$'\n'"$soak_row"
 if (( FULL )); then
   table+=$'\n'"| $FULL_RUN_CLIENTS clients (of $FULL_CLIENTS asked; \`ulimit -Hn\` is $FD_LIMIT) + one broadcast | report connect time, delivery time, RSS | connect $(first full-emulator .connect_secs) s, delivery $(first full-emulator .delivery_secs) s, $(deliveries full-emulator), RSS $(mib "$(first full-emulator .rss_kib.connected)") ($(kib "$(first full-emulator .rss_per_connection_bytes)")/connection) | — | — | reported |"
 else

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
+use bytes::BytesMut;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -36,7 +37,12 @@ pub struct ClientConnection {
 #[derive(Debug)]
 pub(super) enum Binding {
     /// Negotiated; no transport yet.
-    Negotiated,
+    Negotiated {
+        /// Bytes POSTed before the transport started (ASP.NET Core accepts them, and some
+        /// long-polling clients send their handshake before the first poll); the driver reads
+        /// them first.
+        early: BytesMut,
+    },
     /// A WebSocket driver owns the connection. `reattach` is set while a stateful connection
     /// waits for its client to come back after the socket dropped.
     WebSockets {
@@ -61,7 +67,7 @@ impl Binding {
     /// The bound transport, if any.
     pub(super) fn kind(&self) -> Option<TransportKind> {
         match self {
-            Binding::Negotiated => None,
+            Binding::Negotiated { .. } => None,
             Binding::WebSockets { .. } => Some(TransportKind::WebSockets),
             Binding::ServerSentEvents { .. } => Some(TransportKind::ServerSentEvents),
             Binding::LongPolling { .. } => Some(TransportKind::LongPolling),
@@ -80,13 +86,11 @@ impl ClientConnection {
         allowed_transports(&self.claims) & kind.bit() != 0
     }
 
-    /// Where the client sends bytes, for transports that receive by POST.
-    pub(super) fn inbound(&self) -> Option<mpsc::Sender<Received>> {
-        match &*self.binding() {
-            Binding::ServerSentEvents { inbound } | Binding::LongPolling { inbound, .. } => {
-                Some(inbound.clone())
-            }
-            _ => None,
+    /// Binds a transport; returns the bytes POSTed before it, for its driver to read first.
+    pub(super) fn bind(&self, binding: Binding) -> BytesMut {
+        match std::mem::replace(&mut *self.binding(), binding) {
+            Binding::Negotiated { early } => early,
+            _ => BytesMut::new(),
         }
     }
 }
@@ -124,7 +128,9 @@ impl ClientConnections {
             claims,
             stateful,
             created: Instant::now(),
-            binding: Mutex::new(Binding::Negotiated),
+            binding: Mutex::new(Binding::Negotiated {
+                early: BytesMut::new(),
+            }),
         });
         self.by_token.insert(token, connection.clone());
         connection
@@ -144,7 +150,7 @@ impl ClientConnections {
     pub fn sweep(&self, now: Instant, timeout: Duration) {
         self.by_token.retain(|_, connection| {
             now.duration_since(connection.created) < timeout
-                || !matches!(*connection.binding(), Binding::Negotiated)
+                || !matches!(*connection.binding(), Binding::Negotiated { .. })
         });
     }
 }

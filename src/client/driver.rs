@@ -34,6 +34,7 @@ pub(super) async fn drive<T: Transport>(
     state: AppState,
     client: Arc<ClientConnection>,
     client_query: String,
+    early: BytesMut,
 ) {
     let span = tracing::info_span!(
         "connection",
@@ -42,7 +43,7 @@ pub(super) async fn drive<T: Transport>(
         transport = transport.kind().name()
     );
     async {
-        let mut input = BytesMut::new();
+        let mut input = early;
         // Boxed: the handshake runs once, and keeping its state out of the connection's task
         // keeps every idle connection smaller.
         if let Some(agreed) = Box::pin(handshake(&mut transport, &state, &mut input)).await {

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 
 use super::connections::{Binding, ClientConnection};
-use super::request::{claims_of, client_query, hub_of, plain};
+use super::request::{claims_of, client_query, hub_of, plain, same_user};
 use super::transport::{Received, TransportKind};
 use super::{long_polling, sse, websocket};
 use crate::error::ApiError;
@@ -37,10 +37,11 @@ pub(super) async fn connect(
     let Some(token) = id else {
         return Ok(plain(StatusCode::BAD_REQUEST, "Connection ID required"));
     };
-    claims_of(&state, &headers, raw_query.as_deref(), &hub, false)?;
+    let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub)?;
     let Some(client) = state.connections.get(token) else {
         return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
     };
+    same_user(&state, &claims, &client)?;
     match method {
         Method::GET if accepts_event_stream(&headers) => Ok(start_or_refuse(
             state,
@@ -49,7 +50,7 @@ pub(super) async fn connect(
             client_query(raw_query.as_deref()),
         )),
         Method::GET => Ok(long_poll(state, client, client_query(raw_query.as_deref())).await),
-        Method::POST => Ok(send(&client, body).await),
+        Method::POST => Ok(send(&client, body, state.config.max_message_size).await),
         Method::DELETE => Ok(delete(&client).await),
         _ => Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")),
     }
@@ -113,19 +114,29 @@ async fn long_poll(
     }
 }
 
-/// # `POST /client/?id=`: client bytes for SSE and long-polling connections.
-async fn send(client: &ClientConnection, body: Bytes) -> Response {
-    if matches!(client.binding().kind(), Some(TransportKind::WebSockets)) {
-        return plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "POST requests are not allowed for WebSocket connections.",
-        );
-    }
-    let Some(inbound) = client.inbound() else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "The connection has no transport yet: start it with a GET before sending.",
-        );
+/// # `POST /client/?id=`: client bytes for SSE and long-polling connections, and (buffered
+/// until the transport starts, as ASP.NET Core does) for connections without one yet.
+async fn send(client: &ClientConnection, body: Bytes, early_limit: usize) -> Response {
+    let inbound = match &mut *client.binding() {
+        Binding::WebSockets { .. } => {
+            return plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "POST requests are not allowed for WebSocket connections.",
+            );
+        }
+        Binding::Negotiated { early } => {
+            if early.len() + body.len() > early_limit {
+                return plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too much was sent before the transport started: start polling (or the event stream) to send more.",
+                );
+            }
+            early.extend_from_slice(&body);
+            return plain(StatusCode::OK, "");
+        }
+        Binding::ServerSentEvents { inbound } | Binding::LongPolling { inbound, .. } => {
+            inbound.clone()
+        }
     };
     match inbound.send(Received::Data(body)).await {
         Ok(()) => plain(StatusCode::OK, ""),

@@ -110,18 +110,19 @@ pub(super) fn start(
 ) -> Response {
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let polls = Arc::new(PollQueue::new());
-    *client.binding() = Binding::LongPolling {
+    let early = client.bind(Binding::LongPolling {
         inbound: inbound_tx,
         polls: polls.clone(),
-    };
+    });
     let transport = LongPollingTransport {
         inbound,
         polls,
         disconnect_timeout: state.config.disconnect_timeout,
+        deleted: false,
     };
     state
         .tasks
-        .spawn(drive(transport, state.clone(), client, client_query));
+        .spawn(drive(transport, state.clone(), client, client_query, early));
     poll_response(StatusCode::OK, "application/octet-stream", Bytes::new())
 }
 
@@ -194,6 +195,8 @@ struct LongPollingTransport {
     inbound: mpsc::Receiver<Received>,
     polls: Arc<PollQueue>,
     disconnect_timeout: Duration,
+    /// The client ended the connection with DELETE: it polls no more.
+    deleted: bool,
 }
 
 impl Transport for LongPollingTransport {
@@ -203,7 +206,11 @@ impl Transport for LongPollingTransport {
 
     async fn recv(&mut self) -> Received {
         tokio::select! {
-            received = self.inbound.recv() => received.unwrap_or(Received::Lost),
+            received = self.inbound.recv() => {
+                let received = received.unwrap_or(Received::Lost);
+                self.deleted = matches!(received, Received::Closed);
+                received
+            }
             () = self.polls.abandoned(self.disconnect_timeout) => Received::Lost,
         }
     }
@@ -232,8 +239,30 @@ impl Transport for LongPollingTransport {
         Ok(())
     }
 
+    /// Ends the connection once a poll has taken what is buffered (the Close with its reason,
+    /// typically), as ASP.NET Core does: a client between two polls would otherwise find the
+    /// connection gone (404) and never learn why it ended. It does not wait when the client
+    /// polls no more (it sent DELETE, or no poll came for the disconnect timeout).
     async fn close(&mut self) {
         self.polls.lock().ended = true;
         self.polls.ready.notify_one();
+        if self.deleted {
+            return;
+        }
+        let taken = async {
+            loop {
+                let drained = self.polls.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                if self.polls.lock().output.is_empty() {
+                    return;
+                }
+                drained.await;
+            }
+        };
+        tokio::select! {
+            () = taken => {}
+            () = self.polls.abandoned(self.disconnect_timeout) => {}
+        }
     }
 }

@@ -82,7 +82,7 @@ pub(super) async fn negotiate(
             Ok(v) => v.min(MAX_NEGOTIATE_VERSION),
         },
     };
-    let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub, true)?.unwrap_or_default();
+    let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub)?;
     let stateful = query
         .first("useStatefulReconnect")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));

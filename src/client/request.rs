@@ -3,7 +3,8 @@
 
 use axum::http::{HeaderMap, StatusCode, header};
 
-use crate::auth::{Audience, Claims, token_from_request, unix_now};
+use super::connections::ClientConnection;
+use crate::auth::{Audience, AuthMode, Claims, token_from_request, unix_now};
 use crate::error::ApiError;
 use crate::hub::names::internal_hub_name;
 use crate::query::Query;
@@ -27,27 +28,47 @@ pub(super) fn hub_of(query: &Query) -> Result<String, ApiError> {
     }
 }
 
-/// Verifies the request's token (if any) for the hub. Returns `Ok(None)` when there is no
-/// token and the caller may fall back to the claims of an earlier negotiate.
+/// Verifies the request's token for the hub: every client request needs one (unless auth is
+/// off), the ones to an existing connection (`id=`) included.
 pub(super) fn claims_of(
     state: &AppState,
     headers: &HeaderMap,
     raw_query: Option<&str>,
     hub: &str,
-    token_required: bool,
-) -> Result<Option<Claims>, ApiError> {
+) -> Result<Claims, ApiError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = token_from_request(authorization, raw_query);
-    if token.is_none() && !token_required {
-        return Ok(None);
-    }
     state
         .verifier
         .verify(token.as_deref(), &Audience::Client { hub }, unix_now())
-        .map(Some)
         .map_err(ApiError::from)
+}
+
+/// Refuses a request to `client` whose token names another user than the one the connection
+/// was opened for: holding a connection id (public with negotiate version 0) is not enough to
+/// read, send as or close someone else's connection, as on Azure.
+pub(super) fn same_user(
+    state: &AppState,
+    claims: &Claims,
+    client: &ClientConnection,
+) -> Result<(), ApiError> {
+    if state.verifier.mode() == AuthMode::Off || claims.user_id == client.claims.user_id {
+        return Ok(());
+    }
+    let named = |user: &Option<String>| match user {
+        Some(user) => format!("user '{user}'"),
+        None => "no user (anonymous)".to_owned(),
+    };
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "Error.Auth.UserMismatch",
+        format!(
+            "The token is for {}, but this connection was opened by another user: requests to a connection need a token of the user who opened it.",
+            named(&claims.user_id)
+        ),
+    ))
 }
 
 /// A plain-text response, as ASP.NET Core's connection dispatcher answers transport errors.

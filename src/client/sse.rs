@@ -32,9 +32,9 @@ pub(super) fn start(
 ) -> Response {
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let (events, events_rx) = mpsc::channel::<Bytes>(EVENT_QUEUE);
-    *client.binding() = Binding::ServerSentEvents {
+    let early = client.bind(Binding::ServerSentEvents {
         inbound: inbound_tx,
-    };
+    });
     let transport = SseTransport {
         inbound,
         events: Some(events),
@@ -42,7 +42,7 @@ pub(super) fn start(
     };
     state
         .tasks
-        .spawn(drive(transport, state.clone(), client, client_query));
+        .spawn(drive(transport, state.clone(), client, client_query, early));
 
     // The comment line goes out at once: browsers fire `onopen` only after the first bytes.
     let first =

@@ -8,14 +8,14 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures_util::SinkExt;
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt, SinkExt};
 use tokio::sync::mpsc;
 
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
-use super::request::{claims_of, client_query, plain};
+use super::request::{claims_of, client_query, plain, same_user};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,6 +25,11 @@ use crate::state::AppState;
 const READ_BUFFER: usize = 1024;
 /// Bytes buffered before tungstenite writes to the socket; the driver flushes every batch.
 const WRITE_BUFFER: usize = 8 * 1024;
+/// Room for a frame header beyond its payload.
+const FRAME_HEADER: usize = 14;
+/// Pings a client may send while its output cannot be written (it reads nothing) before it is
+/// dropped. tungstenite answers every Ping with a Pong the client never takes.
+const MAX_STALLED_PINGS: u32 = 1000;
 
 /// Handles a WebSocket upgrade request on the connect URL.
 pub(super) fn upgrade(
@@ -35,27 +40,34 @@ pub(super) fn upgrade(
     hub: &str,
     id: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let claims = claims_of(&state, headers, raw_query, hub, id.is_none())?;
+    let claims = claims_of(&state, headers, raw_query, hub)?;
+    // Our own writes wait for the socket once WRITE_BUFFER is passed, so only Pongs (queued
+    // while reading) can grow the buffer to the bound; a write past it fails and ends the
+    // connection. One largest message always fits.
     let upgrade = upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + state.config.max_message_size + FRAME_HEADER)
         .max_message_size(state.config.max_message_size);
     let Some(token) = id else {
         // No negotiate (Python clients' redirect path, skipNegotiation): a fresh connection.
         let id: Arc<str> = Arc::from(new_id().as_str());
-        let client = state.connections.insert(
-            id.clone(),
-            id,
-            Arc::from(hub),
-            claims.unwrap_or_default(),
-            false,
-        );
+        let client = state
+            .connections
+            .insert(id.clone(), id, Arc::from(hub), claims, false);
         *client.binding() = Binding::WebSockets { reattach: None };
-        return Ok(start(state, upgrade, client, client_query(raw_query)));
+        return Ok(start(
+            state,
+            upgrade,
+            client,
+            client_query(raw_query),
+            BytesMut::new(),
+        ));
     };
     let Some(client) = state.connections.get(token) else {
         return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
     };
+    same_user(&state, &claims, &client)?;
     if !client.allows(TransportKind::WebSockets) {
         return Ok(plain(
             StatusCode::NOT_FOUND,
@@ -63,11 +75,18 @@ pub(super) fn upgrade(
         ));
     }
     let mut binding = client.binding();
-    match &*binding {
-        Binding::Negotiated => {
+    match &mut *binding {
+        Binding::Negotiated { early } => {
+            let early = std::mem::take(early);
             *binding = Binding::WebSockets { reattach: None };
             drop(binding);
-            Ok(start(state, upgrade, client, client_query(raw_query)))
+            Ok(start(
+                state,
+                upgrade,
+                client,
+                client_query(raw_query),
+                early,
+            ))
         }
         Binding::WebSockets {
             reattach: Some(reattach),
@@ -99,6 +118,7 @@ fn start(
     upgrade: WebSocketUpgrade,
     client: Arc<ClientConnection>,
     client_query: String,
+    early: BytesMut,
 ) -> Response {
     let tasks = state.tasks.clone();
     let window = state.config.disconnect_timeout;
@@ -111,8 +131,9 @@ fn start(
                 socket,
                 client: client.clone(),
                 reconnect_window: window,
+                stalled_pings: 0,
             };
-            tasks.track_future(drive(transport, state, client, client_query))
+            tasks.track_future(drive(transport, state, client, client_query, early))
         })
         .into_response()
 }
@@ -122,6 +143,18 @@ struct WebSocketTransport {
     socket: WebSocket,
     client: Arc<ClientConnection>,
     reconnect_window: Duration,
+    /// Pings received in a row while the output could not be written.
+    stalled_pings: u32,
+}
+
+impl WebSocketTransport {
+    /// Counts a Ping; false once the client has sent too many without reading our output.
+    fn ping_allowed(&mut self) -> bool {
+        // A Pong is queued for the Ping just read: see whether the output drains at once.
+        let drained = matches!(self.socket.flush().now_or_never(), Some(Ok(())));
+        self.stalled_pings = if drained { 0 } else { self.stalled_pings + 1 };
+        self.stalled_pings <= MAX_STALLED_PINGS
+    }
 }
 
 impl Transport for WebSocketTransport {
@@ -135,6 +168,14 @@ impl Transport for WebSocketTransport {
                 Some(Ok(Message::Text(text))) => return Received::Data(Bytes::from(text)),
                 Some(Ok(Message::Binary(data))) => return Received::Data(data),
                 Some(Ok(Message::Close(_))) => return Received::Closed,
+                Some(Ok(Message::Ping(_))) if !self.ping_allowed() => {
+                    tracing::warn!(
+                        connection = %self.client.connection_id,
+                        pings = MAX_STALLED_PINGS,
+                        "dropping a client that sends Pings but reads none of its output"
+                    );
+                    return Received::Lost;
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Received::Lost,
             }

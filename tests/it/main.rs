@@ -4,8 +4,10 @@
 mod auth;
 mod binary;
 mod common;
+mod connection_auth;
 mod framing;
 mod lifecycle;
+mod long_polling_order;
 mod metrics;
 mod negotiate;
 mod rest_execute;
@@ -17,6 +19,7 @@ mod rest_support;
 mod rest_tokens;
 mod rest_v1;
 mod rest_v1_preview;
+mod slow_clients;
 mod streams;
 mod swagger;
 mod transports;

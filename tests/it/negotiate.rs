@@ -168,6 +168,7 @@ async fn unknown_connection_id_is_404_and_a_token_opens_one_socket() {
     let http = reqwest::Client::new();
     let response = http
         .get(server.url("/client/?hub=chat&id=nope"))
+        .bearer_auth(client_token("chat", None))
         .header("Connection", "Upgrade")
         .header("Upgrade", "websocket")
         .header("Sec-WebSocket-Version", "13")

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{TestServer, WAIT, now, token};
+use crate::common::{TestServer, WAIT, client_token, now, token};
 use crate::rest_support::{SILENCE, expect_message};
 
 fn token_for(path: &str) -> String {
@@ -265,8 +265,9 @@ async fn messagepack_client(server: &TestServer, user: &str) -> Socket {
     use futures_util::SinkExt;
     let (_, token) = server.negotiate("chat", Some(user)).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/client/?hub=chat&id={token}",
-        server.addr
+        "ws://{}/client/?hub=chat&id={token}&access_token={}",
+        server.addr,
+        client_token("chat", Some(user))
     ))
     .await
     .unwrap();

@@ -45,7 +45,7 @@ async fn connect_with(server: &TestServer, hub: &str, token: &str) -> WsClient {
     );
     let body: Value = response.json().await.unwrap();
     let mut client = server
-        .open(hub, body["connectionToken"].as_str().unwrap())
+        .open_with_token(hub, body["connectionToken"].as_str().unwrap(), token)
         .await;
     client
         .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")

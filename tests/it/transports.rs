@@ -12,8 +12,20 @@ use crate::common::{TestServer, WAIT, client_token};
 
 const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
 
+/// A client whose requests carry an anonymous client token for `chat`, as every request to
+/// a connection must.
 fn http() -> reqwest::Client {
-    reqwest::Client::new()
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", client_token("chat", None))
+            .parse()
+            .unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 async fn post(server: &TestServer, token: &str, body: &str) -> reqwest::Response {
@@ -277,8 +289,9 @@ async fn connect_url_status_table() {
         "POST requests are not allowed for WebSocket connections."
     );
     let second = tokio_tungstenite::connect_async(format!(
-        "ws://{}/client/?hub=chat&id={token}",
-        server.addr
+        "ws://{}/client/?hub=chat&id={token}&access_token={}",
+        server.addr,
+        client_token("chat", None)
     ))
     .await;
     assert!(second.unwrap_err().to_string().contains("409"));
@@ -301,8 +314,9 @@ type Socket =
 /// A raw stateful client: negotiates with useStatefulReconnect, handshakes version 2.
 async fn stateful_socket(server: &TestServer, token: &str) -> Socket {
     let (ws, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/client/?hub=chat&id={token}",
-        server.addr
+        "ws://{}/client/?hub=chat&id={token}&access_token={}",
+        server.addr,
+        client_token("chat", None)
     ))
     .await
     .unwrap();
@@ -447,8 +461,9 @@ async fn messagepack_over_websockets_uses_binary_frames() {
     let server = TestServer::start().await;
     let (id, token) = server.negotiate("chat", None).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/client/?hub=chat&id={token}",
-        server.addr
+        "ws://{}/client/?hub=chat&id={token}&access_token={}",
+        server.addr,
+        client_token("chat", None)
     ))
     .await
     .unwrap();

@@ -32,6 +32,9 @@ pub(crate) enum Command {
     EmptyServer(ServerArgs),
     /// Print a REST token whose audience is `--url` (for wrk and curl).
     Token(TokenArgs),
+    /// Clients connecting and leaving in a loop under steady broadcasts, for a duration:
+    /// reports the server's RSS after warm-up and at the end, leaked connections and loss.
+    Soak(SoakArgs),
 }
 
 /// Which server the clients talk to.
@@ -153,6 +156,76 @@ impl RunArgs {
     /// The `--deadline` duration.
     pub(crate) fn deadline(&self) -> Duration {
         Duration::from_secs_f64(self.deadline.max(0.0))
+    }
+
+    /// Source address of client `index`: 127.0.0.1 + index mod K.
+    pub(crate) fn source_ip(&self, index: usize) -> IpAddr {
+        let last = 1 + (index % usize::from(self.source_ips)) as u8;
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+    }
+}
+
+/// Options of `soak`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SoakArgs {
+    /// Base URL of the emulator; its host must be a loopback address (127.x.y.z).
+    #[arg(long, default_value = "http://127.0.0.1:8888")]
+    pub(crate) url: String,
+    /// Hub name.
+    #[arg(long, default_value = "soak")]
+    pub(crate) hub: String,
+    /// Access key that signs client and REST tokens.
+    #[arg(long, env = "SIGNALR_EMULATOR_ACCESS_KEY", default_value = DEFAULT_ACCESS_KEY)]
+    pub(crate) access_key: String,
+    /// Clients, each connecting and leaving in a loop.
+    #[arg(short = 'n', long, default_value_t = 1000)]
+    pub(crate) clients: usize,
+    /// Seconds the soak lasts.
+    #[arg(long, default_value_t = 600)]
+    pub(crate) duration_secs: u64,
+    /// Seconds after the start at which the reference RSS is read.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) warmup_secs: u64,
+    /// Shortest stay of a client, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) min_lifetime: f64,
+    /// Longest stay of a client, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub(crate) max_lifetime: f64,
+    /// Broadcasts per second (one at a time).
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) rate: f64,
+    /// Bytes of each broadcast's argument.
+    #[arg(short = 'b', long, default_value_t = 64)]
+    pub(crate) payload: usize,
+    /// Spread clients over source addresses 127.0.0.1 .. 127.0.0.K: each session leaves a
+    /// port in TIME_WAIT for a minute.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub(crate) source_ips: u8,
+    /// The server's process id, whose VmRSS is read.
+    #[arg(long)]
+    pub(crate) server_pid: u32,
+    /// Name of this run in the summary.
+    #[arg(long, default_value = "soak")]
+    pub(crate) label: String,
+}
+
+impl SoakArgs {
+    /// The `--duration-secs` duration.
+    pub(crate) fn duration(&self) -> Duration {
+        Duration::from_secs(self.duration_secs)
+    }
+
+    /// The `--warmup-secs` duration (at most the whole soak).
+    pub(crate) fn warmup(&self) -> Duration {
+        Duration::from_secs(self.warmup_secs.min(self.duration_secs))
+    }
+
+    /// Shortest and longest stay of a client.
+    pub(crate) fn lifetime_range(&self) -> (Duration, Duration) {
+        let shortest = Duration::from_secs_f64(self.min_lifetime.max(0.0));
+        let longest = Duration::from_secs_f64(self.max_lifetime.max(0.0)).max(shortest);
+        (shortest, longest)
     }
 
     /// Source address of client `index`: 127.0.0.1 + index mod K.

@@ -56,17 +56,26 @@ pub(crate) struct Connector {
 impl Connector {
     /// Checks the target (a loopback address) and builds the shared HTTP client.
     pub(crate) fn new(args: &RunArgs) -> Result<Self> {
-        let server = loopback_target(&args.url)?;
+        Self::build(args.mode, args.protocol, &args.url, &args.hub)
+    }
+
+    /// A connector for SignalR JSON clients of `hub` at `url` (a loopback address).
+    pub(crate) fn signalr_json(url: &str, hub: &str) -> Result<Self> {
+        Self::build(Mode::Signalr, HubProtocol::Json, url, hub)
+    }
+
+    fn build(mode: Mode, protocol: HubProtocol, url: &str, hub: &str) -> Result<Self> {
+        let server = loopback_target(url)?;
         let http = reqwest::Client::builder()
             .local_address(IpAddr::from([127, 0, 0, 1]))
             .tcp_nodelay(true)
             .build()?;
         Ok(Connector {
-            mode: args.mode,
-            protocol: args.protocol,
+            mode,
+            protocol,
             base: format!("http://{server}"),
             server,
-            hub: args.hub.clone(),
+            hub: hub.to_owned(),
             http,
             ws_config: WebSocketConfig::default()
                 .read_buffer_size(READ_BUFFER)

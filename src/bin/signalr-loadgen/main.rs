@@ -15,6 +15,7 @@
 //! * [`reader`]: the per-client task that counts deliveries and answers Engine.IO pings.
 //! * [`wire`]: the payload stamp and how each framing carries it.
 //! * [`sender`]: the REST / HTTP-trigger sends, optionally paced.
+//! * [`soak`]: clients connecting and leaving in a loop under broadcasts, for a duration.
 //! * [`report`]: the summary (one JSON line and one human line).
 //! * [`rss`]: the server's resident memory from `/proc`.
 //! * [`raw_server`], [`empty_server`]: the baseline servers.
@@ -30,6 +31,7 @@ mod report;
 mod rss;
 mod run;
 mod sender;
+mod soak;
 mod wire;
 
 use std::process::ExitCode;
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::RawServer(args) => raw_server::serve(args).await,
             Command::EmptyServer(args) => empty_server::serve(args).await,
+            Command::Soak(args) => soak::soak(args).await,
             Command::Token(args) => {
                 println!("{}", args.mint());
                 Ok(())

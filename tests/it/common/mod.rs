@@ -127,9 +127,24 @@ impl TestServer {
         )
     }
 
-    /// Opens the WebSocket for a negotiated token, without a handshake.
+    /// Opens the WebSocket for a connection negotiated anonymously, without a handshake.
     pub(crate) async fn open(&self, hub: &str, token: &str) -> WsClient {
-        let url = format!("ws://{}/client/?hub={hub}&id={token}", self.addr);
+        self.open_with_token(hub, token, &client_token(hub, None))
+            .await
+    }
+
+    /// Opens the WebSocket for a negotiated connection with `access_token` (a token for the
+    /// user who negotiated it), without a handshake.
+    pub(crate) async fn open_with_token(
+        &self,
+        hub: &str,
+        token: &str,
+        access_token: &str,
+    ) -> WsClient {
+        let url = format!(
+            "ws://{}/client/?hub={hub}&id={token}&access_token={access_token}",
+            self.addr
+        );
         let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
             .await
             .expect("websocket connects in time")
@@ -143,7 +158,9 @@ impl TestServer {
     /// Negotiates, connects and completes a JSON handshake; returns the client and its id.
     pub(crate) async fn connect(&self, hub: &str, user: Option<&str>) -> (WsClient, String) {
         let (id, token) = self.negotiate(hub, user).await;
-        let mut client = self.open(hub, &token).await;
+        let mut client = self
+            .open_with_token(hub, &token, &client_token(hub, user))
+            .await;
         client
             .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
             .await;
