@@ -31,6 +31,7 @@ pub mod query;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod upstream;
 
 use std::future::Future;

@@ -20,6 +20,7 @@ use crate::hub::names::{
 };
 use crate::query::Query;
 use crate::state::AppState;
+use crate::text::sentence_end;
 
 /// An authenticated REST request on one hub.
 #[derive(Debug)]
@@ -47,7 +48,12 @@ where
         let query = Query::parse(parts.uri.query());
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, &state)
             .await
-            .map_err(|e| ApiError::bad_request("path", format!("Invalid path parameter: {e}.")))?;
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "path",
+                    format!("Invalid path parameter: {}", sentence_end(e)),
+                )
+            })?;
         let hub_name = internal_hub_name(
             params.get("hub").map(String::as_str).unwrap_or_default(),
             query.first("application"),

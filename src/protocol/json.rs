@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 pub use super::ProtocolError;
 use super::invalid;
 use super::message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
+use crate::text::sentence_end;
 
 /// The record separator that ends every JSON hub message and every handshake message.
 pub const RECORD_SEPARATOR: u8 = 0x1e;
@@ -26,8 +27,12 @@ pub fn next_frame(buf: &mut BytesMut) -> Option<BytesMut> {
 /// Parses one unframed JSON hub message. `Ok(None)` means a message type this server does not
 /// know, which the protocol says to ignore.
 pub fn parse(bytes: &[u8]) -> Result<Option<HubMessage>, ProtocolError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| invalid(format!("Error reading JSON hub message: {e}.")))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        invalid(format!(
+            "Error reading JSON hub message: {}",
+            sentence_end(e)
+        ))
+    })?;
     let Value::Object(mut map) = value else {
         return Err(invalid("A JSON hub message must be an object."));
     };

@@ -35,6 +35,7 @@ use serde_json::{Number, Value};
 
 use super::message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
 use super::{ProtocolError, invalid};
+use crate::text::sentence_end;
 
 /// The longest length prefix: 5 VarInt bytes, the last holding only the top 3 bits of 2 GB − 1.
 const MAX_PREFIX_LEN: usize = 5;
@@ -167,7 +168,10 @@ fn read_error(error: rmpv::decode::Error) -> ProtocolError {
         }
         e => e.to_string(),
     };
-    invalid(format!("Error reading MessagePack hub message: {reason}."))
+    invalid(format!(
+        "Error reading MessagePack hub message: {}",
+        sentence_end(reason)
+    ))
 }
 
 /// The elements of a message array, taken front to back.

@@ -27,6 +27,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use crate::text::sentence_end;
 use metrics::{CallOutcome, UpstreamMetrics};
 use report::Call;
 use response::Attempt;
@@ -231,7 +232,10 @@ impl Upstream {
             Err(why) => {
                 tracing::warn!(hub = event.hub, category, event = name, "{why}");
                 self.inner.metrics.record(CallOutcome::TransportError, None);
-                return UpstreamOutcome::Failed(format!("Invocation failed, error: {why}."));
+                return UpstreamOutcome::Failed(format!(
+                    "Invocation failed, error: {}",
+                    sentence_end(why)
+                ));
             }
         };
         let request = request::build(url.clone(), &event, &self.inner.keys);
