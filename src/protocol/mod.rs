@@ -1,7 +1,8 @@
 //! Pure SignalR hub-protocol codecs: the handshake, the JSON protocol (0x1E framing), the
 //! MessagePack protocol (VarInt framing), the message model and the encode-once cache used by
 //! fan-out. No I/O and no web-framework types live here, so every codec can be tested with byte
-//! fixtures and reused by every transport. Transports go through [`next_frame`], [`parse`],
+//! fixtures and reused by every transport. Transports buffer client bytes in a [`FrameReader`]
+//! and go through [`parse`],
 //! [`encode`] and [`unframed`] and never match on the protocol themselves.
 
 use bytes::{Bytes, BytesMut};
@@ -11,11 +12,13 @@ pub mod handshake;
 pub mod json;
 mod message;
 pub mod messagepack;
+mod reader;
 #[cfg(test)]
 mod tests;
 
 pub use encoded::Encoded;
 pub use message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
+pub use reader::FrameReader;
 
 /// A hub protocol a client can pick in its handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
