@@ -20,5 +20,6 @@ mod rest_v1_preview;
 mod streams;
 mod swagger;
 mod transports;
+mod upstream_answers;
 mod upstream_cli;
 mod upstream_module;
