@@ -48,6 +48,8 @@ pub struct Config {
     pub upstream_urls: Vec<String>,
     /// How long an upstream call may take before the client is told it failed.
     pub upstream_timeout: Duration,
+    /// Upstream calls in flight at once, over all connections.
+    pub upstream_max_calls: usize,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             settings_file: None,
             upstream_urls: Vec::new(),
             upstream_timeout: Duration::from_secs(100),
+            upstream_max_calls: 128,
         }
     }
 }
@@ -101,6 +104,11 @@ impl TryFrom<StartArgs> for Config {
                 Ok(Duration::from_secs(value))
             }
         };
+        if args.upstream_max_calls == 0 {
+            return Err(ConfigError(
+                "--upstream-max-calls must be at least 1.".into(),
+            ));
+        }
         if args.send_queue == 0 {
             return Err(ConfigError("--send-queue must be at least 1.".into()));
         }
@@ -128,6 +136,7 @@ impl TryFrom<StartArgs> for Config {
             },
             upstream_urls: args.upstream,
             upstream_timeout: seconds(args.upstream_timeout, "--upstream-timeout")?,
+            upstream_max_calls: args.upstream_max_calls,
             ..Config::default()
         })
     }

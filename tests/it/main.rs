@@ -22,4 +22,5 @@ mod swagger;
 mod transports;
 mod upstream_answers;
 mod upstream_cli;
+mod upstream_limit;
 mod upstream_module;
