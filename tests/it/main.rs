@@ -8,6 +8,7 @@ mod framing;
 mod lifecycle;
 mod metrics;
 mod negotiate;
+mod numbers;
 mod rest_execute;
 mod rest_invoke;
 mod rest_latest;
