@@ -4,6 +4,7 @@
 mod auth;
 mod binary;
 mod common;
+mod cors;
 mod framing;
 mod lifecycle;
 mod metrics;
