@@ -10,7 +10,8 @@
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
-//! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
+//! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process; [`text`]: error
+//!   texts built from details (one full stop at most).
 //!
 //! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
 //! [`run`] serves a bound listener until a shutdown future completes, so tests start the real
