@@ -115,6 +115,15 @@ pub struct StartArgs {
         value_name = "SECONDS"
     )]
     pub upstream_timeout: u64,
+    /// Upstream calls in flight at once, over all connections; a call beyond it is not sent
+    /// (an invocation fails at once with an error saying why).
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_UPSTREAM_MAX_CALLS",
+        default_value_t = 128,
+        value_name = "CALLS"
+    )]
+    pub upstream_max_calls: usize,
     /// Access key that signs tokens (repeat, or comma-separate in the env var, for several keys).
     #[arg(
         long = "access-key",

@@ -53,6 +53,8 @@ pub struct Config {
     pub upstream_urls: Vec<String>,
     /// How long an upstream call may take before the client is told it failed.
     pub upstream_timeout: Duration,
+    /// Upstream calls in flight at once, over all connections.
+    pub upstream_max_calls: usize,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             settings_file: None,
             upstream_urls: Vec::new(),
             upstream_timeout: Duration::from_secs(100),
+            upstream_max_calls: 128,
         }
     }
 }
@@ -108,6 +111,11 @@ impl TryFrom<StartArgs> for Config {
                 Ok(Duration::from_secs(value))
             }
         };
+        if args.upstream_max_calls == 0 {
+            return Err(ConfigError(
+                "--upstream-max-calls must be at least 1.".into(),
+            ));
+        }
         if args.send_queue == 0 {
             return Err(ConfigError("--send-queue must be at least 1.".into()));
         }
@@ -138,6 +146,7 @@ impl TryFrom<StartArgs> for Config {
             header_read_timeout: seconds(args.header_read_timeout, "--header-read-timeout")?,
             body_read_timeout: seconds(args.body_read_timeout, "--body-read-timeout")?,
             shutdown_grace: seconds(args.shutdown_timeout, "--shutdown-timeout")?,
+            upstream_max_calls: args.upstream_max_calls,
             ..Config::default()
         })
     }

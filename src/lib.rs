@@ -11,7 +11,8 @@
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
 //! * [`serve`]: accept loops, per-connection HTTP, timeouts and the shutdown deadline.
-//! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
+//! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process; [`text`]: error
+//!   texts built from details (one full stop at most).
 //!
 //! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
 //! [`run`] serves a bound listener until a shutdown future completes, so tests start the real
@@ -33,13 +34,14 @@ pub mod serve;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod upstream;
 
 use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::Method;
+use axum::http::{HeaderName, Method};
 use axum::middleware;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -52,31 +54,46 @@ use upstream::Upstream;
 /// How often expired memberships and abandoned negotiations are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The whole HTTP surface for a state. Browsers call both the client endpoint and the REST API
-/// with credentials, so CORS echoes the origin and allows credentials, as Azure does.
+/// The whole HTTP surface for a state, with each part's CORS policy:
+///
+/// * the client endpoint (negotiate, transports) echoes any origin and allows credentials, as
+///   Azure does: browser clients negotiate with `withCredentials` (cookies for sticky sessions);
+/// * the REST API allows any origin without credentials (`*`): its callers authenticate with a
+///   bearer header, never cookies, so a page can call it only with a token it holds;
+/// * `/metrics` (for Prometheus, not for pages) and the dashboard (same-origin) send no CORS
+///   headers, so no other origin can read them from a browser.
 pub fn router(state: AppState) -> Router {
-    let cors = CorsLayer::new()
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ];
+    let browser_clients = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
         .allow_credentials(true)
         .allow_headers(AllowHeaders::mirror_request())
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::HEAD,
-            Method::OPTIONS,
-        ]);
+        .allow_methods(methods.clone());
+    let rest_callers = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_headers(AllowHeaders::any())
+        .allow_methods(methods)
+        .expose_headers([HeaderName::from_static("x-ms-error-code")]);
     // The API goes first and the check stays off: see `api::router`.
     Router::new()
         .without_v07_checks()
-        .merge(api::router().layer(middleware::from_fn_with_state(
-            state.clone(),
-            api::count_requests,
-        )))
-        .merge(client::router())
+        .merge(
+            api::router()
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    api::count_requests,
+                ))
+                .layer(rest_callers),
+        )
+        .merge(client::router().layer(browser_clients))
         .merge(metrics::router())
-        .layer(cors)
         .merge(dashboard::router())
         .with_state(state)
 }

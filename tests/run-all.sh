@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: formatting and lints, the Rust unit
 # and integration tests, then the real-client suites (official @microsoft/signalr under Node,
-# pysignalr and signalrcore under Python), whose packages it installs from lock files.
+# pysignalr and signalrcore under Python), whose packages it installs from lock files, then a
+# short run of every fuzz target (a crash fails it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
@@ -17,3 +19,5 @@ cargo build --locked --bin signalr-emulator
 version=$(cargo run --locked --quiet -- --version)
 [[ "$version" == "signalr-emulator "* ]] || { echo "cargo run started '$version', not the server" >&2; exit 1; }
 bash tests/clients/run.sh
+echo "== fuzz targets (FUZZ_SECONDS=${FUZZ_SECONDS:-15} s each)"
+bash fuzz/run.sh

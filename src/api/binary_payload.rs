@@ -12,6 +12,7 @@ use rmpv::ValueRef;
 
 use crate::error::ApiError;
 use crate::protocol::{HubMessage, Invocation, Protocol};
+use crate::text::sentence_end;
 
 /// The map is flat: a map of binaries. Anything nested deeper is not this format, and the cap
 /// keeps hostile input from recursing. (rmpv counts a few steps per level.)
@@ -37,8 +38,9 @@ fn single_invocation(protocol: Protocol, framed: &[u8]) -> Result<Invocation, Ap
         ApiError::bad_request(
             "body",
             format!(
-                "The '{}' entry of the MessagePack payload {why}.",
-                protocol.name()
+                "The '{}' entry of the MessagePack payload {}",
+                protocol.name(),
+                sentence_end(why)
             ),
         )
     };

@@ -7,6 +7,7 @@ use axum::http::{StatusCode, header};
 
 use super::MAX_BODY_BYTES;
 use crate::error::ApiError;
+use crate::text::sentence_end;
 
 /// How a request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +40,10 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
             } else {
-                ApiError::bad_request("body", format!("The request body could not be read: {e}."))
+                ApiError::bad_request(
+                    "body",
+                    format!("The request body could not be read: {}", sentence_end(e)),
+                )
             }
         })?;
         Ok(Body { format, bytes })

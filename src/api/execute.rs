@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::hub::ConnectionHandle;
 use crate::hub::names::check_group;
 use crate::protocol::Close;
+use crate::text::sentence_end;
 
 /// One validated command.
 #[derive(Debug)]
@@ -115,7 +116,8 @@ fn commands(body: &Body) -> Result<Vec<Command>, ApiError> {
 
 fn command(index: usize, item: &Value) -> Result<Command, ApiError> {
     let at = format!("[{index}]");
-    let invalid = |why: String| ApiError::bad_request("body", format!("Command {at} {why}."));
+    let invalid =
+        |why: String| ApiError::bad_request("body", format!("Command {at} {}", sentence_end(why)));
     let Value::Object(object) = item else {
         return Err(invalid("is not an object".to_owned()));
     };

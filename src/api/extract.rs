@@ -11,7 +11,7 @@ use axum::extract::{FromRef, FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri, header};
 
-use crate::auth::{Audience, token_from_request, unix_now};
+use crate::auth::{Audience, AuthError, Claims, Verifier, token_from_request, unix_now};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -20,6 +20,7 @@ use crate::hub::names::{
 };
 use crate::query::Query;
 use crate::state::AppState;
+use crate::text::sentence_end;
 
 /// An authenticated REST request on one hub.
 #[derive(Debug)]
@@ -47,7 +48,12 @@ where
         let query = Query::parse(parts.uri.query());
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, &state)
             .await
-            .map_err(|e| ApiError::bad_request("path", format!("Invalid path parameter: {e}.")))?;
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "path",
+                    format!("Invalid path parameter: {}", sentence_end(e)),
+                )
+            })?;
         let hub_name = internal_hub_name(
             params.get("hub").map(String::as_str).unwrap_or_default(),
             query.first("application"),
@@ -76,20 +82,44 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AppState::from_ref(state);
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = token_from_request(authorization, parts.uri.query());
-        state.verifier.verify(
-            token.as_deref(),
-            &Audience::Rest {
-                path: parts.uri.path(),
-            },
-            unix_now(),
-        )?;
+        authorize(parts, &state, Verifier::verify)?;
         Ok(Authorized(state))
     }
+}
+
+/// Like [`Authorized`], for a route that hands out a secret: the token's `aud` must name the
+/// request path in relaxed mode too, so a client token (whose audience is `/client/`) cannot
+/// read the access key it was signed with.
+#[derive(Debug)]
+pub(super) struct AuthorizedForSecrets(pub(super) AppState);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthorizedForSecrets
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let state = AppState::from_ref(state);
+        authorize(parts, &state, Verifier::verify_for_secrets)?;
+        Ok(AuthorizedForSecrets(state))
+    }
+}
+
+type Verify = fn(&Verifier, Option<&str>, &Audience<'_>, u64) -> Result<Claims, AuthError>;
+
+/// Verifies the request's token against its path with `verify`.
+fn authorize(parts: &Parts, state: &AppState, verify: Verify) -> Result<(), ApiError> {
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = token_from_request(authorization, parts.uri.query());
+    let expected = Audience::Rest {
+        path: parts.uri.path(),
+    };
+    verify(&state.verifier, token.as_deref(), &expected, unix_now())?;
+    Ok(())
 }
 
 impl HubRequest {

@@ -17,6 +17,7 @@ use super::payload::Payload;
 use crate::error::ApiError;
 use crate::hub::{Connection, InvocationFailed};
 use crate::protocol::CompletionResult;
+use crate::text::sentence_end;
 
 /// Azure's `ClientInvocationResponse`.
 #[derive(Debug, Serialize)]
@@ -45,7 +46,8 @@ pub(super) async fn invoke(req: &HubRequest, payload: Payload) -> Result<InvokeR
             status,
             code,
             format!(
-                "Invocation '{invocation_id}' of '{target}' on connection '{id}' failed: {why}."
+                "Invocation '{invocation_id}' of '{target}' on connection '{id}' failed: {}",
+                sentence_end(why)
             ),
         )
         .with_target("connectionId")

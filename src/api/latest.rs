@@ -16,7 +16,7 @@ use super::common::{
     remove_connection_from_group, send_to_connection, send_to_group, send_to_user, user_exists,
     user_in_group,
 };
-use super::extract::{Authorized, HubRequest};
+use super::extract::{AuthorizedForSecrets, HubRequest};
 use super::payload::Payload;
 use super::{execute, group_members, invoke, operations as op, streams, tokens};
 use crate::error::ApiError;
@@ -127,8 +127,9 @@ async fn complete_stream(req: HubRequest) -> Status {
 
 /// # `GET /api/auth/accessKey`
 ///
-/// 200 `{"KeyId": "primary", "AccessKey": "<the first configured key>"}`.
-async fn access_key(Authorized(state): Authorized) -> Json<tokens::AccessKey> {
+/// 200 `{"KeyId": "primary", "AccessKey": "<the first configured key>"}`, for a token whose
+/// `aud` names this path (in relaxed mode too).
+async fn access_key(AuthorizedForSecrets(state): AuthorizedForSecrets) -> Json<tokens::AccessKey> {
     Json(tokens::access_key(&state.config))
 }
 

@@ -4,14 +4,17 @@
 //! protocol however many connections receive it.
 
 use axum::extract::{FromRequest, Request};
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::binary_payload;
 use super::body::{Body, BodyFormat};
 use crate::error::ApiError;
 use crate::hub::{self, ConnectionHandle};
-use crate::protocol::{Encoded, HubMessage, Invocation, Protocol};
+use crate::protocol::{Encoded, HubMessage, Invocation, Protocol, json};
 
 /// A validated send payload.
 #[derive(Debug)]
@@ -29,7 +32,14 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let body = Body::from_request(request, state).await?;
         match body.format {
-            BodyFormat::Json => Ok(Payload::new(parse_json(&body.bytes)?)),
+            BodyFormat::Json => {
+                let invocation = parse_json(&body.bytes)?;
+                let frames = verbatim_json_frame(&body.bytes, &invocation.target)
+                    .map(|frame| (Protocol::Json, frame))
+                    .into_iter()
+                    .collect();
+                Ok(Payload { invocation, frames })
+            }
             BodyFormat::MessagePack => {
                 let (invocation, frames) = binary_payload::parse(&body.bytes)?;
                 Ok(Payload { invocation, frames })
@@ -64,15 +74,33 @@ impl Payload {
 /// The member `name` of a JSON object, its key matched ignoring ASCII case as the .NET
 /// serializers Azure uses do.
 pub(super) fn member<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    object
-        .get(name)
-        .or_else(|| {
-            object
-                .iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(name))
-                .map(|(_, value)| value)
-        })
+    member_key(object.keys(), name)
+        .and_then(|key| object.get(key))
         .filter(|value| !value.is_null())
+}
+
+/// The key that stands for `name`: itself if present, else the first that matches ignoring
+/// ASCII case. Shared by [`member`] and the verbatim frame so both pick the same member.
+fn member_key<'a>(
+    keys: impl Iterator<Item = &'a String> + Clone,
+    name: &str,
+) -> Option<&'a String> {
+    keys.clone()
+        .find(|key| *key == name)
+        .or_else(|| keys.into_iter().find(|key| key.eq_ignore_ascii_case(name)))
+}
+
+/// The send's JSON frame with the body's `arguments` text as it came, so JSON clients get every
+/// number byte for byte (MessagePack clients get the parsed values, which are exact). `None`
+/// when the body has no `arguments` array; the parsed invocation is encoded then.
+fn verbatim_json_frame(body: &[u8], target: &str) -> Option<Bytes> {
+    // Sorted keys, as in `Map`, and the last of duplicate keys wins in both.
+    let object: BTreeMap<String, &RawValue> = serde_json::from_slice(body).ok()?;
+    let arguments = object.get(member_key(object.keys(), "arguments")?)?;
+    arguments
+        .get()
+        .starts_with('[')
+        .then(|| json::encode_send_verbatim(target, arguments))
 }
 
 /// Parses a JSON payload message body.

@@ -12,6 +12,7 @@ use super::operations::connection_not_found;
 use crate::error::ApiError;
 use crate::hub::ConnectionHandle;
 use crate::protocol::{Completion, CompletionResult, Encoded, HubMessage};
+use crate::text::sentence_end;
 
 /// The connection and the open stream a request names.
 fn open_stream(req: &HubRequest) -> Result<(ConnectionHandle, String), ApiError> {
@@ -50,7 +51,10 @@ pub(super) fn send_item(req: &HubRequest, body: Body) -> Result<(), ApiError> {
         Value::Null
     } else {
         serde_json::from_slice(&body.bytes).map_err(|e| {
-            ApiError::bad_request("body", format!("The stream item is not valid JSON: {e}."))
+            ApiError::bad_request(
+                "body",
+                format!("The stream item is not valid JSON: {}", sentence_end(e)),
+            )
         })?
     };
     let completed = match req.query.first("completed") {

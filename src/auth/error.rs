@@ -44,6 +44,13 @@ pub enum AuthError {
         /// The server time, unix seconds.
         now: i64,
     },
+    /// Strict mode and the token has no `exp` (ASP.NET Core's JwtBearer requires one too).
+    #[error(
+        "The token has no 'exp' claim: --auth strict requires an expiry (ASP.NET Core's JwtBearer \
+         and Azure do too); sign tokens with one (e.g. jsonwebtoken's expiresIn: \"1h\"), or \
+         start the emulator with --auth relaxed to accept tokens without it"
+    )]
+    MissingExpiry,
     /// `nbf` is in the future (beyond the clock-skew leeway).
     #[error(
         "The token is not valid before {} (unix {nbf}); the server time is {}.",
@@ -81,6 +88,7 @@ impl AuthError {
             Self::UnsupportedAlgorithm(_) => "Error.Auth.UnsupportedAlgorithm",
             Self::UnknownKey { .. } => "Error.Auth.InvalidSignature",
             Self::Expired { .. } => "Error.Auth.TokenExpired",
+            Self::MissingExpiry => "Error.Auth.MissingExpiry",
             Self::NotYetValid { .. } => "Error.Auth.TokenNotYetValid",
             Self::MissingAudience { .. } => "Error.Auth.MissingAudience",
             Self::AudienceMismatch { .. } => "Error.Auth.AudienceMismatch",
@@ -133,6 +141,7 @@ mod tests {
             AuthError::UnknownKey { tried: 1 },
             AuthError::Expired { exp: 0, now: 0 },
             AuthError::NotYetValid { nbf: 0, now: 0 },
+            AuthError::MissingExpiry,
             AuthError::MissingAudience {
                 expected: String::new(),
             },

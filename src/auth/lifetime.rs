@@ -24,6 +24,14 @@ pub(super) fn check(payload: &[(String, Value)], now: u64) -> Result<(), AuthErr
     Ok(())
 }
 
+/// Checks that the token has an `exp` at all, as strict mode requires.
+pub(super) fn require_expiry(payload: &[(String, Value)]) -> Result<(), AuthError> {
+    match numeric_date(payload, "exp")? {
+        Some(_) => Ok(()),
+        None => Err(AuthError::MissingExpiry),
+    }
+}
+
 /// Reads a JWT NumericDate claim. Fractions are allowed by RFC 7519 and are truncated toward the
 /// past; out-of-range values saturate rather than wrap so they still compare sensibly.
 fn numeric_date(payload: &[(String, Value)], name: &str) -> Result<Option<i64>, AuthError> {
@@ -124,6 +132,21 @@ mod tests {
             Err(AuthError::NotYetValid { nbf: 106, now: 100 })
         ));
         assert!(check(&payload(json!({})), u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn an_expiry_is_required_when_asked_for() {
+        assert!(require_expiry(&payload(json!({"exp": 100}))).is_ok());
+        for claims in [json!({}), json!({"exp": null}), json!({"nbf": 1})] {
+            assert!(matches!(
+                require_expiry(&payload(claims)),
+                Err(AuthError::MissingExpiry)
+            ));
+        }
+        assert!(matches!(
+            require_expiry(&payload(json!({"exp": "soon"}))),
+            Err(AuthError::Malformed(_))
+        ));
     }
 
     #[test]

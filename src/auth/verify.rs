@@ -13,9 +13,11 @@ use super::{lifetime, token};
 /// How strictly tokens are checked (`--auth strict|relaxed|off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
-    /// Signature, `exp`, `nbf` and `aud` (by path): catches token bugs before Azure does.
+    /// Signature, `exp` (required), `nbf` and `aud` (by path): catches token bugs before Azure
+    /// does.
     Strict,
-    /// Signature only, like Microsoft's `asrs-emulator`: expired and wrong-audience tokens pass.
+    /// Signature only, like Microsoft's `asrs-emulator`: expired, never-expiring and
+    /// wrong-audience tokens pass.
     Relaxed,
     /// No checks at all, for throwaway local use; a token, if any, only supplies user id and claims.
     Off,
@@ -65,6 +67,27 @@ impl Verifier {
         expected: &Audience<'_>,
         now: u64,
     ) -> Result<Claims, AuthError> {
+        self.verify_with(token, expected, now, false)
+    }
+
+    /// As [`Verifier::verify`], but relaxed mode checks `aud` too: for a route that hands out a
+    /// secret (`GET /api/auth/accessKey`), where a client token must not pass for a REST one.
+    pub fn verify_for_secrets(
+        &self,
+        token: Option<&str>,
+        expected: &Audience<'_>,
+        now: u64,
+    ) -> Result<Claims, AuthError> {
+        self.verify_with(token, expected, now, true)
+    }
+
+    fn verify_with(
+        &self,
+        token: Option<&str>,
+        expected: &Audience<'_>,
+        now: u64,
+        audience_always: bool,
+    ) -> Result<Claims, AuthError> {
         let token = token.map(str::trim).filter(|t| !t.is_empty());
         if self.mode == AuthMode::Off {
             let payload = token.and_then(token::payload_only).unwrap_or_default();
@@ -74,7 +97,10 @@ impl Verifier {
         let parsed = token::parse(token)?;
         self.check_signature(token, parsed.alg)?;
         if self.mode == AuthMode::Strict {
+            lifetime::require_expiry(&parsed.payload)?;
             lifetime::check(&parsed.payload, now)?;
+            audience::check(&parsed.payload, expected)?;
+        } else if audience_always {
             audience::check(&parsed.payload, expected)?;
         }
         Ok(Claims::from_payload(&parsed.payload))

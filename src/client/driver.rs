@@ -16,7 +16,7 @@ use super::transport::{Received, Transport, TransportError, TransportKind};
 use super::upstream_link::{Caller, UpstreamLink};
 use crate::hub::{Connection, ConnectionHandle, Outbox, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, Agreed};
-use crate::protocol::{Close, Encoded, HubMessage, Protocol};
+use crate::protocol::{Close, Encoded, FrameReader, HubMessage, Protocol};
 use crate::state::AppState;
 
 /// Frames written before one flush, so a burst costs few syscalls but latency stays bounded.
@@ -43,7 +43,8 @@ pub(super) async fn drive<T: Transport>(
         transport = transport.kind().name()
     );
     async {
-        let mut input = early;
+        let mut input = FrameReader::new();
+        input.push(&early);
         // Boxed: the handshake runs once, and keeping its state out of the connection's task
         // keeps every idle connection smaller.
         if let Some(agreed) = Box::pin(handshake(&mut transport, &state, &mut input)).await {
@@ -59,7 +60,7 @@ pub(super) async fn drive<T: Transport>(
 async fn handshake<T: Transport>(
     transport: &mut T,
     state: &AppState,
-    input: &mut BytesMut,
+    input: &mut FrameReader,
 ) -> Option<Agreed> {
     let deadline = Instant::now() + state.config.handshake_timeout;
     let request = loop {
@@ -73,7 +74,7 @@ async fn handshake<T: Transport>(
         }
         tokio::select! {
             received = transport.recv() => match received {
-                Received::Data(data) => input.extend_from_slice(&data),
+                Received::Data(data) => input.push(&data),
                 Received::Closed | Received::Lost => return None,
             },
             () = sleep_until(deadline) => {
@@ -114,7 +115,7 @@ async fn run<T: Transport>(
     state: &AppState,
     client: &ClientConnection,
     agreed: Agreed,
-    leftover: BytesMut,
+    leftover: FrameReader,
     client_query: String,
 ) {
     let kind = transport.kind();
@@ -563,7 +564,7 @@ mod tests {
         }
         let mut session = Session::new(
             connection,
-            BytesMut::new(),
+            FrameReader::new(),
             1024,
             false,
             None,

@@ -2,13 +2,15 @@
 //! handshake, splitting client bytes into messages regardless of how the transport chunked them,
 //! stateful-reconnect bookkeeping, and deciding what each client message causes.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::reconnect::ReconnectState;
 use super::upstream_link::UpstreamLink;
 use crate::hub::{ConnectionHandle, Trace, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, HandshakeRequest};
-use crate::protocol::{self, Close, Completion, CompletionResult, Encoded, HubMessage, json};
+use crate::protocol::{
+    self, Close, Completion, CompletionResult, Encoded, FrameReader, HubMessage, Protocol,
+};
 
 /// What the transport must do after client bytes were processed.
 #[derive(Debug, PartialEq)]
@@ -24,10 +26,11 @@ pub(super) enum Next {
 /// Reads the handshake request from the start of `input`. `Ok(None)` means more bytes are
 /// needed; the error is the text for the handshake error response.
 pub(super) fn read_handshake(
-    input: &mut BytesMut,
+    input: &mut FrameReader,
     max_message_size: usize,
 ) -> Result<Option<HandshakeRequest>, String> {
-    match json::next_frame(input) {
+    // The handshake is JSON-framed whatever protocol it asks for.
+    match input.next_frame(Protocol::Json).unwrap_or_default() {
         Some(frame) => handshake::parse_request(&frame).map(Some),
         None if input.len() > max_message_size => Err(handshake::CANCELED.to_owned()),
         None => Ok(None),
@@ -38,7 +41,7 @@ pub(super) fn read_handshake(
 #[derive(Debug)]
 pub(super) struct Session {
     connection: ConnectionHandle,
-    input: BytesMut,
+    input: FrameReader,
     max_message_size: usize,
     /// Set by the client's first Ping; the client timeout only runs after it.
     pub(super) client_pinged: bool,
@@ -65,7 +68,7 @@ impl Session {
     /// Starts the session with whatever followed the handshake in the same chunk.
     pub(super) fn new(
         connection: ConnectionHandle,
-        leftover: BytesMut,
+        leftover: FrameReader,
         max_message_size: usize,
         stateful: bool,
         upstream: Option<UpstreamLink>,
@@ -90,7 +93,7 @@ impl Session {
     /// Appends client bytes and handles every complete message. Frames the client must get in
     /// reply (Completions) are pushed to `replies`.
     pub(super) fn on_bytes(&mut self, data: &[u8], replies: &mut Vec<Bytes>) -> Next {
-        self.input.extend_from_slice(data);
+        self.input.push(data);
         self.drain(replies)
     }
 
@@ -98,7 +101,7 @@ impl Session {
     pub(super) fn drain(&mut self, replies: &mut Vec<Bytes>) -> Next {
         let format = self.connection.protocol();
         loop {
-            let frame = match protocol::next_frame(format, &mut self.input) {
+            let frame = match self.input.next_frame(format) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(err) => return closed_with_error(err.to_string()),

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::Claims;
 use crate::hub::ConnectionHandle;
-use crate::protocol::{self, Completion, CompletionResult, Encoded, HubMessage};
+use crate::protocol::{self, Completion, CompletionResult, Encoded, HubMessage, Protocol};
 use crate::upstream::{EventKind, Upstream, UpstreamEvent, UpstreamOutcome};
 
 /// Events queued per connection before further invocations are refused.
@@ -147,18 +147,18 @@ fn answer(
 ) {
     let protocol = connection.protocol();
     let completion = match outcome {
-        UpstreamOutcome::Body(body) => match validate(protocol, &body) {
+        UpstreamOutcome::Body(body) => match check_answer(protocol, &body, id, stream) {
             Ok(()) => {
                 connection.deliver(body);
                 return;
             }
-            Err(why) => Completion::error(
-                id,
-                format!(
-                    "Invocation failed, the upstream's answer is not a framed '{}' hub message: {why}",
-                    protocol.name()
-                ),
-            ),
+            Err(why) => {
+                tracing::warn!(invocation = id, target, "upstream answer refused: {why}");
+                Completion::error(
+                    id,
+                    format!("Invocation failed, the upstream's answer {why}"),
+                )
+            }
         },
         // A stream's items come later, through the REST stream routes.
         UpstreamOutcome::Empty if stream => return,
@@ -179,49 +179,145 @@ fn answer(
     connection.deliver(Encoded::new(HubMessage::Completion(completion)).frame(protocol));
 }
 
-/// Checks that `body` is one or more complete hub messages in `protocol`, as the upstream must
-/// answer (the Functions extension returns a framed Completion).
-fn validate(protocol: protocol::Protocol, body: &Bytes) -> Result<(), String> {
+/// Checks that `body` answers invocation `id`: complete hub messages in `protocol`, as the
+/// upstream must send them (the Functions extension returns one framed Completion), each for
+/// this invocation. An invoke needs its Completion; a stream may send items first. Anything
+/// else is refused, or the client's call would never settle. The error completes the sentence
+/// "the upstream's answer ...".
+fn check_answer(protocol: Protocol, body: &Bytes, id: &str, stream: bool) -> Result<(), String> {
+    let name = protocol.name();
     let mut rest = BytesMut::from(&body[..]);
-    let mut count = 0;
+    let mut completed = false;
     while !rest.is_empty() {
-        match protocol::next_frame(protocol, &mut rest) {
-            Ok(Some(frame)) => {
-                protocol::parse(protocol, &frame).map_err(|e| e.to_string())?;
-                count += 1;
+        let frame = match protocol::next_frame(protocol, &mut rest) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                return Err(format!(
+                    "is not a framed '{name}' hub message: it ends in the middle of a message (is the record separator or length prefix missing?)."
+                ));
             }
-            Ok(None) => return Err("it ends in the middle of a message (is the record separator or length prefix missing?)".into()),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(format!("is not a framed '{name}' hub message: {e}")),
+        };
+        let message = match protocol::parse(protocol, &frame) {
+            Ok(Some(message)) => message,
+            Ok(None) => {
+                return Err(format!(
+                    "holds a '{name}' hub message of unknown type instead of the Completion of invocation '{id}'."
+                ));
+            }
+            Err(e) => return Err(format!("is not a framed '{name}' hub message: {e}")),
+        };
+        if completed {
+            return Err(format!(
+                "holds more after the Completion of invocation '{id}'."
+            ));
+        }
+        match message {
+            HubMessage::Completion(done) if done.invocation_id == id => completed = true,
+            HubMessage::StreamItem { invocation_id, .. } if stream && invocation_id == id => {}
+            HubMessage::Completion(done) => {
+                return Err(format!(
+                    "is the Completion of invocation '{}', not of '{id}'.",
+                    printable(&done.invocation_id)
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "is a {} message, not the Completion of invocation '{id}'.",
+                    kind_name(&other)
+                ));
+            }
         }
     }
-    if count == 0 {
-        return Err("it holds no message".into());
+    if completed || stream {
+        Ok(())
+    } else {
+        Err(format!("holds no Completion of invocation '{id}'."))
     }
-    Ok(())
+}
+
+/// An id from the upstream as an error text shows it: bounded, so a huge id cannot inflate it.
+fn printable(id: &str) -> String {
+    const SHOWN: usize = 64;
+    match id.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id.to_owned(),
+    }
+}
+
+/// The message type's name, as the hub protocol documents it.
+fn kind_name(message: &HubMessage) -> &'static str {
+    match message {
+        HubMessage::Invocation(_) => "Invocation",
+        HubMessage::StreamItem { .. } => "StreamItem",
+        HubMessage::Completion(_) => "Completion",
+        HubMessage::StreamInvocation(_) => "StreamInvocation",
+        HubMessage::CancelInvocation { .. } => "CancelInvocation",
+        HubMessage::Ping => "Ping",
+        HubMessage::Close(_) => "Close",
+        HubMessage::Ack { .. } => "Ack",
+        HubMessage::Sequence { .. } => "Sequence",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Protocol;
+
+    fn check(protocol: Protocol, body: &[u8], stream: bool) -> Result<(), String> {
+        check_answer(protocol, &Bytes::copy_from_slice(body), "1", stream)
+    }
 
     #[test]
     fn answers_must_be_complete_framed_messages() {
-        let ok = Bytes::from_static(b"{\"type\":3,\"invocationId\":\"0\",\"result\":1}\x1e");
-        assert!(validate(Protocol::Json, &ok).is_ok());
-        let unframed = Bytes::from_static(b"{\"type\":3,\"invocationId\":\"0\",\"result\":1}");
+        let ok = b"{\"type\":3,\"invocationId\":\"1\",\"result\":1}\x1e";
+        assert!(check(Protocol::Json, ok, false).is_ok());
+        let unframed = b"{\"type\":3,\"invocationId\":\"1\",\"result\":1}";
         assert!(
-            validate(Protocol::Json, &unframed)
+            check(Protocol::Json, unframed, false)
                 .unwrap_err()
                 .contains("record separator")
         );
-        let garbage = Bytes::from_static(b"oops\x1e");
-        assert!(validate(Protocol::Json, &garbage).is_err());
+        assert!(check(Protocol::Json, b"oops\x1e", false).is_err());
         let msgpack = protocol::encode(
             Protocol::MessagePack,
             &HubMessage::Completion(Completion::error("1", "e")),
         );
-        assert!(validate(Protocol::MessagePack, &msgpack).is_ok());
-        assert!(validate(Protocol::MessagePack, &ok).is_err());
+        assert!(check(Protocol::MessagePack, &msgpack, false).is_ok());
+        assert!(check(Protocol::MessagePack, ok, false).is_err());
+    }
+
+    #[test]
+    fn answers_must_be_the_completion_of_this_invocation() {
+        let ping = check(Protocol::Json, b"{\"type\":6}\x1e", false).unwrap_err();
+        assert_eq!(
+            ping,
+            "is a Ping message, not the Completion of invocation '1'."
+        );
+        let other = check(
+            Protocol::Json,
+            b"{\"type\":3,\"invocationId\":\"2\",\"result\":1}\x1e",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(other, "is the Completion of invocation '2', not of '1'.");
+        let unknown = check(Protocol::Json, b"{\"type\":99}\x1e", false).unwrap_err();
+        assert!(unknown.contains("unknown type"), "{unknown}");
+        let twice =
+            b"{\"type\":3,\"invocationId\":\"1\"}\x1e{\"type\":3,\"invocationId\":\"1\"}\x1e";
+        assert!(
+            check(Protocol::Json, twice, false)
+                .unwrap_err()
+                .contains("more after the Completion")
+        );
+        let item = b"{\"type\":2,\"invocationId\":\"1\",\"item\":5}\x1e";
+        assert!(
+            check(Protocol::Json, item, true).is_ok(),
+            "a stream may start with items"
+        );
+        assert!(
+            check(Protocol::Json, item, false).is_err(),
+            "an invoke needs its Completion"
+        );
     }
 }

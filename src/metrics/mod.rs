@@ -107,7 +107,7 @@ fn upstream_calls(page: &mut Exposition, metrics: &UpstreamMetrics) {
     page.family(
         name,
         "counter",
-        "Upstream webhook calls by outcome (ok, http_error, transport_error, timeout, no_match).",
+        "Upstream webhook calls by outcome (ok, http_error, transport_error, timeout, no_match, busy).",
     );
     for outcome in CallOutcome::ALL {
         page.sample(

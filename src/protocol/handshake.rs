@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::json::RECORD_SEPARATOR;
 use super::{MAX_PROTOCOL_VERSION, Protocol};
+use crate::text::sentence_end;
 
 /// What the client asked for in its handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +37,12 @@ const UNEXPECTED: &str = "An unexpected error occurred during connection handsha
 
 /// Parses an unframed handshake request. The error is the text to send back to the client.
 pub fn parse_request(frame: &[u8]) -> Result<HandshakeRequest, String> {
-    let value: Value = serde_json::from_slice(frame)
-        .map_err(|e| format!("{UNEXPECTED} The handshake request is not valid JSON: {e}."))?;
+    let value: Value = serde_json::from_slice(frame).map_err(|e| {
+        format!(
+            "{UNEXPECTED} The handshake request is not valid JSON: {}",
+            sentence_end(e)
+        )
+    })?;
     let protocol = match value.get("protocol") {
         Some(Value::String(p)) => p.clone(),
         Some(_) => return Err(format!("{UNEXPECTED} 'protocol' must be a string.")),

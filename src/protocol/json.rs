@@ -4,12 +4,14 @@
 
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Shared by both codecs; re-exported so `json::ProtocolError` keeps working.
 pub use super::ProtocolError;
 use super::invalid;
 use super::message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
+use crate::text::sentence_end;
 
 /// The record separator that ends every JSON hub message and every handshake message.
 pub const RECORD_SEPARATOR: u8 = 0x1e;
@@ -26,8 +28,12 @@ pub fn next_frame(buf: &mut BytesMut) -> Option<BytesMut> {
 /// Parses one unframed JSON hub message. `Ok(None)` means a message type this server does not
 /// know, which the protocol says to ignore.
 pub fn parse(bytes: &[u8]) -> Result<Option<HubMessage>, ProtocolError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| invalid(format!("Error reading JSON hub message: {e}.")))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        invalid(format!(
+            "Error reading JSON hub message: {}",
+            sentence_end(e)
+        ))
+    })?;
     let Value::Object(mut map) = value else {
         return Err(invalid("A JSON hub message must be an object."));
     };
@@ -287,6 +293,32 @@ pub fn encode(message: &HubMessage) -> Bytes {
     Bytes::from(out)
 }
 
+/// Encodes a fire-and-forget Invocation (what REST sends deliver) whose arguments are JSON text
+/// kept as it came: numbers and strings reach JSON clients byte for byte, however the text
+/// wrote them. The bytes are those [`encode`] writes for the same invocation, but for the
+/// arguments' spelling.
+pub fn encode_send_verbatim(target: &str, arguments: &RawValue) -> Bytes {
+    #[derive(Serialize)]
+    struct Send<'a> {
+        #[serde(rename = "type")]
+        kind: u8,
+        target: &'a str,
+        arguments: &'a RawValue,
+    }
+    let mut out = Vec::with_capacity(arguments.get().len() + target.len() + 32);
+    serde_json::to_writer(
+        &mut out,
+        &Send {
+            kind: 1,
+            target,
+            arguments,
+        },
+    )
+    .expect("a string and raw JSON always serialize");
+    out.push(RECORD_SEPARATOR);
+    Bytes::from(out)
+}
+
 /// Removes the 0x1E terminator of an encoded message, e.g. for upstream bodies.
 pub fn unframed(encoded: &Bytes) -> Bytes {
     encoded.slice(..encoded.len().saturating_sub(1))
@@ -295,6 +327,24 @@ pub fn unframed(encoded: &Bytes) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verbatim_send_is_encoded_as_encode_writes_it_but_for_the_arguments_text() {
+        let text = r#"[1.8446744173772038e25, 1e3,"\u00e9", 123456789012345678901234567890]"#;
+        let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
+        let frame = encode_send_verbatim("new\"Message", &raw);
+        assert_eq!(
+            &frame[..],
+            format!("{{\"type\":1,\"target\":\"new\\\"Message\",\"arguments\":{text}}}\x1e")
+                .as_bytes()
+        );
+        let plain: Box<RawValue> = serde_json::from_str(r#"[1,"x"]"#).unwrap();
+        let same = HubMessage::Invocation(Invocation::send(
+            "m",
+            vec![Value::from(1), Value::from("x")],
+        ));
+        assert_eq!(encode_send_verbatim("m", &plain), encode(&same));
+    }
     use serde_json::json;
 
     fn text(bytes: Bytes) -> String {

@@ -36,6 +36,7 @@ use serde_json::{Number, Value};
 use super::message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
 use super::varint::{self, MAX_PREFIX_LEN, PrefixTooLong, length_prefix};
 use super::{ProtocolError, invalid};
+use crate::text::sentence_end;
 
 /// rmpv spends about two depth units per nested array or map, so this allows roughly the 128
 /// levels serde_json accepts in the JSON protocol, and keeps recursion far from the stack limit.
@@ -156,7 +157,10 @@ fn read_error(error: rmpv::decode::Error) -> ProtocolError {
         }
         e => e.to_string(),
     };
-    invalid(format!("Error reading MessagePack hub message: {reason}."))
+    invalid(format!(
+        "Error reading MessagePack hub message: {}",
+        sentence_end(reason)
+    ))
 }
 
 /// The elements of a message array, taken front to back.

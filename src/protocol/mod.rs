@@ -2,8 +2,8 @@
 //! MessagePack protocol (VarInt framing), the message model and the encode-once cache used by
 //! fan-out; and, in [`service`], the Azure ServiceProtocol that app servers speak on `/server`.
 //! No I/O and no web-framework types live here, so every codec can be tested with byte fixtures
-//! and reused by every transport. Transports go through [`next_frame`], [`parse`], [`encode`]
-//! and [`unframed`] and never match on the protocol themselves.
+//! and reused by every transport. Transports buffer client bytes in a [`FrameReader`] and go
+//! through [`parse`], [`encode`] and [`unframed`] and never match on the protocol themselves.
 
 use bytes::{Bytes, BytesMut};
 
@@ -13,12 +13,14 @@ pub mod json;
 mod message;
 pub mod messagepack;
 pub mod service;
+mod reader;
 #[cfg(test)]
 mod tests;
 mod varint;
 
 pub use encoded::Encoded;
 pub use message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
+pub use reader::FrameReader;
 
 /// A hub protocol a client can pick in its handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

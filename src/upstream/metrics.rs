@@ -22,16 +22,19 @@ pub enum CallOutcome {
     Timeout,
     /// No template matched: nothing was sent.
     NoMatch,
+    /// Refused unsent: `--upstream-max-calls` calls were already in flight.
+    Busy,
 }
 
 impl CallOutcome {
     /// Every outcome, in label order.
-    pub const ALL: [CallOutcome; 5] = [
+    pub const ALL: [CallOutcome; 6] = [
         CallOutcome::Ok,
         CallOutcome::HttpError,
         CallOutcome::TransportError,
         CallOutcome::Timeout,
         CallOutcome::NoMatch,
+        CallOutcome::Busy,
     ];
 
     /// The `outcome` label value.
@@ -42,6 +45,7 @@ impl CallOutcome {
             CallOutcome::TransportError => "transport_error",
             CallOutcome::Timeout => "timeout",
             CallOutcome::NoMatch => "no_match",
+            CallOutcome::Busy => "busy",
         }
     }
 }

@@ -24,9 +24,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use crate::text::sentence_end;
 use metrics::{CallOutcome, UpstreamMetrics};
 use report::Call;
 use response::Attempt;
@@ -53,6 +55,10 @@ struct Inner {
     keys: Vec<String>,
     http: reqwest::Client,
     timeout: Duration,
+    /// One permit per call in flight (`--upstream-max-calls`), so a hung upstream cannot
+    /// collect a call from every connection.
+    in_flight: Semaphore,
+    max_calls: usize,
     metrics: UpstreamMetrics,
 }
 
@@ -163,6 +169,8 @@ impl Upstream {
                 keys: config.access_keys.clone(),
                 http,
                 timeout: config.upstream_timeout,
+                in_flight: Semaphore::new(config.upstream_max_calls),
+                max_calls: config.upstream_max_calls,
                 metrics: UpstreamMetrics::default(),
             }),
         }))
@@ -231,8 +239,28 @@ impl Upstream {
             Err(why) => {
                 tracing::warn!(hub = event.hub, category, event = name, "{why}");
                 self.inner.metrics.record(CallOutcome::TransportError, None);
-                return UpstreamOutcome::Failed(format!("Invocation failed, error: {why}."));
+                return UpstreamOutcome::Failed(format!(
+                    "Invocation failed, error: {}",
+                    sentence_end(why)
+                ));
             }
+        };
+        // Beyond the limit nothing is sent: an invocation's client is told, every refusal logged.
+        let Ok(_permit) = self.inner.in_flight.try_acquire() else {
+            tracing::warn!(
+                hub = event.hub,
+                category,
+                event = name,
+                connection_id = event.connection_id,
+                max_calls = self.inner.max_calls,
+                "upstream call not sent: {} calls are already waiting for the upstream (--upstream-max-calls); is it hung?",
+                self.inner.max_calls
+            );
+            self.inner.metrics.record(CallOutcome::Busy, None);
+            return UpstreamOutcome::Failed(format!(
+                "Invocation failed, {} upstream calls are already in flight (--upstream-max-calls); try again when the upstream answers.",
+                self.inner.max_calls
+            ));
         };
         let request = request::build(url.clone(), &event, &self.inner.keys);
         let started = Instant::now();

@@ -9,6 +9,7 @@ use reqwest::{Response, StatusCode};
 
 use super::UpstreamOutcome;
 use super::metrics::CallOutcome;
+use crate::text::sentence_end;
 
 /// Largest response body forwarded to a client, as in the official emulator.
 pub(super) const MAX_RESPONSE_SIZE: usize = 16 * 1024 * 1024;
@@ -99,9 +100,10 @@ impl Attempt {
             Attempt::TooLarge => {
                 UpstreamOutcome::Failed("Invocation failed, response too large.".into())
             }
-            Attempt::Failed { error, .. } => {
-                UpstreamOutcome::Failed(format!("Invocation failed, error: {error}."))
-            }
+            Attempt::Failed { error, .. } => UpstreamOutcome::Failed(format!(
+                "Invocation failed, error: {}",
+                sentence_end(error)
+            )),
             Attempt::TimedOut(timeout) => UpstreamOutcome::Failed(format!(
                 "Invocation failed, the upstream did not answer within {} s.",
                 timeout.as_secs_f64()

@@ -168,3 +168,69 @@ async fn any_configured_key_is_accepted() {
     assert_eq!(negotiate_with(&server, Some(&signed)).await.0, 200);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn strict_mode_refuses_tokens_without_an_expiry_and_relaxed_mode_takes_them() {
+    let client = token(json!({"aud": "http://localhost/client/?hub=chat"}));
+    let rest = token(json!({"aud": "http://localhost/api/v1/hubs/chat"}));
+    let strict = TestServer::start().await;
+    let (status, body) = negotiate_with(&strict, Some(&client)).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["code"], "Error.Auth.MissingExpiry", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("no 'exp' claim") && message.contains("--auth relaxed"),
+        "{message}"
+    );
+    let response = strict
+        .rest_with_token("POST", "/api/v1/hubs/chat", Some(send()), Some(&rest))
+        .await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "Error.Auth.MissingExpiry", "{body}");
+    strict.stop().await;
+
+    let relaxed = TestServer::with_config(Config {
+        auth: AuthMode::Relaxed,
+        ..Config::default()
+    })
+    .await;
+    assert_eq!(negotiate_with(&relaxed, Some(&client)).await.0, 200);
+    let response = relaxed
+        .rest_with_token("POST", "/api/v1/hubs/chat", Some(send()), Some(&rest))
+        .await;
+    assert_eq!(response.status(), 202);
+    relaxed.stop().await;
+}
+
+#[tokio::test]
+async fn in_relaxed_mode_a_client_token_cannot_read_the_access_key() {
+    let server = TestServer::with_config(Config {
+        auth: AuthMode::Relaxed,
+        ..Config::default()
+    })
+    .await;
+    let path = "/api/auth/accessKey?api-version=2023-07-01";
+    let client = token(json!({"aud": "http://localhost/client/?hub=chat", "exp": now() + 60}));
+    let response = server
+        .rest_with_token("GET", path, None, Some(&client))
+        .await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "Error.Auth.AudienceMismatch", "{body}");
+    assert!(!body.to_string().contains("ABCDEFGH"), "{body}");
+    // Other REST routes keep relaxed mode's signature-only check.
+    let response = server
+        .rest_with_token("POST", "/api/v1/hubs/chat", Some(send()), Some(&client))
+        .await;
+    assert_eq!(response.status(), 202);
+    // A token for the route itself (expired: relaxed mode ignores that) gets the key.
+    let rest = token(json!({"aud": "http://localhost/api/auth/accessKey", "exp": now() - 3600}));
+    let response = server.rest_with_token("GET", path, None, Some(&rest)).await;
+    assert_eq!(response.status(), 200);
+    server.stop().await;
+}
+
+fn send() -> Value {
+    json!({"target": "m", "arguments": []})
+}

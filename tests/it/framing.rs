@@ -149,3 +149,20 @@ async fn malformed_messages_close_the_connection_with_a_reason() {
     );
     server.stop().await;
 }
+
+/// A large message in many small WebSocket frames is put together and answered (each frame's
+/// bytes are searched for the record separator once, not the whole buffer again).
+#[tokio::test]
+async fn a_large_message_in_many_small_frames() {
+    let server = TestServer::start().await;
+    let (mut client, _) = server.connect("chat", None).await;
+    let message = format!(
+        "{{\"type\":1,\"invocationId\":\"big\",\"target\":\"large\",\"arguments\":[\"{}\"]}}\x1e",
+        "x".repeat(256 * 1024)
+    );
+    for chunk in message.as_bytes().chunks(32) {
+        client.send_text(std::str::from_utf8(chunk).unwrap()).await;
+    }
+    assert_no_upstream_completion(&client.next_non_ping().await, "big", "large");
+    server.stop().await;
+}

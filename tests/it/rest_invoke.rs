@@ -51,6 +51,28 @@ async fn complete(client: &mut WsClient, completion: Value) {
     client.send_text(&format!("{completion}\x1e")).await;
 }
 
+/// An error text that already ends a sentence keeps its one full stop (it read `Boom..`).
+#[tokio::test]
+async fn a_client_error_ending_in_a_full_stop_gets_no_second_one() {
+    let server = TestServer::start().await;
+    let (mut client, id) = server.connect("chat", None).await;
+    let call = invoke(&server, &id, json!([]));
+    let invocation_id = invocation(&mut client, json!([])).await;
+    complete(
+        &mut client,
+        json!({"type": 3, "invocationId": invocation_id, "error": "Boom."}),
+    )
+    .await;
+    let (status, body) = outcome(call).await;
+    assert_eq!(status, 502);
+    let text = body["message"].as_str().unwrap();
+    assert!(
+        text.ends_with("the client answered with an error: Boom."),
+        "{text}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn results_errors_and_void_completions() {
     let server = TestServer::start().await;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{TestServer, WAIT, client_token, now, token};
+use crate::common::{TestServer, WAIT, messagepack_client, next_binary, now, token};
 use crate::rest_support::{SILENCE, expect_message};
 
 fn token_for(path: &str) -> String {
@@ -255,45 +255,4 @@ async fn headers_over_sixteen_kilobytes_are_431() {
         .unwrap();
     assert_eq!(response.status(), 202);
     server.stop().await;
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A raw MessagePack client of `user` (handshaken).
-async fn messagepack_client(server: &TestServer, user: &str) -> Socket {
-    use futures_util::SinkExt;
-    let (_, token) = server.negotiate("chat", Some(user)).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/client/?hub=chat&id={token}&access_token={}",
-        server.addr,
-        client_token("chat", Some(user))
-    ))
-    .await
-    .unwrap();
-    ws.send(tokio_tungstenite::tungstenite::Message::text(
-        "{\"protocol\":\"messagepack\",\"version\":1}\x1e",
-    ))
-    .await
-    .unwrap();
-    assert_eq!(next_binary(&mut ws).await, b"{}\x1e");
-    ws
-}
-
-async fn next_binary(ws: &mut Socket) -> Vec<u8> {
-    use futures_util::StreamExt;
-    loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            tokio_tungstenite::tungstenite::Message::Binary(data) if data[..] != [2, 0x91, 6] => {
-                return data.to_vec();
-            }
-            tokio_tungstenite::tungstenite::Message::Binary(_) => continue,
-            other => panic!("expected a binary frame, got {other:?}"),
-        }
-    }
 }
