@@ -12,8 +12,8 @@ pub mod handshake;
 pub mod json;
 mod message;
 pub mod messagepack;
-pub mod service;
 mod reader;
+pub mod service;
 #[cfg(test)]
 mod tests;
 mod varint;
