@@ -10,6 +10,7 @@
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
+//! * [`tls`]: TLS on the service port (certificates, hot reload, `--tls-self-signed`).
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
 //!
 //! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
@@ -28,9 +29,11 @@ pub mod hub;
 pub mod metrics;
 pub mod protocol;
 pub mod query;
+mod settle;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 
 use std::future::Future;

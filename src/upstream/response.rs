@@ -26,6 +26,8 @@ pub(super) enum Attempt {
         error: String,
         /// The upstream actively refused the TCP connection (nothing listens there).
         refused: bool,
+        /// The TLS handshake failed, typically on a certificate this server does not trust.
+        tls: bool,
     },
     /// No complete answer within the configured timeout.
     TimedOut(Duration),
@@ -69,15 +71,23 @@ impl Attempt {
     pub(super) fn from_error(err: &reqwest::Error) -> Self {
         let mut root: &dyn std::error::Error = err;
         let mut refused = false;
+        let mut tls = false;
         while let Some(source) = root.source() {
             if let Some(io) = source.downcast_ref::<std::io::Error>() {
                 refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+                // The TLS client reports handshake failures as an io::Error wrapping the rustls
+                // error, which `source()` skips over.
+                tls |= io
+                    .get_ref()
+                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
             }
+            tls |= source.downcast_ref::<rustls::Error>().is_some();
             root = source;
         }
         Attempt::Failed {
             error: root.to_string(),
             refused,
+            tls,
         }
     }
 
@@ -99,6 +109,11 @@ impl Attempt {
             Attempt::TooLarge => {
                 UpstreamOutcome::Failed("Invocation failed, response too large.".into())
             }
+            Attempt::Failed {
+                error, tls: true, ..
+            } => UpstreamOutcome::Failed(format!(
+                "Invocation failed, error: the upstream's TLS certificate was refused: {error}."
+            )),
             Attempt::Failed { error, .. } => {
                 UpstreamOutcome::Failed(format!("Invocation failed, error: {error}."))
             }
@@ -129,6 +144,7 @@ impl Attempt {
             Attempt::Answered { status, .. } => status.as_u16().to_string(),
             Attempt::TooLarge => "200 (too large)".into(),
             Attempt::Failed { refused: true, .. } => "refused".into(),
+            Attempt::Failed { tls: true, .. } => "tls-error".into(),
             Attempt::Failed { .. } => "error".into(),
             Attempt::TimedOut(_) => "timeout".into(),
         }
@@ -176,12 +192,25 @@ mod tests {
         let refused = Attempt::Failed {
             error: "Connection refused (os error 111)".into(),
             refused: true,
+            tls: false,
         };
         assert_eq!(
             refused.outcome(),
             failed("Invocation failed, error: Connection refused (os error 111).")
         );
         assert_eq!(refused.status_label(), "refused");
+        let untrusted = Attempt::Failed {
+            error: "invalid peer certificate: UnknownIssuer".into(),
+            refused: false,
+            tls: true,
+        };
+        assert_eq!(
+            untrusted.outcome(),
+            failed(
+                "Invocation failed, error: the upstream's TLS certificate was refused: invalid peer certificate: UnknownIssuer."
+            )
+        );
+        assert_eq!(untrusted.status_label(), "tls-error");
         assert_eq!(
             Attempt::TimedOut(Duration::from_secs(100)).outcome(),
             failed("Invocation failed, the upstream did not answer within 100 s.")
