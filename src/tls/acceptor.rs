@@ -106,6 +106,18 @@ async fn refuse_plain_http(stream: &mut TcpStream) {
     let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
 }
 
+impl crate::serve::Acceptor for TlsAcceptor {
+    type Io = TlsStream<TcpStream>;
+
+    async fn accept(
+        &self,
+        stream: TcpStream,
+        _peer: std::net::SocketAddr,
+    ) -> io::Result<TlsStream<TcpStream>> {
+        TlsAcceptor::accept(self, stream).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
