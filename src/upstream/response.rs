@@ -75,13 +75,8 @@ impl Attempt {
         while let Some(source) = root.source() {
             if let Some(io) = source.downcast_ref::<std::io::Error>() {
                 refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
-                // The TLS client reports handshake failures as an io::Error wrapping the rustls
-                // error, which `source()` skips over.
-                tls |= io
-                    .get_ref()
-                    .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
             }
-            tls |= source.downcast_ref::<rustls::Error>().is_some();
+            tls |= is_tls_error(source);
             root = source;
         }
         Attempt::Failed {
@@ -147,6 +142,24 @@ impl Attempt {
             Attempt::Failed { tls: true, .. } => "tls-error".into(),
             Attempt::Failed { .. } => "error".into(),
             Attempt::TimedOut(_) => "timeout".into(),
+        }
+    }
+}
+
+/// Whether `err` is, or wraps, a rustls error. The TLS client reports handshake failures as
+/// io::Errors wrapping (io::Errors wrapping) the rustls error, which `source()` skips over.
+fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = err;
+    loop {
+        if current.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => current = inner,
+            None => return false,
         }
     }
 }

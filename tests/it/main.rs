@@ -20,6 +20,7 @@ mod rest_v1_preview;
 mod slow_clients;
 mod streams;
 mod swagger;
+mod tls;
 mod transports;
 mod upstream_cli;
 mod upstream_module;
