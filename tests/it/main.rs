@@ -5,6 +5,7 @@ mod auth;
 mod binary;
 mod common;
 mod framing;
+mod identity;
 mod lifecycle;
 mod metrics;
 mod negotiate;
