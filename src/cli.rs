@@ -169,7 +169,7 @@ pub struct StartArgs {
     pub shutdown_timeout: u64,
     /// Transport security and identity (TLS, https upstreams, Entra ID tokens).
     #[command(flatten)]
-    pub security: SecurityArgs,
+    pub security: Box<SecurityArgs>,
 }
 
 /// Options of `start` about TLS and identity: the service port's certificate, the CAs upstream
