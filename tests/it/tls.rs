@@ -456,3 +456,14 @@ fn upstream_ca_files_must_hold_certificates() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_healthcheck_subcommand_speaks_tls_to_a_tls_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("test CA");
+    let server = start_tls(tls_config(&ca.issue(dir.path())), &ca.client()).await;
+    signalr_emulator::healthcheck::check(server.addr.port(), WAIT)
+        .await
+        .expect("healthy over https");
+    server.stop().await;
+}
