@@ -57,10 +57,11 @@ CONNECT_CONCURRENCY=${BENCH_CONNECT_CONCURRENCY:-100}
 ONLY=${BENCH_ONLY:-core tls}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
-EMU_PORT=18801
-RAW_PORT=18802
-SIO_PORT=18803
-EMPTY_PORT=18804
+# Ports can be moved when another run (another checkout) holds them.
+EMU_PORT=${BENCH_EMU_PORT:-18801}
+RAW_PORT=${BENCH_RAW_PORT:-18802}
+SIO_PORT=${BENCH_SIO_PORT:-18803}
+EMPTY_PORT=${BENCH_EMPTY_PORT:-18804}
 OUT=target/bench
 BIN=target/release
 mkdir -p "$OUT"
