@@ -25,7 +25,7 @@ pub(super) fn read_pair(cert: &Path, key: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Parses already-read PEM text; `cert` and `key` name the files in errors.
-pub(super) fn parse(
+fn parse(
     cert_pem: &[u8],
     key_pem: &[u8],
     cert: &Path,
