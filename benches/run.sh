@@ -6,6 +6,8 @@
 # Everything runs on 127.0.0.x; every run has a deadline and every wait is bounded.
 #
 # Usage: bash benches/run.sh [--full] [--soak-only] [--wait-quiet SECONDS | --no-wait]
+#   BENCH_ONLY="core tls" (the default) picks row groups: core = every row of issue 6, tls = the
+#                   WSS rows of issue 12 (fan-out over WSS vs WS, connection setup over TLS)
 #   --full          also run the 100,000-client row (heavy; capped by `ulimit -Hn`), and the
 #                   soak for 10 minutes instead of $BENCH_SOAK_SECONDS
 #   --soak-only     run only the soak row (with --full: the 10-minute soak)
@@ -63,10 +65,14 @@ SEND_CONCURRENCY=${BENCH_SEND_CONCURRENCY:-8}
 # which the emulator uses (a fuller backlog drops SYNs, and each drop costs the client 1 s).
 CONNECT_CONCURRENCY=${BENCH_CONNECT_CONCURRENCY:-100}
 
-EMU_PORT=18801
-RAW_PORT=18802
-SIO_PORT=18803
-EMPTY_PORT=18804
+ONLY=${BENCH_ONLY:-core tls}
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# Ports can be moved when another run (another checkout) holds them.
+EMU_PORT=${BENCH_EMU_PORT:-18801}
+RAW_PORT=${BENCH_RAW_PORT:-18802}
+SIO_PORT=${BENCH_SIO_PORT:-18803}
+EMPTY_PORT=${BENCH_EMPTY_PORT:-18804}
 OUT=target/bench
 BIN=target/release
 mkdir -p "$OUT"
@@ -135,6 +141,11 @@ trap stop_server EXIT
 # The emulator logs at warn: at info it writes a line per connect and disconnect, and (see the
 # README's bench section) those lines currently grow with the number of open connections.
 emulator() { start_server "$1" "$EMU_PORT" env RUST_LOG=warn "$BIN/signalr-emulator" -p "$EMU_PORT"; }
+# The emulator over TLS, with a certificate from its own --tls-self-signed CA in $TLS_DIR.
+emulator_tls() {
+  start_server "$1" "$EMU_PORT" env RUST_LOG=warn "$BIN/signalr-emulator" -p "$EMU_PORT" \
+    --tls-self-signed --tls-self-signed-dir "$TLS_DIR"
+}
 raw() { start_server "$1" "$RAW_PORT" "$BIN/signalr-loadgen" raw-server -p "$RAW_PORT"; }
 socketio() { start_server "$1" "$SIO_PORT" node benches/socketio/server.js "$SIO_PORT"; }
 empty() { start_server "$1" "$EMPTY_PORT" "$BIN/signalr-loadgen" empty-server -p "$EMPTY_PORT"; }
@@ -152,7 +163,7 @@ load() {
   local from=${REP:-1}
   for rep in $(seq "$from" $((from + ${REPS:-$REPEAT} - 1))); do
     (( rep == from )) || sleep 1
-    "$BIN/signalr-loadgen" run --url "http://127.0.0.1:$port" --label "$label" \
+    "$BIN/signalr-loadgen" run --url "${URL_SCHEME:-http}://127.0.0.1:$port" --label "$label" \
       --server-pid "$SERVER_PID" --connect-concurrency "$CONNECT_CONCURRENCY" --source-ips 16 \
       "$@" >"$OUT/$label.$rep.json" 2>"$OUT/$label.$rep.err"
     local rc=$?
@@ -180,6 +191,7 @@ log "starting at load average $LOAD_START"
 FULL_RUN_CLIENTS=0
 if (( ! SOAK_ONLY )); then
 FANOUT=(-n "$CLIENTS" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 120)
+if want core; then
 emulator emulator-fanout && load fanout-emulator "$EMU_PORT" "${FANOUT[@]}"
 stop_server
 raw raw-fanout && load fanout-raw "$RAW_PORT" --mode raw "${FANOUT[@]}"
@@ -227,6 +239,20 @@ if emulator emulator-slow; then
   done
 fi
 stop_server
+fi
+
+# The same fan-out over WSS and over WS, alternating on fresh servers so that both see the same
+# machine; the first run of each gives the connection setup time.
+TLS_DIR=$OUT/tls
+if want tls; then
+  for rep in $(seq "$REPEAT"); do
+    emulator emulator-ws && REPS=1 REP=$rep load ws-emulator "$EMU_PORT" "${FANOUT[@]}"
+    stop_server
+    emulator_tls emulator-wss && REPS=1 REP=$rep URL_SCHEME=https load wss-emulator "$EMU_PORT" \
+      --ca "$TLS_DIR/ca.pem" "${FANOUT[@]}"
+    stop_server
+  done
+fi
 
 if (( FULL )); then
   FULL_RUN_CLIENTS=$FULL_CLIENTS
@@ -321,6 +347,10 @@ steady_rss_after=$(across slow-baseline 'map(.rss_kib.after) | max')
 slow_ok="$(verdict "$slow_ratio" '>=' 0.9)"
 [[ ${slow_closed%/*} == "${slow_closed#*/}" && ${slow_closed%/*} != 0 ]] || slow_ok="$slow_ok; **not disconnected**"
 
+wss_ratio=$(ratio "$(best_rate wss-emulator)" "$(best_rate ws-emulator)")
+wss_ok=$([[ $(lost wss-emulator) == 0 ]] && echo "no loss" || echo "**loss or failure**")
+setup_ratio=$(ratio "$(first wss-emulator .connect_secs)" "$(first ws-emulator .connect_secs)")
+
 quiet=$(below "$LOAD_START" "$QUIET_LOAD" && echo "quiet" || echo "busy")
 table=$(cat <<EOF
 Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), servers and load generator on the same machine; each figure is the best of $REPEAT runs (memory and setup time: the first run, on a fresh server). Load average $LOAD_START at the start ($quiet), $LOAD_END at the end.
@@ -334,6 +364,8 @@ Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null
 | Connection setup: $LARGE clients (negotiate + WebSocket + handshake), $CONNECT_CONCURRENCY at a time; fresh server (best of $REPEAT) | < 3 s | ${setup_emu} s ($(across large-emulator 'map(.connect_secs) | min') s) | raw (WebSocket only): $(first large-raw .connect_secs) s ($(across large-raw 'map(.connect_secs) | min') s) | $(first fanout-socketio .connect_secs) s (at $CLIENTS) | $(verdict "$setup_emu" '<' 3) |
 | Paced latency: $RATE broadcasts/s to $CLIENTS clients, best p99 | ≤ 2× raw p99 | $(fmt_ms "$p99_emu") | raw: $(fmt_ms "$p99_raw") | — | ${p99_ratio}× raw: $(verdict "$p99_ratio" '<=' 2) |
 | REST send-to-connection, requests/s (wrk -t1 -c$WRK_CONNECTIONS, ${WRK_SECONDS} s) | ≥ 0.5× empty axum handler | ${rest_emu:-n/a}/s (non-2xx: $(wrk_errors rest-emulator)) | empty axum: ${rest_empty:-n/a}/s | — | ${rest_ratio}×: $(verdict "$rest_ratio" '>=' 0.5) |
+| Broadcast fan-out over WSS (TLS 1.3, rustls) vs WS: $CLIENTS JSON clients × $MESSAGES broadcasts × $PAYLOAD B, alternating runs | ratio reported | WSS: $(deliveries wss-emulator) | WS: $(deliveries ws-emulator) | — | ${wss_ratio}× WS: $wss_ok |
+| Connection setup over TLS: $CLIENTS clients (https negotiate + WSS + handshake), $CONNECT_CONCURRENCY at a time; fresh server (best of $REPEAT) | reported | WSS: $(first wss-emulator .connect_secs) s ($(across wss-emulator 'map(.connect_secs) | min') s) | WS: $(first ws-emulator .connect_secs) s ($(across ws-emulator 'map(.connect_secs) | min') s) | — | ${setup_ratio}× WS |
 | Slow consumer: $SLOW_CLIENTS clients × $SLOW_MESSAGES × $SLOW_PAYLOAD B, one stops reading | others ≥ 0.9× the run without it; memory bounded; it is disconnected | $(deliveries slow-emulator), server RSS after ≤ $(mib "$slow_rss_after"), disconnected $slow_closed | without it: $(deliveries slow-baseline), RSS after ≤ $(mib "$steady_rss_after") | — | ${slow_ratio}×: $slow_ok |
 EOF
 )

@@ -176,6 +176,63 @@ pub struct StartArgs {
     /// whatever is left is dropped and the process exits.
     #[arg(long, env = "SIGNALR_EMULATOR_SHUTDOWN_TIMEOUT", default_value_t = 5)]
     pub shutdown_timeout: u64,
+    /// Transport security and identity (TLS, https upstreams, Entra ID tokens).
+    #[command(flatten)]
+    pub security: Box<SecurityArgs>,
+}
+
+/// Options of `start` about TLS and identity: the service port's certificate, the CAs upstream
+/// calls trust, and Microsoft Entra ID tokens.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecurityArgs {
+    /// PEM certificate chain for TLS on the service port (with --tls-key); the file is re-read
+    /// when it changes.
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a localhost certificate from a local CA this emulator creates once (in
+    /// --tls-self-signed-dir); trust its ca.pem once.
+    #[arg(long, env = "SIGNALR_EMULATOR_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
+    /// Folder for --tls-self-signed's CA and certificate (default: the user's local data
+    /// folder, e.g. ~/.local/share/signalr-emulator/tls).
+    #[arg(long, env = "SIGNALR_EMULATOR_TLS_SELF_SIGNED_DIR", value_name = "DIR")]
+    pub tls_self_signed_dir: Option<PathBuf>,
+    /// PEM bundle of CA certificates trusted for https upstreams, besides the system's roots
+    /// (repeatable).
+    #[arg(
+        long = "upstream-ca",
+        env = "SIGNALR_EMULATOR_UPSTREAM_CA",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Accept Microsoft Entra ID bearer tokens (RS256/ES256, audience https://signalr.azure.com
+    /// or this endpoint) WITHOUT checking their signature, as Microsoft's Web PubSub emulator
+    /// does. Anyone can forge such a token: local use only.
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_ALLOW_UNVALIDATED_ENTRA_TOKENS",
+        conflicts_with = "entra_jwks"
+    )]
+    pub allow_unvalidated_entra_tokens: bool,
+    /// Accept Microsoft Entra ID bearer tokens whose signature verifies against a key of this
+    /// JWKS file (e.g. a test identity provider's).
+    #[arg(long, env = "SIGNALR_EMULATOR_ENTRA_JWKS", value_name = "FILE")]
+    pub entra_jwks: Option<PathBuf>,
 }
 
 /// `--auth` values.
@@ -262,6 +319,38 @@ mod tests {
         let args = start(&["start"]);
         assert!(args.upstream.is_empty());
         assert_eq!(args.upstream_timeout, 100);
+    }
+
+    #[test]
+    fn security_flags() {
+        let args = start(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--upstream-ca",
+            "a.pem",
+            "--upstream-ca",
+            "b.pem",
+            "--entra-jwks",
+            "jwks.json",
+        ]);
+        let security = args.security;
+        assert_eq!(security.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(security.tls_key, Some(PathBuf::from("k.pem")));
+        assert_eq!(security.upstream_ca.len(), 2);
+        assert_eq!(security.entra_jwks, Some(PathBuf::from("jwks.json")));
+        assert!(!security.tls_self_signed && !security.allow_unvalidated_entra_tokens);
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("signalr-emulator").chain(args.iter().copied()))
+        };
+        assert!(
+            parse(&["--tls-cert", "c.pem"]).is_err(),
+            "a key is required"
+        );
+        assert!(parse(&["--tls-self-signed", "--tls-cert", "c", "--tls-key", "k"]).is_err());
+        assert!(parse(&["--allow-unvalidated-entra-tokens", "--entra-jwks", "j"]).is_err());
+        assert!(start(&["--tls-self-signed"]).security.tls_self_signed);
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::auth::AuthMode;
-use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, StartArgs};
+use crate::auth::{AuthMode, EntraTokens};
+use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, SecurityArgs, StartArgs};
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -55,6 +55,29 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Upstream calls in flight at once, over all connections.
     pub upstream_max_calls: usize,
+    /// PEM bundles of CAs upstream calls trust besides the system's roots (`--upstream-ca`).
+    pub upstream_ca: Vec<PathBuf>,
+    /// TLS on the service port; `None` serves plain http.
+    pub tls: Option<TlsSource>,
+    /// Whether Microsoft Entra ID tokens are accepted, and how.
+    pub entra: EntraTokens,
+}
+
+/// Where the service port's certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// `--tls-cert` and `--tls-key`.
+    Files {
+        /// PEM certificate chain, leaf first.
+        cert: PathBuf,
+        /// PEM private key.
+        key: PathBuf,
+    },
+    /// `--tls-self-signed`: a local CA and localhost certificate kept in `dir`.
+    SelfSigned {
+        /// The folder holding them.
+        dir: PathBuf,
+    },
 }
 
 impl Default for Config {
@@ -79,6 +102,9 @@ impl Default for Config {
             upstream_urls: Vec::new(),
             upstream_timeout: Duration::from_secs(100),
             upstream_max_calls: 128,
+            upstream_ca: Vec::new(),
+            tls: None,
+            entra: EntraTokens::Refused,
         }
     }
 }
@@ -147,9 +173,53 @@ impl TryFrom<StartArgs> for Config {
             body_read_timeout: seconds(args.body_read_timeout, "--body-read-timeout")?,
             shutdown_grace: seconds(args.shutdown_timeout, "--shutdown-timeout")?,
             upstream_max_calls: args.upstream_max_calls,
+            upstream_ca: args.security.upstream_ca.clone(),
+            tls: tls_source(&args.security),
+            entra: entra_tokens(&args.security)?,
             ..Config::default()
         })
     }
+}
+
+fn tls_source(args: &SecurityArgs) -> Option<TlsSource> {
+    if args.tls_self_signed {
+        let dir = args
+            .tls_self_signed_dir
+            .clone()
+            .unwrap_or_else(default_self_signed_dir);
+        return Some(TlsSource::SelfSigned { dir });
+    }
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn entra_tokens(args: &SecurityArgs) -> Result<EntraTokens, ConfigError> {
+    match &args.entra_jwks {
+        Some(file) => EntraTokens::from_jwks_file(file).map_err(ConfigError),
+        None if args.allow_unvalidated_entra_tokens => Ok(EntraTokens::Unvalidated),
+        None => Ok(EntraTokens::Refused),
+    }
+}
+
+/// The user's local data folder for `--tls-self-signed`, the same on every start so that the CA
+/// is trusted once: `$XDG_DATA_HOME`, `~/.local/share` or `%LOCALAPPDATA%`, else the current
+/// folder.
+fn default_self_signed_dir() -> PathBuf {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = env("XDG_DATA_HOME")
+        .or_else(|| env("HOME").map(|home| home.join(".local").join("share")))
+        .or_else(|| env("LOCALAPPDATA"))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("signalr-emulator").join("tls")
 }
 
 /// The settings file's name, looked for in the current directory or a `-c` folder.
@@ -214,6 +284,25 @@ impl PublicEndpoint {
 }
 
 impl Config {
+    /// `https` when the service port speaks TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Host names an Entra ID token's `aud` may use for this service: the public endpoint's
+    /// host, else the loopback names and the bound address.
+    pub fn service_hosts(&self) -> Vec<String> {
+        if let Some(endpoint) = &self.public_endpoint {
+            let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+            return vec![host.to_ascii_lowercase()];
+        }
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).into();
+        if !self.bind.ip().is_unspecified() {
+            hosts.push(self.bind.ip().to_string());
+        }
+        hosts
+    }
+
     /// The connection string to advertise for a server bound to `bound`. Never names an
     /// unspecified address such as 0.0.0.0: clients cannot connect to it.
     pub fn connection_string(&self, bound: SocketAddr) -> String {
@@ -236,7 +325,8 @@ impl Config {
                     IpAddr::V4(ip) => ip.to_string(),
                 };
                 format!(
-                    "Endpoint=http://{host};Port={};AccessKey={key};Version=1.0;",
+                    "Endpoint={}://{host};Port={};AccessKey={key};Version=1.0;",
+                    self.scheme(),
                     bound.port()
                 )
             }
@@ -266,6 +356,20 @@ mod tests {
     }
 
     #[test]
+    fn tls_makes_the_endpoint_https() {
+        let config = Config {
+            tls: Some(TlsSource::SelfSigned { dir: "d".into() }),
+            ..Config::default()
+        };
+        assert_eq!(config.scheme(), "https");
+        assert!(
+            config
+                .connection_string("127.0.0.1:8443".parse().unwrap())
+                .starts_with("Endpoint=https://localhost;Port=8443;")
+        );
+    }
+
+    #[test]
     fn public_endpoint_replaces_the_bound_address() {
         let config = Config {
             public_endpoint: Some(PublicEndpoint::parse("http://signalr:8888/").unwrap()),
@@ -277,6 +381,7 @@ mod tests {
                 .starts_with("Endpoint=http://signalr;Port=8888;")
         );
         assert!(PublicEndpoint::parse("signalr:8888").is_err());
+        assert_eq!(config.service_hosts(), ["signalr"]);
         assert!(PublicEndpoint::parse("http://signalr:8888/path").is_err());
         assert_eq!(
             PublicEndpoint::parse("https://x.example").unwrap().port,

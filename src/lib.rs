@@ -10,6 +10,7 @@
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
+//! * [`tls`]: TLS on the service port (certificates, hot reload, `--tls-self-signed`).
 //! * [`serve`]: accept loops, per-connection HTTP, timeouts and the shutdown deadline.
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process; [`text`]: error
 //!   texts built from details (one full stop at most).
@@ -31,10 +32,12 @@ pub mod metrics;
 pub mod protocol;
 pub mod query;
 pub mod serve;
+mod settle;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+pub mod tls;
 pub mod upstream;
 
 use std::future::Future;
@@ -120,6 +123,7 @@ pub async fn run(
         shutdown_timeout: state.config.shutdown_grace,
     };
     let tasks = state.tasks.clone();
+    let config_tls = state.config.tls.clone();
     let app = router(state);
     let stop = token.clone();
     tokio::spawn(async move {
@@ -131,7 +135,17 @@ pub async fn run(
             () = stop.cancelled() => {}
         }
     });
-    serve::serve(vec![listener], serve::PlainTcp, app, options, tasks, token).await;
+    match &config_tls {
+        None => serve::serve(vec![listener], serve::PlainTcp, app, options, tasks, token).await,
+        Some(source) => {
+            let invalid = |err: tls::TlsError| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string())
+            };
+            let files = tls::prepare(source).map_err(invalid)?;
+            let acceptor = tls::TlsAcceptor::new(&files, token.clone()).map_err(invalid)?;
+            serve::serve(vec![listener], acceptor, app, options, tasks, token).await;
+        }
+    }
     sweeper.abort();
     Ok(())
 }

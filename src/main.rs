@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use signalr_emulator::auth::EntraTokens;
 use signalr_emulator::cli::{Cli, Command, StartArgs, UpstreamCommand};
+use signalr_emulator::config::TlsSource;
+use signalr_emulator::tls::{self, TlsFiles};
 use signalr_emulator::upstream::{Upstream, commands, settings};
 use signalr_emulator::{Config, healthcheck, run, shutdown, telemetry};
 use tokio::net::TcpListener;
@@ -50,6 +53,13 @@ async fn start(args: StartArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (config, tls) = match prepare_tls(config) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     match Upstream::from_config(&config) {
         Ok(upstream) => print_upstream(upstream.as_ref()),
         Err(err) => {
@@ -72,6 +82,7 @@ async fn start(args: StartArgs) -> ExitCode {
         }
     };
     print_banner(&config, bound);
+    print_security_notes(&config, tls.as_ref());
     tracing::info!(
         address = %bound,
         auth = ?config.auth,
@@ -123,10 +134,53 @@ fn print_upstream(upstream: Option<&Upstream>) {
 fn print_banner(config: &Config, bound: std::net::SocketAddr) {
     let rule = "===================================================";
     print_best_effort(&format!(
-        "{rule}\nsignalr-emulator {} is listening on http://{bound}\n\nPress Ctrl+C to stop it.\n\nUse this ConnectionString:\n***********\n\n{}\n\n***********\n{rule}\n",
+        "{rule}\nsignalr-emulator {} is listening on {}://{bound}\n\nPress Ctrl+C to stop it.\n\nUse this ConnectionString:\n***********\n\n{}\n\n***********\n{rule}\n",
         env!("CARGO_PKG_VERSION"),
+        config.scheme(),
         config.connection_string(bound),
     ));
+}
+
+/// Resolves `--tls-*` to certificate files (creating `--tls-self-signed`'s once) and checks
+/// that they load, before anything binds; the configuration then names the files.
+fn prepare_tls(mut config: Config) -> Result<(Config, Option<TlsFiles>), tls::TlsError> {
+    let Some(source) = &config.tls else {
+        return Ok((config, None));
+    };
+    let files = tls::prepare(source)?;
+    config.tls = Some(TlsSource::Files {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+    });
+    Ok((config, Some(files)))
+}
+
+/// What the operator must know about TLS and identity, after the banner.
+fn print_security_notes(config: &Config, tls: Option<&TlsFiles>) {
+    let mut text = String::new();
+    if let Some(TlsFiles { ca: Some(ca), .. }) = tls {
+        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
+        text += &format!(
+            "TLS: the certificate is signed by this emulator's local CA, {}. Trust that file once (README: \"Trusting the certificate\"); it can vouch for localhost, 127.0.0.1 and ::1 only.\n",
+            ca.display()
+        );
+    }
+    match &config.entra {
+        EntraTokens::Refused => {}
+        EntraTokens::Unvalidated => {
+            text += "WARNING: Microsoft Entra ID tokens are accepted WITHOUT checking their signature (--allow-unvalidated-entra-tokens): anyone who can reach this port can forge one. Use it on a developer machine only.\n";
+            tracing::warn!(
+                "Microsoft Entra ID tokens are accepted without checking their signature"
+            );
+        }
+        EntraTokens::Jwks(set) => {
+            text += &format!(
+                "Microsoft Entra ID tokens are accepted when signed by one of the {} key(s) of --entra-jwks.\n",
+                set.keys.len()
+            );
+        }
+    }
+    print_best_effort(&text);
 }
 
 /// Writes to stdout, ignoring a closed stdout: the server must keep running when whoever

@@ -39,7 +39,10 @@ impl AppState {
     /// Fresh state for a configuration and its upstream (see [`Upstream::from_config`]).
     pub fn new(config: Config, upstream: Option<Upstream>) -> Self {
         AppState {
-            verifier: Arc::new(Verifier::new(config.access_keys.clone(), config.auth)),
+            verifier: Arc::new(
+                Verifier::new(config.access_keys.clone(), config.auth)
+                    .with_entra(config.entra.clone(), config.service_hosts()),
+            ),
             config: Arc::new(config),
             hubs: Arc::new(Hubs::default()),
             connections: Arc::new(ClientConnections::default()),

@@ -141,7 +141,7 @@ impl HubRequest {
             .map(str::to_owned)
             .or_else(|| self.uri.authority().map(ToString::to_string))
             .unwrap_or_else(|| self.config.bind.to_string());
-        format!("http://{host}")
+        format!("{}://{host}", self.config.scheme())
     }
 
     fn param(&self, name: &str) -> &str {

@@ -31,6 +31,8 @@ pub(super) fn router() -> Router<AppState> {
         .without_v07_checks()
         .route("/api/health", get(health))
         .route("/api/auth/accessKey", get(access_key))
+        // Where the SDKs' Microsoft Entra access key fetches it, whatever their API version.
+        .route("/api/v1/auth/accessKey", get(access_key))
         .route("/api/hubs/{hub}", post(broadcast))
         .route("/api/hubs/{hub}/:send", post(broadcast))
         .route("/api/hubs/{hub}/:closeConnections", post(close_hub))
@@ -125,7 +127,7 @@ async fn complete_stream(req: HubRequest) -> Status {
     streams::complete(&req).map(|()| StatusCode::ACCEPTED)
 }
 
-/// # `GET /api/auth/accessKey`
+/// # `GET /api/auth/accessKey`, `GET /api/v1/auth/accessKey`
 ///
 /// 200 `{"KeyId": "primary", "AccessKey": "<the first configured key>"}`, for a token whose
 /// `aud` names this path (in relaxed mode too).

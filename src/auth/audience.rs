@@ -94,7 +94,7 @@ pub(super) fn check(payload: &[(String, Value)], expected: &Audience<'_>) -> Res
 }
 
 /// The non-empty `aud` values. Empty strings, `null` and `[]` count as no audience.
-fn audiences(payload: &[(String, Value)]) -> Result<Vec<&str>, AuthError> {
+pub(super) fn audiences(payload: &[(String, Value)]) -> Result<Vec<&str>, AuthError> {
     let not_strings =
         || AuthError::Malformed("its 'aud' claim is not a string or an array of strings".into());
     let Some((_, aud)) = payload.iter().find(|(name, _)| name == "aud") else {

@@ -18,6 +18,11 @@ pub struct Claims {
 /// Management SDK and Functions emit; `nameid` and `sub` both map to .NET's NameIdentifier.
 const USER_ID_CLAIMS: [&str; 3] = ["asrs.s.uid", "nameid", "sub"];
 
+/// Set to `true` by the SDK when the app asks for `CloseOnAuthenticationExpiration`.
+const CLOSE_ON_AUTH_EXPIRY: &str = "asrs.s.coae";
+/// When the app's authentication expires, unix seconds; the token's `exp` when absent.
+const AUTH_EXPIRES_ON: &str = "asrs.s.aeo";
+
 impl Claims {
     /// Builds the claims from a decoded payload (members in token order).
     pub(super) fn from_payload(payload: &[(String, Value)]) -> Self {
@@ -37,6 +42,28 @@ impl Claims {
                 .map(|(_, value)| value.clone())
         });
         Self { user_id, claims }
+    }
+
+    /// When the connection must be closed because its authentication expired (unix seconds):
+    /// `asrs.s.aeo`, else `exp`, when the token carries `asrs.s.coae=true`; `None` otherwise.
+    pub fn close_on_auth_expiry(&self) -> Option<i64> {
+        let value = |name: &str| {
+            self.claims
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        if !value(CLOSE_ON_AUTH_EXPIRY).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            return None;
+        }
+        let seconds = |text: &str| {
+            text.parse::<i64>()
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().map(|f| f.floor() as i64))
+        };
+        value(AUTH_EXPIRES_ON)
+            .and_then(seconds)
+            .or_else(|| value("exp").and_then(seconds))
     }
 }
 
@@ -75,6 +102,25 @@ mod tests {
         );
         assert_eq!(user_id(json!({"sub": "s"})).as_deref(), Some("s"));
         assert_eq!(user_id(json!({"aud": "x"})), None);
+    }
+
+    #[test]
+    fn close_on_auth_expiry_prefers_aeo_then_exp() {
+        let expiry = |v: Value| Claims::from_payload(&members(v)).close_on_auth_expiry();
+        assert_eq!(
+            expiry(json!({"asrs.s.coae": "true", "asrs.s.aeo": "100", "exp": 200})),
+            Some(100)
+        );
+        assert_eq!(
+            expiry(json!({"asrs.s.coae": "True", "exp": 200})),
+            Some(200)
+        );
+        assert_eq!(
+            expiry(json!({"asrs.s.coae": "false", "asrs.s.aeo": "100"})),
+            None
+        );
+        assert_eq!(expiry(json!({"asrs.s.aeo": "100", "exp": 200})), None);
+        assert_eq!(expiry(json!({"asrs.s.coae": "true"})), None);
     }
 
     #[test]

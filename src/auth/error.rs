@@ -77,6 +77,27 @@ pub enum AuthError {
         /// The path and query the request targets.
         expected: String,
     },
+    /// A Microsoft Entra ID token whose signature matches no key of the `--entra-jwks` file.
+    #[error(
+        "The Microsoft Entra ID token's signature matches none of the {tried} key(s) of the \
+         --entra-jwks file{}",
+        kid.as_ref().map(|kid| format!(" with kid '{kid}'")).unwrap_or_default()
+    )]
+    EntraSignature {
+        /// The token's `kid`, shortened and escaped.
+        kid: Option<String>,
+        /// How many keys were tried.
+        tried: usize,
+    },
+    /// A Microsoft Entra ID token whose audience is not this service.
+    #[error(
+        "The Microsoft Entra ID token's audience {found:?} is not this service; request the \
+         token for the scope https://signalr.azure.com/.default (or this endpoint)"
+    )]
+    EntraAudience {
+        /// The token's audiences, shortened and escaped.
+        found: Vec<String>,
+    },
 }
 
 impl AuthError {
@@ -91,7 +112,10 @@ impl AuthError {
             Self::MissingExpiry => "Error.Auth.MissingExpiry",
             Self::NotYetValid { .. } => "Error.Auth.TokenNotYetValid",
             Self::MissingAudience { .. } => "Error.Auth.MissingAudience",
-            Self::AudienceMismatch { .. } => "Error.Auth.AudienceMismatch",
+            Self::AudienceMismatch { .. } | Self::EntraAudience { .. } => {
+                "Error.Auth.AudienceMismatch"
+            }
+            Self::EntraSignature { .. } => "Error.Auth.InvalidSignature",
         }
     }
 }

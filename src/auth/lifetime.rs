@@ -56,7 +56,7 @@ fn numeric_date(payload: &[(String, Value)], name: &str) -> Result<Option<i64>, 
 }
 
 /// Formats unix seconds as ISO-8601 UTC (`2025-11-23T10:00:00Z`), proleptic Gregorian calendar.
-pub(super) fn iso8601(unix: i64) -> String {
+pub fn iso8601(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);

@@ -69,7 +69,7 @@ pub fn issue_token(key: &str, claims: &Value) -> String {
     .expect("HS256 signing with an HMAC key cannot fail")
 }
 
-fn check_length(token: &str) -> Result<(), AuthError> {
+pub(super) fn check_length(token: &str) -> Result<(), AuthError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(AuthError::Malformed(format!(
             "it is {} bytes long; the limit is {MAX_TOKEN_BYTES}",
@@ -100,7 +100,7 @@ fn header_alg(encoded: &str) -> Result<Algorithm, AuthError> {
     }
 }
 
-fn decode_payload(encoded: &str) -> Result<Vec<(String, Value)>, AuthError> {
+pub(super) fn decode_payload(encoded: &str) -> Result<Vec<(String, Value)>, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(encoded)
         .map_err(|e| AuthError::Malformed(format!("its payload is not valid base64url ({e})")))?;

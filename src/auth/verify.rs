@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::audience::{self, Audience};
 use super::claims::Claims;
+use super::entra::{self, EntraTokens};
 use super::error::AuthError;
 use super::{lifetime, token};
 
@@ -28,6 +29,9 @@ pub enum AuthMode {
 pub struct Verifier {
     keys: Vec<DecodingKey>,
     mode: AuthMode,
+    entra: EntraTokens,
+    /// Hosts that name this service in an Entra token's `aud`.
+    service_hosts: Vec<String>,
 }
 
 // Hand-written so that key material can never end up in a log line.
@@ -36,6 +40,7 @@ impl fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("keys", &format_args!("<{} access key(s)>", self.keys.len()))
             .field("mode", &self.mode)
+            .field("entra", &self.entra.enabled())
             .finish()
     }
 }
@@ -48,7 +53,20 @@ impl Verifier {
             .iter()
             .map(|key| DecodingKey::from_secret(key.as_bytes()))
             .collect();
-        Self { keys, mode }
+        Self {
+            keys,
+            mode,
+            entra: EntraTokens::Refused,
+            service_hosts: Vec::new(),
+        }
+    }
+
+    /// Also accepts Microsoft Entra ID tokens as `entra` says, when their `aud` is
+    /// `https://signalr.azure.com` or a URL on one of `service_hosts` (this endpoint's names).
+    pub fn with_entra(mut self, entra: EntraTokens, service_hosts: Vec<String>) -> Self {
+        self.entra = entra;
+        self.service_hosts = service_hosts;
+        self
     }
 
     /// The mode this verifier enforces.
@@ -94,6 +112,17 @@ impl Verifier {
             return Ok(Claims::from_payload(&payload));
         }
         let token = token.ok_or(AuthError::MissingToken)?;
+        if self.entra.enabled()
+            && let Some(header) = entra::header(token)
+        {
+            let rules = entra::Rules {
+                service_hosts: &self.service_hosts,
+                check_lifetime: self.mode == AuthMode::Strict,
+                now,
+            };
+            let payload = entra::verify(&self.entra, token, &header, rules)?;
+            return Ok(Claims::from_payload(&payload));
+        }
         let parsed = token::parse(token)?;
         self.check_signature(token, parsed.alg)?;
         if self.mode == AuthMode::Strict {

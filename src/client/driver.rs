@@ -14,6 +14,7 @@ use super::connections::ClientConnection;
 use super::session::{Next, Session, read_handshake};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use super::upstream_link::{Caller, UpstreamLink};
+use crate::auth::{iso8601, unix_now};
 use crate::hub::{Connection, ConnectionHandle, Outbox, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, Agreed};
 use crate::protocol::{Close, Encoded, FrameReader, HubMessage, Protocol};
@@ -170,7 +171,8 @@ async fn run<T: Transport>(
         upstream,
         hub.trace().clone(),
     );
-    let end = serve(transport, state, &mut session, outbox).await;
+    let auth_expiry = client.claims.close_on_auth_expiry();
+    let end = serve(transport, state, &mut session, outbox, auth_expiry).await;
     hub.remove_connection(connection.id());
     connection.fail_pending();
     tracing::info!(reason = end.reason(), "disconnected");
@@ -218,14 +220,17 @@ enum Wake {
     Ping,
     ClientTimeout,
     AckDue,
+    AuthExpired,
 }
 
-/// The message loop. Returns why the connection ended, for the log.
+/// The message loop. Returns why the connection ended, for the log. `auth_expiry` (unix
+/// seconds) is when the token's `asrs.s.coae` asks for the connection to be closed.
 async fn serve<T: Transport>(
     transport: &mut T,
     state: &AppState,
     session: &mut Session,
     mut outbox: Outbox,
+    auth_expiry: Option<i64>,
 ) -> End {
     let connection = session.connection().clone();
     let protocol = connection.protocol();
@@ -239,7 +244,8 @@ async fn serve<T: Transport>(
     let mut client_deadline = Instant::now() + client_timeout;
     let ping_timer = tokio::time::sleep_until(ping_at);
     let timeout_timer = tokio::time::sleep_until(client_deadline);
-    tokio::pin!(ping_timer, timeout_timer);
+    let expiry_timer = tokio::time::sleep_until(auth_expiry.map_or(ping_at, instant_of_unix));
+    tokio::pin!(ping_timer, timeout_timer, expiry_timer);
     let mut ack_tick = tokio::time::interval(ACK_INTERVAL);
     let mut replies = Vec::new();
 
@@ -275,6 +281,7 @@ async fn serve<T: Transport>(
                 () = &mut ping_timer, if keep_alive => Wake::Ping,
                 () = &mut timeout_timer, if keep_alive && session.client_pinged => Wake::ClientTimeout,
                 _ = ack_tick.tick(), if session.reconnect.is_some() => Wake::AckDue,
+                () = &mut expiry_timer, if auth_expiry.is_some() => Wake::AuthExpired,
             };
             written = match wake {
                 Wake::Closing => {
@@ -328,6 +335,17 @@ async fn serve<T: Transport>(
                     close_with(transport, protocol, &mut outbox, close).await;
                     return End::Abnormal("client timeout");
                 }
+                Wake::AuthExpired => {
+                    let at = iso8601(auth_expiry.unwrap_or_default());
+                    let close = Close {
+                        error: Some(format!(
+                            "Connection closed because its authentication expired at {at} (the token asked for asrs.s.coae); reconnect with a new token."
+                        )),
+                        allow_reconnect: true,
+                    };
+                    close_with(transport, protocol, &mut outbox, close).await;
+                    return End::Abnormal("authentication expired");
+                }
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
                     Some(sequence_id) => {
                         let ack = Encoded::new(HubMessage::Ack { sequence_id }).frame(protocol);
@@ -362,6 +380,14 @@ async fn serve<T: Transport>(
             ping_timer.as_mut().reset(ping_at);
         }
     }
+}
+
+/// The monotonic instant of a unix time: now plus however far away it is (at once if past).
+fn instant_of_unix(unix: i64) -> Instant {
+    let ahead = u64::try_from(unix.saturating_sub(i64::try_from(unix_now()).unwrap_or(i64::MAX)))
+        .unwrap_or(0);
+    // Capped at a year so that the addition cannot overflow the clock.
+    Instant::now() + Duration::from_secs(ahead.min(365 * 24 * 3600))
 }
 
 /// Writes the session's replies (Completions) and flushes them.

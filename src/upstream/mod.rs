@@ -6,6 +6,8 @@
 //! * [`settings`]: reading the official settings.json; [`template`]: patterns and URLs.
 //! * `request`, `signature`: the `X-ASRS-*` request; `response`: statuses to Completions.
 //! * `report`: the log line per call and the advice on failures; `reload`: hot reload.
+//!
+//! Calls go over http or https; https trusts the system's roots plus `--upstream-ca` bundles.
 //! * [`commands`]: the `upstream init` and `upstream list` subcommands.
 
 pub mod commands;
@@ -151,12 +153,18 @@ impl Upstream {
             Some(file) => settings::load(file).map_err(|err| ConfigError(err.to_string()))?,
             None => (Vec::new(), Vec::new()),
         };
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             // Upstreams are local or on the compose network: a system proxy would only get
             // in the way.
             .no_proxy()
             // A redirected POST silently becomes a GET; better to report the 3xx.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        for file in &config.upstream_ca {
+            for certificate in trusted_ca(file)? {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http
             .build()
             .map_err(|err| ConfigError(format!("cannot create the upstream HTTP client: {err}")))?;
         let templates = from_file.into_iter().chain(extra.iter().cloned()).collect();
@@ -299,6 +307,29 @@ impl Upstream {
             .unwrap_or_else(PoisonError::into_inner) = all.clone();
         all
     }
+}
+
+/// The certificates of an `--upstream-ca` PEM bundle; the error names the file and the problem.
+fn trusted_ca(file: &Path) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+    let pem = std::fs::read(file).map_err(|err| {
+        ConfigError(format!(
+            "--upstream-ca: cannot read '{}': {err}",
+            file.display()
+        ))
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+        ConfigError(format!(
+            "--upstream-ca: '{}' is not a PEM certificate bundle: {err}",
+            file.display()
+        ))
+    })?;
+    if certificates.is_empty() {
+        return Err(ConfigError(format!(
+            "--upstream-ca: '{}' holds no '-----BEGIN CERTIFICATE-----' block",
+            file.display()
+        )));
+    }
+    Ok(certificates)
 }
 
 #[cfg(test)]

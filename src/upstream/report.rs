@@ -69,6 +69,11 @@ fn advice(call: Call<'_>, attempt: &Attempt) -> Option<String> {
         Attempt::Failed { refused: true, .. } => format!(
             "upstream {url} refused the connection: is your upstream running (for Azure Functions: func start)?"
         ),
+        Attempt::Failed {
+            error, tls: true, ..
+        } => format!(
+            "upstream {url} failed the TLS handshake: {error}; if its certificate is signed by a private CA, start the emulator with --upstream-ca <ca.pem> (the system's roots are trusted already)"
+        ),
         Attempt::Failed { error, .. } => format!(
             "upstream {url} could not be reached or answered badly: {error}; check the host and port in the UrlTemplate"
         ),
@@ -118,11 +123,22 @@ mod tests {
         let refused = advice_for(Attempt::Failed {
             error: "Connection refused (os error 111)".into(),
             refused: true,
+            tls: false,
         })
         .unwrap();
         assert_eq!(
             refused,
             "upstream http://localhost:7071/runtime/webhooks/signalr refused the connection: is your upstream running (for Azure Functions: func start)?"
+        );
+        let untrusted = advice_for(Attempt::Failed {
+            error: "invalid peer certificate: UnknownIssuer".into(),
+            refused: false,
+            tls: true,
+        })
+        .unwrap();
+        assert!(
+            untrusted.contains("invalid peer certificate: UnknownIssuer; if its certificate is signed by a private CA, start the emulator with --upstream-ca"),
+            "{untrusted}"
         );
         let unauthorized = advice_for(status(401)).unwrap();
         assert!(

@@ -27,6 +27,8 @@ pub(super) enum Attempt {
         error: String,
         /// The upstream actively refused the TCP connection (nothing listens there).
         refused: bool,
+        /// The TLS handshake failed, typically on a certificate this server does not trust.
+        tls: bool,
     },
     /// No complete answer within the configured timeout.
     TimedOut(Duration),
@@ -70,15 +72,18 @@ impl Attempt {
     pub(super) fn from_error(err: &reqwest::Error) -> Self {
         let mut root: &dyn std::error::Error = err;
         let mut refused = false;
+        let mut tls = false;
         while let Some(source) = root.source() {
             if let Some(io) = source.downcast_ref::<std::io::Error>() {
                 refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
             }
+            tls |= is_tls_error(source);
             root = source;
         }
         Attempt::Failed {
             error: root.to_string(),
             refused,
+            tls,
         }
     }
 
@@ -100,6 +105,12 @@ impl Attempt {
             Attempt::TooLarge => {
                 UpstreamOutcome::Failed("Invocation failed, response too large.".into())
             }
+            Attempt::Failed {
+                error, tls: true, ..
+            } => UpstreamOutcome::Failed(format!(
+                "Invocation failed, error: the upstream's TLS certificate was refused: {}",
+                sentence_end(error)
+            )),
             Attempt::Failed { error, .. } => UpstreamOutcome::Failed(format!(
                 "Invocation failed, error: {}",
                 sentence_end(error)
@@ -131,8 +142,27 @@ impl Attempt {
             Attempt::Answered { status, .. } => status.as_u16().to_string(),
             Attempt::TooLarge => "200 (too large)".into(),
             Attempt::Failed { refused: true, .. } => "refused".into(),
+            Attempt::Failed { tls: true, .. } => "tls-error".into(),
             Attempt::Failed { .. } => "error".into(),
             Attempt::TimedOut(_) => "timeout".into(),
+        }
+    }
+}
+
+/// Whether `err` is, or wraps, a rustls error. The TLS client reports handshake failures as
+/// io::Errors wrapping (io::Errors wrapping) the rustls error, which `source()` skips over.
+fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = err;
+    loop {
+        if current.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => current = inner,
+            None => return false,
         }
     }
 }
@@ -178,12 +208,25 @@ mod tests {
         let refused = Attempt::Failed {
             error: "Connection refused (os error 111)".into(),
             refused: true,
+            tls: false,
         };
         assert_eq!(
             refused.outcome(),
             failed("Invocation failed, error: Connection refused (os error 111).")
         );
         assert_eq!(refused.status_label(), "refused");
+        let untrusted = Attempt::Failed {
+            error: "invalid peer certificate: UnknownIssuer".into(),
+            refused: false,
+            tls: true,
+        };
+        assert_eq!(
+            untrusted.outcome(),
+            failed(
+                "Invocation failed, error: the upstream's TLS certificate was refused: invalid peer certificate: UnknownIssuer."
+            )
+        );
+        assert_eq!(untrusted.status_label(), "tls-error");
         assert_eq!(
             Attempt::TimedOut(Duration::from_secs(100)).outcome(),
             failed("Invocation failed, the upstream did not answer within 100 s.")

@@ -66,7 +66,7 @@ impl fmt::Display for Pattern {
     }
 }
 
-/// A validated template: its URL renders to an absolute http URL for any event.
+/// A validated template: its URL renders to an absolute http or https URL for any event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     url: String,
@@ -76,8 +76,8 @@ pub struct Template {
 }
 
 impl Template {
-    /// Checks `url` (known placeholders only; absolute `http://` once rendered: the HTTP client
-    /// is built without TLS, upstreams being local). The error says what is wrong.
+    /// Checks `url` (known placeholders only; absolute `http://` or `https://` once rendered).
+    /// The error says what is wrong.
     pub fn new(url: &str, hub: Pattern, category: Pattern, event: Pattern) -> Result<Self, String> {
         let template = Template {
             url: url.trim().to_owned(),
@@ -136,18 +136,12 @@ impl Template {
         rendered.push_str(rest);
         let not_absolute = || {
             format!(
-                "UrlTemplate '{}' is not an absolute http URL (e.g. http://localhost:7071/runtime/webhooks/signalr)",
+                "UrlTemplate '{}' is not an absolute http URL (http:// or https://, e.g. http://localhost:7071/runtime/webhooks/signalr)",
                 self.url
             )
         };
         let url = Url::parse(&rendered).map_err(|_| not_absolute())?;
-        if url.scheme() == "https" {
-            return Err(format!(
-                "UrlTemplate '{}' uses https, which this emulator does not speak to upstreams; use http:// (a local Functions host listens on http://localhost:7071)",
-                self.url
-            ));
-        }
-        if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
             return Err(not_absolute());
         }
         Ok(url)
@@ -209,7 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn only_absolute_http_urls_are_accepted() {
+    fn only_absolute_http_and_https_urls_are_accepted() {
         for bad in [
             "/runtime/webhooks/signalr",
             "localhost:7071/api",
@@ -222,8 +216,11 @@ mod tests {
             assert!(err.contains("not an absolute http URL"), "{bad}: {err}");
         }
         assert!(Template::catch_all("http://{hub}.example.com/api?code=k").is_ok());
-        let err = Template::catch_all("https://app.azurewebsites.net/x").unwrap_err();
-        assert!(err.contains("uses https"), "{err}");
+        let url = Template::catch_all("https://app.azurewebsites.net/runtime/webhooks/signalr")
+            .unwrap()
+            .render("chat", "messages", "send")
+            .unwrap();
+        assert_eq!(url.scheme(), "https");
     }
 
     #[test]

@@ -33,14 +33,19 @@ fi
 
 status=0
 
-# The browser test drives Debian's Chromium (never a downloaded browser).
+# The browser test drives Debian's Chromium (never a downloaded browser); the TLS test trusts
+# its CA in an NSS database with certutil (libnss3-tools) and makes it with openssl.
 chromium_bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
-if [[ ! -x "$chromium_bin" ]]; then
-  echo "== installing Debian's chromium for the browser test"
+packages=()
+[[ -x "$chromium_bin" ]] || packages+=(chromium)
+command -v certutil >/dev/null 2>&1 || packages+=(libnss3-tools)
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+if [[ ${#packages[@]} -gt 0 ]]; then
+  echo "== installing Debian's ${packages[*]} for the browser and TLS tests"
   sudo_cmd=()
   [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 echo "== node: npm ci"

@@ -84,9 +84,14 @@ pub(crate) struct RunArgs {
     /// Server kind.
     #[arg(long, value_enum, default_value_t = Mode::Signalr)]
     pub(crate) mode: Mode,
-    /// Base URL of the server; its host must be a loopback address (127.x.y.z).
+    /// Base URL of the server, `http://` or `https://` (then WebSockets are `wss://`); its
+    /// host must be a loopback address (127.x.y.z).
     #[arg(long, default_value = "http://127.0.0.1:8888")]
     pub(crate) url: String,
+    /// PEM CA certificate(s) to trust for an https `--url` (e.g. the emulator's
+    /// `--tls-self-signed` ca.pem).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca: Option<std::path::PathBuf>,
     /// Hub name (SignalR mode).
     #[arg(long, default_value = "bench")]
     pub(crate) hub: String,

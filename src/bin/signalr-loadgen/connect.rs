@@ -1,25 +1,30 @@
 //! Opening one client: a TCP connection bound to a chosen 127.0.0.x source address (so more than
-//! one address's ~28k ephemeral ports are available), the WebSocket upgrade, and the opening
+//! one address's ~28k ephemeral ports are available), TLS for an https target, the WebSocket
+//! upgrade, and the opening
 //! exchange of each kind of server: SignalR negotiate + hub-protocol handshake, Engine.IO open +
 //! Socket.IO connect, or nothing for the raw server.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Url;
 use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::either::Either;
 
 use crate::Result;
 use crate::cli::{HubProtocol, Mode, RunArgs};
 use crate::wire::Framing;
 
-/// A client's WebSocket.
-pub(crate) type Ws = WebSocketStream<TcpStream>;
+/// A client's WebSocket, over plain TCP or TLS.
+pub(crate) type Ws = WebSocketStream<Either<TcpStream, TlsStream<TcpStream>>>;
 
 /// How long one client may take for its opening exchange after the TCP connect.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,9 +50,11 @@ pub(crate) struct Connected {
 pub(crate) struct Connector {
     mode: Mode,
     protocol: HubProtocol,
-    /// `http://ip:port` without a trailing slash.
+    /// `http://ip:port` (or `https://`) without a trailing slash.
     base: String,
     server: SocketAddr,
+    /// Set for an https target: how each client's TLS session starts.
+    tls: Option<TlsConnector>,
     hub: String,
     http: reqwest::Client,
     ws_config: WebSocketConfig,
@@ -56,25 +63,57 @@ pub(crate) struct Connector {
 impl Connector {
     /// Checks the target (a loopback address) and builds the shared HTTP client.
     pub(crate) fn new(args: &RunArgs) -> Result<Self> {
-        Self::build(args.mode, args.protocol, &args.url, &args.hub)
+        Self::build(
+            args.mode,
+            args.protocol,
+            &args.url,
+            &args.hub,
+            args.ca.as_deref(),
+        )
     }
 
     /// A connector for SignalR JSON clients of `hub` at `url` (a loopback address).
     pub(crate) fn signalr_json(url: &str, hub: &str) -> Result<Self> {
-        Self::build(Mode::Signalr, HubProtocol::Json, url, hub)
+        Self::build(Mode::Signalr, HubProtocol::Json, url, hub, None)
     }
 
-    fn build(mode: Mode, protocol: HubProtocol, url: &str, hub: &str) -> Result<Self> {
-        let server = loopback_target(url)?;
-        let http = reqwest::Client::builder()
+    fn build(
+        mode: Mode,
+        protocol: HubProtocol,
+        url: &str,
+        hub: &str,
+        ca: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        let (scheme, server) = loopback_target(url)?;
+        let mut http = reqwest::Client::builder()
             .local_address(IpAddr::from([127, 0, 0, 1]))
-            .tcp_nodelay(true)
-            .build()?;
+            .tcp_nodelay(true);
+        let mut tls = None;
+        if scheme == "https" {
+            let ca = ca.ok_or_else(|| format!("--url {url}: an https target needs --ca FILE"))?;
+            let pem = std::fs::read(ca).map_err(|e| format!("--ca {}: {e}", ca.display()))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in
+                <rustls_pki_types::CertificateDer as rustls_pki_types::pem::PemObject>::pem_slice_iter(&pem)
+            {
+                roots.add(certificate.map_err(|e| format!("--ca {}: {e}", ca.display()))?)?;
+            }
+            let config = rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            tls = Some(TlsConnector::from(Arc::new(config)));
+            http = http.tls_built_in_root_certs(false);
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http.build()?;
         Ok(Connector {
             mode,
             protocol,
-            base: format!("http://{server}"),
+            base: format!("{scheme}://{server}"),
             server,
+            tls,
             hub: hub.to_owned(),
             http,
             ws_config: WebSocketConfig::default()
@@ -236,7 +275,14 @@ impl Connector {
             .await
             .map_err(|e| io_error(e, &format!("connecting from {source} to {}", self.server)))?;
         stream.set_nodelay(true)?;
-        let url = format!("ws://{}{path}", self.server);
+        let (stream, scheme) = match &self.tls {
+            None => (Either::Left(stream), "ws"),
+            Some(tls) => {
+                let name = rustls_pki_types::ServerName::IpAddress(self.server.ip().into());
+                (Either::Right(tls.connect(name, stream).await?), "wss")
+            }
+        };
+        let url = format!("{scheme}://{}{path}", self.server);
         let (ws, _) =
             tokio_tungstenite::client_async_with_config(url, stream, Some(self.ws_config)).await?;
         Ok(ws)
@@ -269,12 +315,14 @@ fn io_error(error: std::io::Error, doing: &str) -> crate::BoxError {
     format!("{doing}: {error}{hint}").into()
 }
 
-/// The socket address of `url`, which must be `http://<loopback ip>:<port>`.
-fn loopback_target(url: &str) -> Result<SocketAddr> {
+/// The scheme and socket address of `url`, which must be `http(s)://<loopback ip>:<port>`.
+fn loopback_target(url: &str) -> Result<(&'static str, SocketAddr)> {
     let parsed = Url::parse(url).map_err(|e| format!("--url {url}: {e}"))?;
-    if parsed.scheme() != "http" {
-        return Err(format!("--url {url}: only http:// is supported").into());
-    }
+    let scheme = match parsed.scheme() {
+        "http" => "http",
+        "https" => "https",
+        _ => return Err(format!("--url {url}: only http:// and https:// are supported").into()),
+    };
     let ip: IpAddr = match parsed.host_str() {
         Some("localhost") => IpAddr::from([127, 0, 0, 1]),
         Some(host) => host
@@ -291,5 +339,5 @@ fn loopback_target(url: &str) -> Result<SocketAddr> {
     let port = parsed
         .port_or_known_default()
         .ok_or_else(|| format!("--url {url}: no port"))?;
-    Ok(SocketAddr::new(ip, port))
+    Ok((scheme, SocketAddr::new(ip, port)))
 }

@@ -28,7 +28,7 @@ export const HOST = "127.0.0.1";
 const STARTUP_TIMEOUT_MS = 20_000;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const CONNECTION_STRING_RE =
-  /Endpoint=http:\/\/localhost;Port=(\d+);AccessKey=([^;\s]+);Version=1\.0;/;
+  /Endpoint=(https?):\/\/localhost;Port=(\d+);AccessKey=([^;\s]+);Version=1\.0;/;
 const LOG_TAIL_CHARS = 20_000;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -156,7 +156,7 @@ export async function startServer(extraArgs = []) {
     child.stdout.on("data", (chunk) => {
       server.stdout += chunk;
       const m = CONNECTION_STRING_RE.exec(server.stdout);
-      if (m) resolve({ port: Number(m[1]), key: m[2] });
+      if (m) resolve({ scheme: m[1], port: Number(m[2]), key: m[3] });
     });
     child.once("error", reject);
     child.once("exit", (code, signal) =>
@@ -169,14 +169,14 @@ export async function startServer(extraArgs = []) {
   });
 
   try {
-    const { port, key } = await waitFor(
+    const { scheme, port, key } = await waitFor(
       banner,
       STARTUP_TIMEOUT_MS,
-      "the emulator banner with `Endpoint=http://localhost;Port=<PORT>;AccessKey=...`",
+      "the emulator banner with `Endpoint=http(s)://localhost;Port=<PORT>;AccessKey=...`",
     );
     server.port = port;
     server.accessKey = key;
-    server.baseUrl = `http://${HOST}:${port}`;
+    server.baseUrl = `${scheme}://${HOST}:${port}`;
     server.hubUrl = `${server.baseUrl}/client/?hub=${HUB}`;
     return server;
   } catch (err) {
@@ -357,10 +357,12 @@ export function withDiagnostics(getContext, fn) {
  * Debian's headless Chromium ($CHROMIUM_PATH, default /usr/bin/chromium; never a downloaded
  * browser), with the flags that keep it off the network this machine does not have.
  */
-export function launchChromium() {
+export function launchChromium({ env } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     headless: true,
+    // Another HOME gives Chromium another NSS certificate database (see tls.test.mjs).
+    ...(env ? { env } : {}),
     args: [
       "--headless",
       "--no-sandbox",
