@@ -458,12 +458,16 @@ async fn write_replies<T: Transport>(
     transport.flush().await
 }
 
-/// The Close a connection gets when asked to close: the recorded reason, or a shutdown.
-fn closing_message(connection: &ConnectionHandle) -> Close {
-    connection.close_reason().cloned().unwrap_or(Close {
+/// The Close a connection gets when asked to close: the recorded reason, or a shutdown; none
+/// when its app server ended it (the hub's own Close frame is already queued).
+fn closing_message(connection: &ConnectionHandle) -> Option<Close> {
+    if connection.ended_by_app_server() {
+        return None;
+    }
+    Some(connection.close_reason().cloned().unwrap_or(Close {
         error: Some("The server is shutting down.".into()),
         allow_reconnect: true,
-    })
+    }))
 }
 
 /// Writes `first` and whatever else is already queued (up to a batch), then flushes once, and
@@ -540,14 +544,15 @@ async fn replay<T: Transport>(
     transport.flush().await
 }
 
-/// Sends what is still queued, then the Close message, and ends the transport, within the
-/// close timeout. Boxed like the handshake: it runs once, at the end.
+/// Sends what is still queued, then the Close message (if any), and ends the transport, within
+/// the close timeout. Boxed like the handshake: it runs once, at the end.
 async fn close_with<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Close,
+    close: impl Into<Option<Close>>,
 ) -> &'static str {
+    let close = close.into();
     Box::pin(close_with_unboxed(transport, protocol, outbox, close)).await
 }
 
@@ -555,14 +560,16 @@ async fn close_with_unboxed<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Close,
+    close: Option<Close>,
 ) -> &'static str {
     let closing = async {
         while let Ok(frame) = outbox.frames.try_recv() {
             transport.feed(protocol.is_binary(), frame).await?;
         }
-        let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
-        transport.feed(protocol.is_binary(), frame).await?;
+        if let Some(close) = close {
+            let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
+            transport.feed(protocol.is_binary(), frame).await?;
+        }
         transport.flush().await
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
