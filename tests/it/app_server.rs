@@ -196,7 +196,7 @@ impl AppServer {
     }
 
     /// Sends the client `connection_id` bytes as its hub would (ConnectionData).
-    pub(crate) async fn to_client(&mut self, connection_id: &str, payload: &'static [u8]) {
+    pub(crate) async fn send_to_client(&mut self, connection_id: &str, payload: &'static [u8]) {
         let data = ConnectionData {
             connection_id: connection_id.to_owned(),
             payload: Bytes::from_static(payload),

@@ -49,7 +49,7 @@ async fn relayed(
         }
         other => panic!("expected the handshake in ConnectionData, got {other:?}"),
     }
-    app.to_client(&id, b"{}\x1e").await;
+    app.send_to_client(&id, b"{}\x1e").await;
     assert_eq!(client.next_message().await, json!({}));
     (client, id)
 }
@@ -240,7 +240,7 @@ async fn a_relayed_client_is_opened_with_its_claims_headers_query_and_protocol()
     );
     // The service does not answer the handshake itself: the hub does.
     client.expect_silence(SHORT).await;
-    app.to_client(&id, b"{}\x1e").await;
+    app.send_to_client(&id, b"{}\x1e").await;
     assert_eq!(client.next_message().await, json!({}));
     server.stop().await;
 }
@@ -260,7 +260,7 @@ async fn bytes_are_relayed_both_ways_and_closes_go_both_ways() {
         }
         other => panic!("expected ConnectionData, got {other:?}"),
     }
-    app.to_client(
+    app.send_to_client(
         &id,
         b"{\"type\":3,\"invocationId\":\"1\",\"result\":\"hi\"}\x1e",
     )
@@ -270,7 +270,7 @@ async fn bytes_are_relayed_both_ways_and_closes_go_both_ways() {
         json!({"type": 3, "invocationId": "1", "result": "hi"})
     );
     // The hub ends the connection: its Close frame, then CloseConnection.
-    app.to_client(&id, b"{\"type\":7,\"error\":\"bye\"}\x1e")
+    app.send_to_client(&id, b"{\"type\":7,\"error\":\"bye\"}\x1e")
         .await;
     app.send(&ServiceMessage::CloseConnection(CloseConnection {
         connection_id: id.clone(),
@@ -848,6 +848,62 @@ async fn metrics_count_server_connections_and_messages_by_type() {
         "signalr_service_messages_total{direction=\"out\",type=\"OpenConnection\"} 1",
     ] {
         assert!(page.contains(sample), "{sample} in {page}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stateful_reconnect_of_a_relayed_client_is_done_by_the_service() {
+    let server = TestServer::start().await;
+    let mut app = AppServer::connect(&server, HUB, "s1").await;
+    let body: Value = reqwest::Client::new()
+        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
+        .bearer_auth(crate::common::client_token(HUB, None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = body["connectionId"].as_str().unwrap().to_owned();
+    let token = body["connectionToken"].as_str().unwrap().to_owned();
+    let handshake = "{\"protocol\":\"json\",\"version\":2}\x1e";
+    let mut client = server.open(HUB, &token).await;
+    client.send_text(handshake).await;
+    assert!(matches!(
+        app.recv().await,
+        ServiceMessage::OpenConnection(_)
+    ));
+    assert!(
+        matches!(app.recv().await, ServiceMessage::ConnectionData(d) if &d.payload[..] == handshake.as_bytes())
+    );
+    app.send_to_client(&id, b"{}\x1e").await;
+    assert_eq!(client.next_message().await, json!({}));
+    // The hub's ping is not numbered; its invocations are.
+    app.send_to_client(&id, b"{\"type\":6}\x1e").await;
+    app.send_to_client(&id, b"{\"type\":1,\"target\":\"m\",\"arguments\":[1]}\x1e")
+        .await;
+    assert_eq!(received(&mut client, "m").await, 1);
+    let invocation = "{\"type\":1,\"target\":\"up\",\"arguments\":[]}\x1e";
+    client.send_text(invocation).await;
+    assert!(
+        matches!(app.recv().await, ServiceMessage::ConnectionData(d) if &d.payload[..] == invocation.as_bytes())
+    );
+    // Acks are the service's business: the hub never sees them.
+    client.send_text("{\"type\":8,\"sequenceId\":1}\x1e").await;
+    app.expect_silence(SHORT).await;
+    drop(client);
+    app.send_to_client(&id, b"{\"type\":1,\"target\":\"m\",\"arguments\":[2]}\x1e")
+        .await;
+    let mut client = server.open(HUB, &token).await;
+    assert_eq!(
+        client.next_non_ping().await,
+        json!({"type": 9, "sequenceId": 2})
+    );
+    assert_eq!(received(&mut client, "m").await, 2);
+    match app.recv().await {
+        ServiceMessage::ConnectionReconnect(reconnect) => assert_eq!(reconnect.connection_id, id),
+        other => panic!("expected ConnectionReconnect, got {other:?}"),
     }
     server.stop().await;
 }
