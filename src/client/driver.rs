@@ -151,7 +151,6 @@ async fn run<T: Transport>(
 ) {
     let Handshake { agreed, raw } = handshake;
     let kind = transport.kind();
-    let stateful = client.stateful && agreed.version >= 2 && kind == TransportKind::WebSockets;
     let hub = state.hubs.get_or_create(&client.hub);
     let app_server = match route(state, &hub, client) {
         Ok(app_server) => app_server,
@@ -160,6 +159,14 @@ async fn run<T: Transport>(
             return;
         }
     };
+    // An app server that does not allow stateful reconnects (its handshake says so) gets
+    // clients that end with their transport, as its own negotiate would have told them.
+    let stateful = client.stateful
+        && agreed.version >= 2
+        && kind == TransportKind::WebSockets
+        && app_server
+            .as_ref()
+            .is_none_or(|server| server.allows_stateful_reconnects());
     let (connection, outbox) = Connection::new(
         client.connection_id.clone(),
         hub.name().clone(),

@@ -67,7 +67,7 @@ pub(crate) fn handshake(connection_type: ServerConnectionType) -> ServiceMessage
         target: None,
         migration_level: 0,
         ext: Extensions::default(),
-        allow_stateful_reconnects: false,
+        allow_stateful_reconnects: true,
     })
 }
 

@@ -907,3 +907,51 @@ async fn stateful_reconnect_of_a_relayed_client_is_done_by_the_service() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_app_server_without_stateful_reconnects_gets_clients_that_end_with_their_socket() {
+    let server = TestServer::start().await;
+    let mut app = AppServer::open(&server, HUB, "s1").await;
+    let ServiceMessage::HandshakeRequest(mut request) = handshake(ServerConnectionType::Default)
+    else {
+        unreachable!()
+    };
+    request.allow_stateful_reconnects = false;
+    app.send(&ServiceMessage::HandshakeRequest(request)).await;
+    assert!(matches!(
+        app.recv().await,
+        ServiceMessage::HandshakeResponse(_)
+    ));
+    let body: Value = reqwest::Client::new()
+        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
+        .bearer_auth(crate::common::client_token(HUB, None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = body["connectionId"].as_str().unwrap().to_owned();
+    let mut client = server
+        .open(HUB, body["connectionToken"].as_str().unwrap())
+        .await;
+    client
+        .send_text("{\"protocol\":\"json\",\"version\":2}\x1e")
+        .await;
+    assert!(matches!(
+        app.recv().await,
+        ServiceMessage::OpenConnection(_)
+    ));
+    assert!(matches!(
+        app.recv().await,
+        ServiceMessage::ConnectionData(_)
+    ));
+    app.send_to_client(&id, b"{}\x1e").await;
+    assert_eq!(client.next_message().await, json!({}));
+    drop(client);
+    match app.recv().await {
+        ServiceMessage::CloseConnection(close) => assert_eq!(close.connection_id, id),
+        other => panic!("expected CloseConnection, got {other:?}"),
+    }
+    server.stop().await;
+}
