@@ -1,0 +1,137 @@
+// Official @microsoft/signalr clients (JSON and MessagePack; WebSockets, Server-Sent Events and
+// long polling) connecting to a default-mode hub whose hub runs in the app-server simulator:
+// start() completes once the app server answered the client's handshake, invocations reach the
+// hub and their answers come back, the hub's broadcasts arrive, both sides can end the
+// connection, and the simulator's bytes reach the client whatever way they are cut into frames.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { HttpTransportType } from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
+
+import { Targets, WriteMode } from "./appserver/index.mjs";
+import {
+  DELIVERY_MS,
+  Inboxes,
+  TEST_OPTS,
+  startAppServer,
+  stopAll,
+  withAppDiagnostics,
+} from "./default-mode-support.mjs";
+import { connectClient, startServer, stopClient, waitFor } from "./harness.mjs";
+
+// SSE carries text only, so MessagePack runs over WebSockets and long polling.
+const CELLS = [
+  { transport: "WebSockets", protocol: "json" },
+  { transport: "ServerSentEvents", protocol: "json" },
+  { transport: "LongPolling", protocol: "json" },
+  { transport: "WebSockets", protocol: "messagepack" },
+  { transport: "LongPolling", protocol: "messagepack" },
+];
+
+const connectCell = (server, user, cell) =>
+  connectClient(server, user, {
+    transport: HttpTransportType[cell.transport],
+    protocol: cell.protocol === "messagepack" ? new MessagePackHubProtocol() : undefined,
+  });
+
+describe("@microsoft/signalr through a default-mode hub", () => {
+  let server;
+  let app;
+  const clients = [];
+  const inboxes = new Inboxes();
+  const ctx = () => ({ server, clients, apps: [app] });
+
+  before(async () => {
+    server = await startServer(["--service-mode", "default"]);
+    app = await startAppServer(server, { connectionCount: 2 });
+  });
+
+  after(() => stopAll(clients, [app], server));
+
+  for (const cell of CELLS) {
+    const name = `${cell.transport} + ${cell.protocol}`;
+    test(`${name}: handshake answered by the app server, invoke, broadcast, close`, TEST_OPTS,
+      withAppDiagnostics(ctx, async () => {
+        const user = `u-${cell.transport}-${cell.protocol}`;
+        const client = await connectCell(server, user, cell);
+        clients.push(client);
+        const id = client.connection.connectionId;
+
+        // start() resolved, so the app server has seen the client and answered its handshake.
+        const relayed = app.clients.get(id);
+        assert.ok(relayed, `the app server got OpenConnection for ${id}`);
+        assert.equal(relayed.protocol, cell.protocol, "OpenConnection ext 3 names the client's protocol");
+        assert.deepEqual(relayed.handshake, { protocol: cell.protocol, version: 1 });
+        assert.equal(relayed.userId, user);
+
+        const value = { text: "héllo ✓", list: [1, 2.5, null, true], nested: { deep: ["x"] } };
+        assert.deepEqual(await client.connection.invoke("echo", value), value);
+        const big = "z".repeat(100_000);
+        assert.equal(await client.connection.invoke("echo", big), big, "a 100 kB answer arrives whole");
+
+        const who = await client.connection.invoke("whoami");
+        assert.equal(who.connectionId, id);
+        assert.equal(who.userId, user);
+        assert.equal(who.protocol, cell.protocol);
+
+        await assert.rejects(client.connection.invoke("noSuchMethod"), /Method 'noSuchMethod' does not exist/);
+
+        const inbox = inboxes.of(client, Targets.broadcast);
+        await client.connection.invoke("broadcast", `from ${user}`);
+        const got = await inbox.waitForCount(1, DELIVERY_MS);
+        assert.deepEqual(got[0], [user, `from ${user}`]);
+
+        // The client ends the connection: the app server is told.
+        await stopClient(client);
+        const gone = await app.waitForClientClosed(id);
+        assert.equal(gone.connectionId, id);
+      }));
+
+    test(`${name}: the app server ends the connection and the client sees its Close`, TEST_OPTS,
+      withAppDiagnostics(ctx, async () => {
+        const client = await connectCell(server, `closed-${cell.transport}-${cell.protocol}`, cell);
+        clients.push(client);
+        const relayed = app.clients.get(client.connection.connectionId);
+        app.closeRelayedClient(relayed, "the hub says goodbye");
+        const err = await waitFor(client.closed, DELIVERY_MS, "onclose");
+        assert.match(String(err), /the hub says goodbye/);
+      }));
+  }
+});
+
+for (const writeMode of [WriteMode.Split, WriteMode.Batch]) {
+  describe(`an app server whose writes are ${writeMode === WriteMode.Split ? "split into 3-byte frames" : "coalesced into one frame"}`, () => {
+    let server;
+    let app;
+    const clients = [];
+    const inboxes = new Inboxes();
+    const ctx = () => ({ server, clients, apps: [app] });
+
+    before(async () => {
+      server = await startServer(["--service-mode", "default"]);
+      app = await startAppServer(server, { connectionCount: 1, connectionOptions: { writeMode } });
+    });
+
+    after(() => stopAll(clients, [app], server));
+
+    test("is read as a byte stream: handshakes, answers and broadcasts arrive intact", TEST_OPTS,
+      withAppDiagnostics(ctx, async () => {
+        const json = await connectClient(server, "stream-json");
+        const mp = await connectClient(server, "stream-mp", { protocol: new MessagePackHubProtocol() });
+        clients.push(json, mp);
+        const answers = await Promise.all([
+          ...[1, 2, 3].map((n) => json.connection.invoke("echo", `json ${n}`)),
+          ...[1, 2, 3].map((n) => mp.connection.invoke("echo", `mp ${n}`)),
+        ]);
+        assert.deepEqual(answers, ["json 1", "json 2", "json 3", "mp 1", "mp 2", "mp 3"]);
+        for (let i = 0; i < 5; i++) app.broadcast("burst", [i, "x".repeat(i * 40)]);
+        for (const c of [json, mp]) {
+          const got = await inboxes.of(c, "burst").waitForCount(5, DELIVERY_MS);
+          assert.deepEqual(got.map((args) => args[0]), [0, 1, 2, 3, 4], `burst order at ${c.userId}`);
+          assert.equal(got[4][1].length, 160);
+        }
+      }));
+  });
+}
