@@ -34,10 +34,8 @@ use rmpv::Value as Msgpack;
 use serde_json::{Number, Value};
 
 use super::message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
+use super::varint::{self, MAX_PREFIX_LEN, PrefixTooLong, length_prefix};
 use super::{ProtocolError, invalid};
-
-/// The longest length prefix: 5 VarInt bytes, the last holding only the top 3 bits of 2 GB − 1.
-const MAX_PREFIX_LEN: usize = 5;
 
 /// rmpv spends about two depth units per nested array or map, so this allows roughly the 128
 /// levels serde_json accepts in the JSON protocol, and keeps recursion far from the stack limit.
@@ -64,24 +62,15 @@ pub fn next_frame(buf: &mut BytesMut) -> Result<Option<BytesMut>, ProtocolError>
 /// Reads the VarInt at the start of `bytes`: `(body length, prefix length)`, or `None` if the
 /// prefix is incomplete.
 fn read_length(bytes: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
-    let mut length = 0;
-    for (index, &byte) in bytes.iter().take(MAX_PREFIX_LEN).enumerate() {
-        if index == MAX_PREFIX_LEN - 1 && byte > 0x07 {
-            return Err(invalid(
-                "Invalid MessagePack frame: the length prefix is longer than 5 bytes or exceeds 2 GB.",
-            ));
-        }
-        length |= usize::from(byte & 0x7f) << (7 * index);
-        if byte & 0x80 == 0 {
-            if length == 0 {
-                return Err(invalid(
-                    "Invalid MessagePack frame: a message cannot have length 0.",
-                ));
-            }
-            return Ok(Some((length, index + 1)));
-        }
+    match varint::read_length(bytes) {
+        Err(PrefixTooLong) => Err(invalid(
+            "Invalid MessagePack frame: the length prefix is longer than 5 bytes or exceeds 2 GB.",
+        )),
+        Ok(Some((0, _))) => Err(invalid(
+            "Invalid MessagePack frame: a message cannot have length 0.",
+        )),
+        Ok(found) => Ok(found),
     }
-    Ok(None)
 }
 
 /// Parses one unframed MessagePack hub message. `Ok(None)` means a message type this server does
@@ -383,21 +372,6 @@ pub fn encode(message: &HubMessage) -> Bytes {
     let start = MAX_PREFIX_LEN - prefix_len;
     out[start..MAX_PREFIX_LEN].copy_from_slice(&prefix[..prefix_len]);
     Bytes::from(out).slice(start..)
-}
-
-/// The VarInt for `length` and how many of its bytes are used. Messages stay far below 2 GB
-/// (the receive limits see to that), which always fits 5 bytes.
-fn length_prefix(mut length: usize) -> ([u8; MAX_PREFIX_LEN], usize) {
-    let mut prefix = [0; MAX_PREFIX_LEN];
-    for (used, byte) in prefix.iter_mut().enumerate() {
-        *byte = (length & 0x7f) as u8;
-        length >>= 7;
-        if length == 0 {
-            return (prefix, used + 1);
-        }
-        *byte |= 0x80;
-    }
-    (prefix, MAX_PREFIX_LEN)
 }
 
 /// Removes the VarInt length prefix of a frame this module encoded, e.g. for upstream bodies.

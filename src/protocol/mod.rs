@@ -1,8 +1,9 @@
 //! Pure SignalR hub-protocol codecs: the handshake, the JSON protocol (0x1E framing), the
 //! MessagePack protocol (VarInt framing), the message model and the encode-once cache used by
-//! fan-out. No I/O and no web-framework types live here, so every codec can be tested with byte
-//! fixtures and reused by every transport. Transports go through [`next_frame`], [`parse`],
-//! [`encode`] and [`unframed`] and never match on the protocol themselves.
+//! fan-out; and, in [`service`], the Azure ServiceProtocol that app servers speak on `/server`.
+//! No I/O and no web-framework types live here, so every codec can be tested with byte fixtures
+//! and reused by every transport. Transports go through [`next_frame`], [`parse`], [`encode`]
+//! and [`unframed`] and never match on the protocol themselves.
 
 use bytes::{Bytes, BytesMut};
 
@@ -11,8 +12,10 @@ pub mod handshake;
 pub mod json;
 mod message;
 pub mod messagepack;
+pub mod service;
 #[cfg(test)]
 mod tests;
+mod varint;
 
 pub use encoded::Encoded;
 pub use message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
