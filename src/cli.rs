@@ -153,6 +153,22 @@ pub struct StartArgs {
     /// Messages queued per connection before it counts as a slow consumer and is closed.
     #[arg(long, env = "SIGNALR_EMULATOR_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
+    /// How hubs treat app servers (`/server` connections): classic (a hub with an app server
+    /// routes its clients there, others are serverless), default (every hub needs an app
+    /// server) or serverless (only the Management SDK's Weak connections are accepted).
+    #[arg(long, env = "SIGNALR_EMULATOR_SERVICE_MODE", value_enum, default_value_t = ServiceModeArg::Classic)]
+    pub service_mode: ServiceModeArg,
+}
+
+/// `--service-mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceModeArg {
+    /// A hub with a connected app server is in default mode, others are serverless.
+    Classic,
+    /// Clients of a hub without an app server fail their handshake.
+    Default,
+    /// App servers are refused; Weak connections (Management SDK) are accepted.
+    Serverless,
 }
 
 /// `--auth` values.

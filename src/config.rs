@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::auth::AuthMode;
-use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, StartArgs};
+use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, ServiceModeArg, StartArgs};
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -48,6 +48,35 @@ pub struct Config {
     pub upstream_urls: Vec<String>,
     /// How long an upstream call may take before the client is told it failed.
     pub upstream_timeout: Duration,
+    /// How hubs treat app servers (`--service-mode`).
+    pub service_mode: ServiceMode,
+    /// How often app servers are pinged; the SDK drops a server connection after 30 s of silence.
+    pub server_ping_interval: Duration,
+    /// Frames queued per app-server connection before it is closed as too slow.
+    pub server_send_queue: usize,
+}
+
+/// `--service-mode`: how hubs treat app servers connecting to `/server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceMode {
+    /// A hub with at least one connected non-Weak app-server connection routes its clients to
+    /// its app servers; a hub without one is serverless (REST and upstream).
+    Classic,
+    /// Every hub routes its clients to app servers; without one, client handshakes fail.
+    Default,
+    /// Default and OnDemand app-server connections are refused; Weak ones are accepted.
+    Serverless,
+}
+
+impl ServiceMode {
+    /// The name used on the command line and the dashboard.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceMode::Classic => "classic",
+            ServiceMode::Default => "default",
+            ServiceMode::Serverless => "serverless",
+        }
+    }
 }
 
 impl Default for Config {
@@ -69,6 +98,9 @@ impl Default for Config {
             settings_file: None,
             upstream_urls: Vec::new(),
             upstream_timeout: Duration::from_secs(100),
+            service_mode: ServiceMode::Classic,
+            server_ping_interval: Duration::from_secs(5),
+            server_send_queue: 16 * 1024,
         }
     }
 }
@@ -128,6 +160,11 @@ impl TryFrom<StartArgs> for Config {
             },
             upstream_urls: args.upstream,
             upstream_timeout: seconds(args.upstream_timeout, "--upstream-timeout")?,
+            service_mode: match args.service_mode {
+                ServiceModeArg::Classic => ServiceMode::Classic,
+                ServiceModeArg::Default => ServiceMode::Default,
+                ServiceModeArg::Serverless => ServiceMode::Serverless,
+            },
             ..Config::default()
         })
     }

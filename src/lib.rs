@@ -7,12 +7,13 @@
 //! * [`hub`]: the registry of hubs, connections, users and groups, and fan-out to them.
 //! * [`auth`]: access keys and token verification with precise reasons.
 //! * [`client`]: the client endpoint: negotiate, the WebSocket transport, the session.
+//! * [`server`]: the app-server endpoint `/server` (default mode, the ServiceProtocol).
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
 //!
-//! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
+//! Dependencies point one way: `api`, `client` and `server` use `hub`, which uses `protocol`.
 //! [`run`] serves a bound listener until a shutdown future completes, so tests start the real
 //! server on `127.0.0.1:0`.
 
@@ -28,6 +29,7 @@ pub mod hub;
 pub mod metrics;
 pub mod protocol;
 pub mod query;
+pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             api::count_requests,
         )))
         .merge(client::router())
+        .merge(server::router())
         .merge(metrics::router())
         .layer(cors)
         .merge(dashboard::router())

@@ -4,6 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::app_server_link::AppServerLink;
 use super::reconnect::ReconnectState;
 use super::upstream_link::UpstreamLink;
 use crate::hub::{ConnectionHandle, Trace, TraceEvent, TraceKind};
@@ -21,14 +22,19 @@ pub(super) enum Next {
     ClientClosed,
 }
 
-/// Reads the handshake request from the start of `input`. `Ok(None)` means more bytes are
-/// needed; the error is the text for the handshake error response.
+/// Reads the handshake request from the start of `input`, returning it with its raw bytes
+/// (separator included, for an app server). `Ok(None)` means more bytes are needed; the error
+/// is the text for the handshake error response.
 pub(super) fn read_handshake(
     input: &mut BytesMut,
     max_message_size: usize,
-) -> Result<Option<HandshakeRequest>, String> {
+) -> Result<Option<(HandshakeRequest, Bytes)>, String> {
     match json::next_frame(input) {
-        Some(frame) => handshake::parse_request(&frame).map(Some),
+        Some(mut frame) => {
+            let request = handshake::parse_request(&frame)?;
+            frame.extend_from_slice(&[json::RECORD_SEPARATOR]);
+            Ok(Some((request, frame.freeze())))
+        }
         None if input.len() > max_message_size => Err(handshake::CANCELED.to_owned()),
         None => Ok(None),
     }
@@ -46,6 +52,9 @@ pub(super) struct Session {
     pub(super) reconnect: Option<ReconnectState>,
     /// Present when an upstream is configured: where client invocations go.
     pub(super) upstream: Option<UpstreamLink>,
+    /// Present when the client is relayed to an app server (default mode): where every client
+    /// message goes, verbatim.
+    pub(super) relay: Option<AppServerLink>,
     /// Where client invocations are reported for the dashboard.
     trace: Trace,
 }
@@ -78,6 +87,7 @@ impl Session {
             client_pinged: false,
             reconnect: stateful.then(ReconnectState::new),
             upstream,
+            relay: None,
             trace,
         }
     }
@@ -89,13 +99,38 @@ impl Session {
 
     /// Appends client bytes and handles every complete message. Frames the client must get in
     /// reply (Completions) are pushed to `replies`.
-    pub(super) fn on_bytes(&mut self, data: &[u8], replies: &mut Vec<Bytes>) -> Next {
+    pub(super) fn on_bytes(&mut self, data: &Bytes, replies: &mut Vec<Bytes>) -> Next {
+        if let (Some(link), None) = (&self.relay, &self.reconnect) {
+            // The app server's hub reads the messages: the bytes go as they came.
+            self.connection.count_received(1);
+            link.forward(data.clone());
+            return Next::Continue;
+        }
         self.input.extend_from_slice(data);
         self.drain(replies)
     }
 
+    /// Records a frame written to the client for stateful reconnect. A relayed client's output
+    /// also carries what the app server's hub sends (handshake, pings), which the client does
+    /// not number, so only its trackable messages count.
+    pub(super) fn record_sent(&mut self, frame: &Bytes) {
+        let Some(state) = &mut self.reconnect else {
+            return;
+        };
+        if self.relay.is_some() && !is_trackable_frame(self.connection.protocol(), frame) {
+            return;
+        }
+        state.sent(frame.clone());
+    }
+
     /// Handles the complete messages already buffered.
     pub(super) fn drain(&mut self, replies: &mut Vec<Bytes>) -> Next {
+        if let (Some(link), None) = (&self.relay, &self.reconnect) {
+            if !self.input.is_empty() {
+                link.forward(self.input.split().freeze());
+            }
+            return Next::Continue;
+        }
         let format = self.connection.protocol();
         loop {
             let frame = match protocol::next_frame(format, &mut self.input) {
@@ -118,6 +153,19 @@ impl Session {
                 continue;
             }
             self.observe(&message);
+            if let Some(link) = &self.relay
+                && !matches!(
+                    message,
+                    HubMessage::Ack { .. } | HubMessage::Sequence { .. }
+                )
+            {
+                // Stateful reconnect is the service's business; everything else is the hub's.
+                link.forward(protocol::framed(format, &frame));
+                if matches!(message, HubMessage::Close(_)) {
+                    return Next::ClientClosed;
+                }
+                continue;
+            }
             match self.on_message(message, frame.freeze()) {
                 Reply::None => {}
                 Reply::Frame(frame) => replies.push(frame),
@@ -238,6 +286,15 @@ impl Session {
                 Reply::None
             }
         }
+    }
+}
+
+/// Whether a framed message is one stateful reconnect numbers (types 1 to 5).
+fn is_trackable_frame(format: protocol::Protocol, frame: &Bytes) -> bool {
+    let mut buffer = BytesMut::from(&frame[..]);
+    match protocol::next_frame(format, &mut buffer) {
+        Ok(Some(body)) => matches!(protocol::parse(format, &body), Ok(Some(m)) if is_trackable(&m)),
+        _ => false,
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
-use super::request::{claims_of, client_query, plain};
+use super::request::{ConnectRequest, claims_of, plain};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -51,7 +51,12 @@ pub(super) fn upgrade(
             false,
         );
         *client.binding() = Binding::WebSockets { reattach: None };
-        return Ok(start(state, upgrade, client, client_query(raw_query)));
+        return Ok(start(
+            state,
+            upgrade,
+            client,
+            ConnectRequest::new(raw_query, headers),
+        ));
     };
     let Some(client) = state.connections.get(token) else {
         return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
@@ -67,7 +72,12 @@ pub(super) fn upgrade(
         Binding::Negotiated => {
             *binding = Binding::WebSockets { reattach: None };
             drop(binding);
-            Ok(start(state, upgrade, client, client_query(raw_query)))
+            Ok(start(
+                state,
+                upgrade,
+                client,
+                ConnectRequest::new(raw_query, headers),
+            ))
         }
         Binding::WebSockets {
             reattach: Some(reattach),
@@ -98,7 +108,7 @@ fn start(
     state: AppState,
     upgrade: WebSocketUpgrade,
     client: Arc<ClientConnection>,
-    client_query: String,
+    request: ConnectRequest,
 ) -> Response {
     let tasks = state.tasks.clone();
     let window = state.config.disconnect_timeout;
@@ -112,7 +122,7 @@ fn start(
                 client: client.clone(),
                 reconnect_window: window,
             };
-            tasks.track_future(drive(transport, state, client, client_query))
+            tasks.track_future(drive(transport, state, client, request))
         })
         .into_response()
 }

@@ -2,7 +2,7 @@
 //! WebSocket message boundaries carry no meaning (the SDK writes whatever its pipe holds), so
 //! the reader works on an accumulated buffer and says when it needs more bytes.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::read::parse_message;
 use super::write::write_message;
@@ -34,6 +34,32 @@ pub fn parse_frame(buf: &Bytes) -> Result<Option<(ServiceMessage, usize)>, Servi
     }
     let message = parse_message(&buf.slice(prefix_len..end))?;
     Ok(Some((message, end)))
+}
+
+/// Takes the first whole frame off the front of a receive buffer and parses it; `Ok(None)` when
+/// the buffer does not hold one yet (nothing is consumed then). A frame whose body is longer
+/// than `max_len` is refused as soon as its prefix is in, before it is buffered. Payloads are
+/// zero-copy slices of the split-off frame.
+pub fn next_frame(
+    buf: &mut BytesMut,
+    max_len: usize,
+) -> Result<Option<ServiceMessage>, ServiceProtocolError> {
+    let Some((length, prefix_len)) =
+        varint::read_length(buf).map_err(|PrefixTooLong| ServiceProtocolError::LengthTooLong)?
+    else {
+        return Ok(None);
+    };
+    if length > max_len {
+        return Err(ServiceProtocolError::TooLarge {
+            length,
+            limit: max_len,
+        });
+    }
+    if buf.len() < prefix_len + length {
+        return Ok(None);
+    }
+    let frame = buf.split_to(prefix_len + length).freeze();
+    parse_message(&frame.slice(prefix_len..)).map(Some)
 }
 
 /// Appends `message` to `out` as one frame: its VarInt length, then its array.

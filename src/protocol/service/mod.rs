@@ -2,10 +2,11 @@
 //! Management SDK's persistent transport speak on `/server` (SERVICE-PROTOCOL.md). Pure: bytes
 //! in, [`ServiceMessage`] out and back, no I/O.
 //!
-//! * [`parse_frame`] reads one varint-framed message off the front of an accumulated byte
-//!   stream (`Ok(None)` = need more bytes); [`frame_len`] tells the frame's size as soon as its
-//!   prefix is in, so the endpoint can enforce its own limit; [`parse_message`] reads an
-//!   unframed body.
+//! * [`next_frame`] takes one varint-framed message off the front of a receive buffer
+//!   (`Ok(None)` = need more bytes) and refuses an over-long one before buffering it;
+//!   [`parse_frame`] does the same on an immutable [`Bytes`](bytes::Bytes) and reports how much
+//!   it consumed; [`frame_len`] tells a frame's size as soon as its prefix is in;
+//!   [`parse_message`] reads an unframed body.
 //! * [`write_frame`] / [`encode_frame`] write a framed message, [`write_message`] the bare array,
 //!   in exactly the layouts the current SDK writes, so Microsoft's golden vectors come out byte
 //!   for byte.
@@ -26,6 +27,10 @@ mod read;
 mod write;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
 mod vectors;
 
 pub use enums::{
@@ -34,7 +39,7 @@ pub use enums::{
 };
 pub use error::ServiceProtocolError;
 pub use ext::Extensions;
-pub use framing::{encode_frame, frame_len, parse_frame, write_frame};
+pub use framing::{encode_frame, frame_len, next_frame, parse_frame, write_frame};
 pub use group_members::{GroupMember, GroupMemberQueryResponse};
 pub use model::*;
 pub use read::parse_message;

@@ -28,7 +28,11 @@ fn vectors() -> Vec<Vector> {
         .unwrap()
         .iter()
         .map(|v| Vector {
-            name: format!("{} ({})", v["name"].as_str().unwrap(), v["kind"].as_str().unwrap()),
+            name: format!(
+                "{} ({})",
+                v["name"].as_str().unwrap(),
+                v["kind"].as_str().unwrap()
+            ),
             kind: v["kind"].as_str().unwrap().to_owned(),
             type_id: v["messageTypeId"].as_i64().unwrap(),
             fields: v["fields"].clone(),
@@ -44,14 +48,24 @@ fn b64(bytes: &Bytes) -> Value {
 
 /// `null` for an empty list, as the SDK's readers return it.
 fn list(items: &[String]) -> Value {
-    if items.is_empty() { Value::Null } else { json!(items) }
+    if items.is_empty() {
+        Value::Null
+    } else {
+        json!(items)
+    }
 }
 
 fn payloads(payloads: &Payloads) -> Value {
     if payloads.is_empty() {
         return Value::Null;
     }
-    Value::Object(payloads.0.iter().map(|(name, frame)| (name.clone(), b64(frame))).collect())
+    Value::Object(
+        payloads
+            .0
+            .iter()
+            .map(|(name, frame)| (name.clone(), b64(frame)))
+            .collect(),
+    )
 }
 
 fn headers(headers: &Headers) -> Value {
@@ -312,8 +326,8 @@ fn the_fixture_holds_every_vector() {
 #[test]
 fn every_vector_parses_to_its_fields() {
     for vector in vectors() {
-        let message = parse_message(&vector.binary)
-            .unwrap_or_else(|err| panic!("{}: {err}", vector.name));
+        let message =
+            parse_message(&vector.binary).unwrap_or_else(|err| panic!("{}: {err}", vector.name));
         assert_eq!(message.type_id(), vector.type_id, "{}", vector.name);
         assert_eq!(fields(&message), vector.fields, "{}", vector.name);
     }
@@ -326,7 +340,12 @@ fn every_framed_vector_parses_as_one_whole_frame() {
             .unwrap_or_else(|err| panic!("{}: {err}", vector.name))
             .unwrap_or_else(|| panic!("{}: incomplete", vector.name));
         assert_eq!(consumed, vector.framed.len(), "{}", vector.name);
-        assert_eq!(message, parse_message(&vector.binary).unwrap(), "{}", vector.name);
+        assert_eq!(
+            message,
+            parse_message(&vector.binary).unwrap(),
+            "{}",
+            vector.name
+        );
     }
 }
 
@@ -341,7 +360,12 @@ fn every_round_trip_vector_is_written_byte_for_byte() {
         let mut framed = vec![0xaa];
         write_frame(&message, &mut framed);
         assert_eq!(hex(&framed[1..]), hex(&vector.framed), "{}", vector.name);
-        assert_eq!(hex(&encode_frame(&message)), hex(&vector.framed), "{}", vector.name);
+        assert_eq!(
+            hex(&encode_frame(&message)),
+            hex(&vector.framed),
+            "{}",
+            vector.name
+        );
         written += 1;
     }
     assert_eq!(written, 79);
