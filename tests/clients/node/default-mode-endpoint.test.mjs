@@ -178,8 +178,9 @@ describe("the /server endpoint", () => {
       clients.push(client);
       const relayed = await app.client(client.connection.connectionId);
       assert.equal(claimValue(relayed.open.claims, "asrs.s.uid") ?? relayed.userId, "uid-7");
+      const inbox = inboxes.of(client, "hello");
       app.sendToUser("uid-7", "hello", ["uid"]);
-      const got = await inboxes.of(client, "hello").waitForCount(1, DELIVERY_MS);
+      const got = await inbox.waitForCount(1, DELIVERY_MS);
       assert.deepEqual(got[0], ["uid"]);
     }));
 

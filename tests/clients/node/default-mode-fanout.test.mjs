@@ -11,7 +11,7 @@ import { HttpTransportType } from "@microsoft/signalr";
 import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 import { decode } from "@msgpack/msgpack";
 
-import { AckStatus } from "./appserver/index.mjs";
+import { AckStatus, ConnectionType } from "./appserver/index.mjs";
 import {
   DELIVERY_MS,
   Inboxes,
@@ -28,12 +28,14 @@ import {
   hubPath,
   pollUntil,
   rest,
+  startServer,
   waitFor,
 } from "./harness.mjs";
 
 describe("scope-5 messages from an app server to default-mode clients", () => {
   let server;
   let app;
+  let sdk; // a Management SDK: one Weak connection
   let alice; // json, WebSockets
   let alice2; // messagepack, WebSockets (the same user)
   let bob; // messagepack, long polling
@@ -42,7 +44,7 @@ describe("scope-5 messages from an app server to default-mode clients", () => {
   const extra = [];
   const inboxes = new Inboxes();
   let step = 0;
-  const ctx = () => ({ server, clients: [...all, ...extra], apps: [app] });
+  const ctx = () => ({ server, clients: [...all, ...extra], apps: [app, sdk] });
   const id = (c) => c.connection.connectionId;
 
   /**
@@ -52,6 +54,8 @@ describe("scope-5 messages from an app server to default-mode clients", () => {
   async function expectReceivers(send, expected, what) {
     const target = `step${++step}`;
     const args = [what, step, { nested: [step, "✓"] }];
+    // Handlers first: the client drops an invocation of a method it has no handler for.
+    for (const c of [...all, ...extra]) inboxes.of(c, target);
     await send(target, args);
     for (const c of expected) {
       await inboxes.of(c, target).waitForCount(1, DELIVERY_MS, `${what} at ${c.userId}`);
@@ -70,6 +74,7 @@ describe("scope-5 messages from an app server to default-mode clients", () => {
   before(async () => {
     server = await startServer(["--service-mode", "default"]);
     app = await startAppServer(server, { connectionCount: 2 });
+    sdk = await startAppServer(server, { connectionCount: 1, connectionType: ConnectionType.Weak });
     const mp = () => new MessagePackHubProtocol();
     alice = await connectClient(server, "alice");
     alice2 = await connectClient(server, "alice", { protocol: mp() });
@@ -79,7 +84,7 @@ describe("scope-5 messages from an app server to default-mode clients", () => {
     all = [alice, alice2, bob, carol];
   });
 
-  after(() => stopAll([...all, ...extra], [app], server));
+  after(() => stopAll([...all, ...extra], [app, sdk], server));
 
   test("BroadcastData reaches every client, minus the excluded connections", TEST_OPTS,
     withAppDiagnostics(ctx, async () => {
@@ -167,7 +172,8 @@ describe("scope-5 messages from an app server to default-mode clients", () => {
       await expectReceivers((t, a) => app.sendToGroups(["short", "long"], t, a), [bob], "after carol's TTL");
 
       app.userJoinGroupNoAck("alice", "legacy-ttl", { ttl: 3 });
-      await expectReceivers((t, a) => app.sendToGroup("legacy-ttl", t, a), [alice, alice2], "legacy UserJoinGroup with TTL");
+      const alices = [...all, ...extra].filter((c) => c.userId.split("#")[0] === "alice");
+      await expectReceivers((t, a) => app.sendToGroup("legacy-ttl", t, a), alices, "legacy UserJoinGroup with TTL");
       await pollUntil(async () => (await app.checkUserInGroup("alice", "legacy-ttl")).status === AckStatus.NotFound,
         10_000, "alice's 3 s membership to expire", 250);
     }));
@@ -247,7 +253,7 @@ describe("scope-5 messages from an app server to default-mode clients", () => {
 
       const closedWith = async (c, what) => String(await waitFor(c.closed, DELIVERY_MS, `${what} to close ${c.userId}`));
 
-      app.closeConnection(id(victims.byId), "closed by the management sdk");
+      sdk.closeConnection(id(victims.byId), "closed by the management sdk");
       assert.match(await closedWith(victims.byId, "CloseConnection"), /closed by the management sdk/);
       assert.equal((await app.closeConnectionWithAck(id(victims.byIdAck), "ack close")).status, AckStatus.Ok);
       await closedWith(victims.byIdAck, "CloseConnectionWithAck");

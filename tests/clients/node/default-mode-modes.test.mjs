@@ -61,10 +61,12 @@ describe("service modes", () => {
         token: clientToken("other-hub", "elsewhere"),
       });
       r.clients.push(other);
+      inboxes.of(other, "news");
       await restBroadcast(r.server, "news", ["serverless"], "elsewhere");
       assert.deepEqual((await inboxes.of(other, "news").waitForCount(1, DELIVERY_MS))[0], ["serverless"]);
 
       // REST reaches both the serverless-era client and the relayed one.
+      for (const c of [before, relayed]) inboxes.of(c, "news");
       await restBroadcast(r.server, "news", ["everyone"]);
       for (const c of [before, relayed]) {
         assert.deepEqual((await inboxes.of(c, "news").waitForCount(1, DELIVERY_MS))[0], ["everyone"]);
@@ -75,6 +77,7 @@ describe("service modes", () => {
       await waitFor(relayed.closed, DELIVERY_MS, "the relayed client to be closed with its app server");
       const later = await connectClient(r.server, "later");
       r.clients.push(later);
+      inboxes.of(later, "news");
       await restBroadcast(r.server, "news", ["serverless again"]);
       assert.deepEqual((await inboxes.of(later, "news").waitForCount(1, DELIVERY_MS))[0], ["serverless again"]);
     }));
@@ -123,6 +126,7 @@ describe("service modes", () => {
       const inboxes = new Inboxes();
       const c = await connectClient(r.server, "plain");
       r.clients.push(c);
+      inboxes.of(c, "news");
       weak.broadcast("news", ["from weak"]);
       assert.deepEqual((await inboxes.of(c, "news").waitForCount(1, DELIVERY_MS))[0], ["from weak"]);
       assert.equal(weak.clients.size, 0);

@@ -126,6 +126,8 @@ for (const writeMode of [WriteMode.Split, WriteMode.Batch]) {
           ...[1, 2, 3].map((n) => mp.connection.invoke("echo", `mp ${n}`)),
         ]);
         assert.deepEqual(answers, ["json 1", "json 2", "json 3", "mp 1", "mp 2", "mp 3"]);
+        // Handlers first: a message for a method with no handler is dropped by the client.
+        for (const c of [json, mp]) inboxes.of(c, "burst");
         for (let i = 0; i < 5; i++) app.broadcast("burst", [i, "x".repeat(i * 40)]);
         for (const c of [json, mp]) {
           const got = await inboxes.of(c, "burst").waitForCount(5, DELIVERY_MS);

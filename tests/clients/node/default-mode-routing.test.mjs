@@ -17,7 +17,7 @@ import {
   stopAll,
   withAppDiagnostics,
 } from "./default-mode-support.mjs";
-import { HUB, connectClient, mintToken, stopClient, waitFor } from "./harness.mjs";
+import { HUB, connectClient, mintToken, startServer, stopClient, waitFor } from "./harness.mjs";
 
 const stickyToken = (user, serverName, mode) =>
   mintToken({

@@ -39,6 +39,7 @@ for (const mode of ["classic", "serverless"]) {
 
     async function expect(send, expected, what) {
       const target = `w-${what.replaceAll(" ", "-")}`;
+      for (const c of [json, mp, lp]) inboxes.of(c, target);
       await send(target, [what, 42]);
       await fence(sdk, [json, mp, lp], inboxes);
       for (const c of [json, mp, lp]) {

@@ -3,8 +3,9 @@
 // handshake request, reassembling hub messages from bytes that arrive in arbitrary pieces, and
 // framing outgoing messages for one protocol or for all of them (the fan-out payload maps).
 
-import { JsonHubProtocol, NullLogger } from "@microsoft/signalr";
+import { JsonHubProtocol, MessageType, NullLogger } from "@microsoft/signalr";
 import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
+import { encode } from "@msgpack/msgpack";
 
 import { FrameReader, concatBytes, frame } from "./varint.mjs";
 
@@ -26,7 +27,13 @@ function protocolNamed(name) {
 
 /** One hub message framed for `protocolName`, as bytes. */
 export function frameFor(protocolName, message) {
-  const written = protocolNamed(protocolName).writeMessage(message);
+  const protocol = protocolNamed(protocolName);
+  if (protocol.name === "messagepack" && message.type === MessageType.Close) {
+    // The client library's writer drops a Close's error (it only ever sends [7, nil]); a
+    // server writes [7, error, allowReconnect] as ASP.NET Core does.
+    return frame(encode([MessageType.Close, message.error ?? null, message.allowReconnect ?? false]));
+  }
+  const written = protocol.writeMessage(message);
   return typeof written === "string" ? utf8.encode(written) : new Uint8Array(written);
 }
 
