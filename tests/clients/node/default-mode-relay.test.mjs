@@ -10,6 +10,8 @@ import { after, before, describe, test } from "node:test";
 import { HttpTransportType } from "@microsoft/signalr";
 import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 
+import WebSocket from "ws";
+
 import { Targets, WriteMode } from "./appserver/index.mjs";
 import {
   DELIVERY_MS,
@@ -19,7 +21,40 @@ import {
   stopAll,
   withAppDiagnostics,
 } from "./default-mode-support.mjs";
-import { connectClient, startServer, stopClient, waitFor } from "./harness.mjs";
+import { HUB, clientToken, connectClient, startServer, stopClient, waitFor } from "./harness.mjs";
+
+/**
+ * A bare JSON client over WebSockets (negotiate, connect, handshake) that records every
+ * message the service writes, so a test can see exactly what arrives, duplicates included.
+ */
+async function rawJsonClient(server, user) {
+  const token = clientToken(user);
+  const negotiated = await waitFor(
+    fetch(`${server.baseUrl}/client/negotiate?hub=${HUB}&negotiateVersion=1`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+    }).then((r) => r.json()),
+    5_000,
+    "negotiate",
+  );
+  const url = `${server.baseUrl.replace("http", "ws")}/client/?hub=${HUB}&id=${negotiated.connectionToken}`;
+  const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` } });
+  const records = [];
+  const closed = new Promise((resolve) => ws.on("close", resolve));
+  let text = "";
+  ws.on("message", (data) => {
+    text += data.toString("utf8");
+    const parts = text.split("\u001e");
+    text = parts.pop();
+    records.push(...parts.map((p) => JSON.parse(p)));
+  });
+  await waitFor(new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  }), 5_000, "the raw client's WebSocket");
+  ws.send('{"protocol":"json","version":1}\u001e');
+  return { ws, records, closed, connectionId: negotiated.connectionId };
+}
 
 // SSE carries text only, so MessagePack runs over WebSockets and long polling.
 const CELLS = [
@@ -99,6 +134,34 @@ describe("@microsoft/signalr through a default-mode hub", () => {
         assert.match(String(err), /the hub says goodbye/);
       }));
   }
+});
+
+describe("what a client the app server ends receives", () => {
+  let server;
+  let app;
+  const ctx = () => ({ server, clients: [], apps: [app] });
+
+  before(async () => {
+    server = await startServer(["--service-mode", "default"]);
+    app = await startAppServer(server, { connectionCount: 1 });
+  });
+
+  after(() => stopAll([], [app], server));
+
+  test("the hub's Close, and no Close of the service's own after it", TEST_OPTS,
+    withAppDiagnostics(ctx, async () => {
+      const raw = await rawJsonClient(server, "raw-closed");
+      const relayed = await app.client(raw.connectionId);
+      await waitFor(new Promise((resolve) => {
+        if (relayed.handshake) resolve();
+        else app.once("clientHandshake", resolve);
+      }), DELIVERY_MS, "the hub's handshake answer");
+      app.closeRelayedClient(relayed, "the hub says goodbye");
+      await waitFor(raw.closed, DELIVERY_MS, "the service to close the raw client");
+      const closes = raw.records.filter((r) => r.type === 7);
+      assert.deepEqual(closes, [{ type: 7, error: "the hub says goodbye", allowReconnect: false }],
+        `every Close the client got: ${JSON.stringify(closes)}`);
+    }));
 });
 
 for (const writeMode of [WriteMode.Split, WriteMode.Batch]) {
