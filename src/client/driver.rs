@@ -339,7 +339,9 @@ async fn serve<T: Transport>(
                 return End::Graceful("client sent Close");
             }
             Next::Close(close) => {
-                return End::Abnormal(close_with(transport, protocol, &mut outbox, close).await);
+                return End::Abnormal(
+                    close_with(transport, protocol, &mut outbox, Some(close)).await,
+                );
             }
         }
         if written.is_ok() {
@@ -402,7 +404,7 @@ async fn serve<T: Transport>(
                         )),
                         allow_reconnect: true,
                     };
-                    close_with(transport, protocol, &mut outbox, close).await;
+                    close_with(transport, protocol, &mut outbox, Some(close)).await;
                     return End::Abnormal("client timeout");
                 }
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
@@ -458,12 +460,16 @@ async fn write_replies<T: Transport>(
     transport.flush().await
 }
 
-/// The Close a connection gets when asked to close: the recorded reason, or a shutdown.
-fn closing_message(connection: &ConnectionHandle) -> Close {
-    connection.close_reason().cloned().unwrap_or(Close {
+/// The Close a connection gets when asked to close: the recorded reason, none when its app
+/// server ended it (the hub's own Close frame went through already), or a shutdown.
+fn closing_message(connection: &ConnectionHandle) -> Option<Close> {
+    if connection.ended_by_app_server() {
+        return None;
+    }
+    Some(connection.close_reason().cloned().unwrap_or(Close {
         error: Some("The server is shutting down.".into()),
         allow_reconnect: true,
-    })
+    }))
 }
 
 /// Writes `first` and whatever else is already queued (up to a batch), then flushes once, and
@@ -546,7 +552,7 @@ async fn close_with<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Close,
+    close: Option<Close>,
 ) -> &'static str {
     Box::pin(close_with_unboxed(transport, protocol, outbox, close)).await
 }
@@ -555,14 +561,16 @@ async fn close_with_unboxed<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Close,
+    close: Option<Close>,
 ) -> &'static str {
     let closing = async {
         while let Ok(frame) = outbox.frames.try_recv() {
             transport.feed(protocol.is_binary(), frame).await?;
         }
-        let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
-        transport.feed(protocol.is_binary(), frame).await?;
+        if let Some(close) = close {
+            let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
+            transport.feed(protocol.is_binary(), frame).await?;
+        }
         transport.flush().await
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
