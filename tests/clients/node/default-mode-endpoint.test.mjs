@@ -207,4 +207,15 @@ describe("the /server endpoint", () => {
       await fence(app, [bystander], inboxes);
       assert.equal(await bystander.connection.invoke("echo", 5), 5, "other clients are unaffected");
     }));
+
+  test("AccessKeyRequest gets the key that signs client tokens", TEST_OPTS, withAppDiagnostics(ctx, async () => {
+    const response = await app.requestAccessKey("an-entra-id-token", "kid-7");
+    assert.equal(response.type, Type.AccessKeyResponse);
+    assert.equal(response.kid, "kid-7");
+    assert.ok(!response.errorMessage, `no error: ${response.errorMessage}`);
+    const token = mintToken({ aud: `http://localhost/client/?hub=${HUB}`, nameid: "entra" }, response.key);
+    const client = await connectClient(server, "entra", { token });
+    clients.push(client);
+    assert.equal(await client.connection.invoke("echo", "signed with the served key"), "signed with the served key");
+  }));
 });

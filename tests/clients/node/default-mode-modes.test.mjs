@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 
-import { AppServer, ConnectionType, ServiceConnection, newServerId } from "./appserver/index.mjs";
+import { AppServer, ConnectionType, ServiceConnection, Type, newServerId } from "./appserver/index.mjs";
 import { DELIVERY_MS, Inboxes, TEST_OPTS, startAppServer, stopAll, withAppDiagnostics } from "./default-mode-support.mjs";
 import {
   HUB,
@@ -130,5 +130,22 @@ describe("service modes", () => {
       weak.broadcast("news", ["from weak"]);
       assert.deepEqual((await inboxes.of(c, "news").waitForCount(1, DELIVERY_MS))[0], ["from weak"]);
       assert.equal(weak.clients.size, 0);
+    }));
+
+  test("SIGTERM tells the app server and its clients", TEST_OPTS,
+    withAppDiagnostics(ctx, async () => {
+      const r = track(await startServer(["--service-mode", "default"]));
+      const app = await startAppServer(r.server, { connectionCount: 1 });
+      r.apps.push(app);
+      const c = await connectClient(r.server, "at-shutdown");
+      r.clients.push(c);
+      const service = app.connections[0];
+      const stopping = r.server.stop();
+      const err = await waitFor(c.closed, DELIVERY_MS, "the client's Close at shutdown");
+      assert.ok(err, "the client is told why");
+      const closed = await waitFor(service.closed, DELIVERY_MS, "the server connection to close");
+      const told = service.received.find((m) => m.type === Type.ServiceError)?.error || closed.reason;
+      assert.match(told ?? "", /shut/i, `the app server hears of the shutdown: ${JSON.stringify(closed)}`);
+      await stopping;
     }));
 });
