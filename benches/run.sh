@@ -5,11 +5,12 @@
 # payload as the other servers of that row, stops it, and finally prints one markdown table.
 # Everything runs on 127.0.0.x; every run has a deadline and every wait is bounded.
 #
-# Usage: bash benches/run.sh [--full] [--soak-only] [--wait-quiet SECONDS | --no-wait]
-#   BENCH_ONLY="core tls" (the default) picks row groups: core = every row of issue 6, tls = the
-#                   WSS rows of issue 12 (fan-out over WSS vs WS, connection setup over TLS)
+# Usage: bash benches/run.sh [--full] [--soak-only] [--only GROUPS] [--wait-quiet SECONDS | --no-wait]
 #   --full          also run the 100,000-client row (heavy; capped by `ulimit -Hn`), and the
 #                   soak for 10 minutes instead of $BENCH_SOAK_SECONDS
+#   --only GROUPS   run only these comma-separated row groups (also $BENCH_ONLY): fanout, large,
+#                   msgpack, paced, rest, slow, default-mode, tls (WSS vs WS); the others' rows
+#                   say "not run"
 #   --soak-only     run only the soak row (with --full: the 10-minute soak)
 #   --wait-quiet S  wait up to S seconds (default 1200) for the 1-minute load average to fall
 #                   below $QUIET_LOAD (default 0.8) before measuring; the table says if it did
@@ -22,16 +23,20 @@ cd "$(dirname "$0")/.."
 FULL=0
 SOAK_ONLY=0
 WAIT_QUIET=1200
+ONLY=${BENCH_ONLY:+,${BENCH_ONLY// /,},}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --full) FULL=1 ;;
     --soak-only) SOAK_ONLY=1 ;;
     --no-wait) WAIT_QUIET=0 ;;
     --wait-quiet) WAIT_QUIET=${2:?--wait-quiet needs seconds}; shift ;;
-    *) echo "usage: bash benches/run.sh [--full] [--soak-only] [--wait-quiet SECONDS | --no-wait]" >&2; exit 2 ;;
+    --only) ONLY=",${2:?--only needs row groups},"; shift ;;
+    *) echo "usage: bash benches/run.sh [--full] [--soak-only] [--only GROUPS] [--wait-quiet SECONDS | --no-wait]" >&2; exit 2 ;;
   esac
   shift
 done
+# want GROUP: whether this run includes the row group.
+want() { [[ -z $ONLY || $ONLY == *",$1,"* ]]; }
 
 # The figures of issue 6; each can be overridden from the environment.
 CLIENTS=${BENCH_CLIENTS:-2000}
@@ -46,6 +51,9 @@ SLOW_CLIENTS=${BENCH_SLOW_CLIENTS:-200}
 SLOW_MESSAGES=${BENCH_SLOW_MESSAGES:-6000}
 SLOW_PAYLOAD=${BENCH_SLOW_PAYLOAD:-1024}
 FULL_CLIENTS=${BENCH_FULL_CLIENTS:-100000}
+# The default-mode echo row (issue 10): clients, and calls per client (one in flight each).
+ECHO_CLIENTS=${BENCH_ECHO_CLIENTS:-1000}
+ECHO_ROUNDS=${BENCH_ECHO_ROUNDS:-100}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
 WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 QUIET_LOAD=${QUIET_LOAD:-0.8}
@@ -64,9 +72,6 @@ SEND_CONCURRENCY=${BENCH_SEND_CONCURRENCY:-8}
 # Clients opening at once: below the 128-connection listen backlog of tokio's TcpListener::bind,
 # which the emulator uses (a fuller backlog drops SYNs, and each drop costs the client 1 s).
 CONNECT_CONCURRENCY=${BENCH_CONNECT_CONCURRENCY:-100}
-
-ONLY=${BENCH_ONLY:-core tls}
-want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 # Ports can be moved when another run (another checkout) holds them.
 EMU_PORT=${BENCH_EMU_PORT:-18801}
@@ -140,7 +145,7 @@ trap stop_server EXIT
 
 # The emulator logs at warn: at info it writes a line per connect and disconnect, and (see the
 # README's bench section) those lines currently grow with the number of open connections.
-emulator() { start_server "$1" "$EMU_PORT" env RUST_LOG=warn "$BIN/signalr-emulator" -p "$EMU_PORT"; }
+emulator() { start_server "$1" "$EMU_PORT" env RUST_LOG=warn "$BIN/signalr-emulator" -p "$EMU_PORT" "${@:2}"; }
 # The emulator over TLS, with a certificate from its own --tls-self-signed CA in $TLS_DIR.
 emulator_tls() {
   start_server "$1" "$EMU_PORT" env RUST_LOG=warn "$BIN/signalr-emulator" -p "$EMU_PORT" \
@@ -191,28 +196,55 @@ log "starting at load average $LOAD_START"
 FULL_RUN_CLIENTS=0
 if (( ! SOAK_ONLY )); then
 FANOUT=(-n "$CLIENTS" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 120)
-if want core; then
-emulator emulator-fanout && load fanout-emulator "$EMU_PORT" "${FANOUT[@]}"
-stop_server
-raw raw-fanout && load fanout-raw "$RAW_PORT" --mode raw "${FANOUT[@]}"
-stop_server
-socketio socketio-fanout && load fanout-socketio "$SIO_PORT" --mode socketio "${FANOUT[@]}"
-stop_server
+# The default-mode fan-out rows compare with the REST rows of the same run, so they need them.
+if want fanout || want default-mode; then
+  emulator emulator-fanout && load fanout-emulator "$EMU_PORT" "${FANOUT[@]}"
+  stop_server
+fi
+if want fanout; then
+  raw raw-fanout && load fanout-raw "$RAW_PORT" --mode raw "${FANOUT[@]}"
+  stop_server
+  socketio socketio-fanout && load fanout-socketio "$SIO_PORT" --mode socketio "${FANOUT[@]}"
+  stop_server
+fi
 
 LARGE_RUN=(-n "$LARGE" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --settle 2 --deadline 180)
-emulator emulator-large && load large-emulator "$EMU_PORT" "${LARGE_RUN[@]}"
-stop_server
-raw raw-large && load large-raw "$RAW_PORT" --mode raw "${LARGE_RUN[@]}"
-stop_server
+if want large || want default-mode; then
+  emulator emulator-large && load large-emulator "$EMU_PORT" "${LARGE_RUN[@]}"
+  stop_server
+fi
+if want large; then
+  raw raw-large && load large-raw "$RAW_PORT" --mode raw "${LARGE_RUN[@]}"
+  stop_server
+fi
 
-emulator emulator-msgpack && load msgpack-emulator "$EMU_PORT" --protocol messagepack "${FANOUT[@]}"
-stop_server
+if want msgpack; then
+  emulator emulator-msgpack && load msgpack-emulator "$EMU_PORT" --protocol messagepack "${FANOUT[@]}"
+  stop_server
+fi
 
 PACED=(-n "$CLIENTS" -m "$PACED_MESSAGES" -b "$PAYLOAD" --rate "$RATE" --deadline 120)
-emulator emulator-paced && load paced-emulator "$EMU_PORT" "${PACED[@]}"
-stop_server
-raw raw-paced && load paced-raw "$RAW_PORT" --mode raw "${PACED[@]}"
-stop_server
+if want paced; then
+  emulator emulator-paced && load paced-emulator "$EMU_PORT" "${PACED[@]}"
+  stop_server
+  raw raw-paced && load paced-raw "$RAW_PORT" --mode raw "${PACED[@]}"
+  stop_server
+fi
+
+# Default mode: the same broadcasts sent as BroadcastData by the load generator's own app server
+# (5 server connections, the hub in default mode, every client relayed to that app server), and
+# a client -> service -> app server -> service -> client echo against the raw server's echo.
+ECHO=(-n "$ECHO_CLIENTS" -m "$ECHO_ROUNDS" -b "$PAYLOAD" --send echo --deadline 120)
+if want default-mode; then
+  emulator emulator-appserver --service-mode default && load appserver-emulator "$EMU_PORT" --send app-server "${FANOUT[@]}"
+  stop_server
+  emulator emulator-appserver-large --service-mode default && load appserver-large-emulator "$EMU_PORT" --send app-server "${LARGE_RUN[@]}"
+  stop_server
+  emulator emulator-echo --service-mode default && load echo-emulator "$EMU_PORT" "${ECHO[@]}"
+  stop_server
+  raw raw-echo && load echo-raw "$RAW_PORT" --mode raw "${ECHO[@]}"
+  stop_server
+fi
 
 # wrk_run LABEL PORT: send-to-connection requests/s to a connection id that is not connected
 # (202 either way), so the figure is the REST pipeline: routing, token, body, lookup.
@@ -225,21 +257,22 @@ wrk_run() {
     -s benches/wrk/send.lua "$url" >"$OUT/$label.txt" 2>&1
   log "$label: $(grep -E 'Requests/sec|Non-2xx' "$OUT/$label.txt" | tr -s ' ' | tr '\n' ' ')"
 }
-emulator emulator-rest && wrk_run rest-emulator "$EMU_PORT"
-stop_server
-empty empty-rest && wrk_run rest-empty "$EMPTY_PORT"
-stop_server
+if want rest; then
+  emulator emulator-rest && wrk_run rest-emulator "$EMU_PORT"
+  stop_server
+  empty empty-rest && wrk_run rest-empty "$EMPTY_PORT"
+  stop_server
+fi
 
 SLOW=(-n "$SLOW_CLIENTS" -m "$SLOW_MESSAGES" -b "$SLOW_PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 180)
 # Runs with and without the slow consumer alternate on one server, so both see the same machine.
-if emulator emulator-slow; then
+if want slow && emulator emulator-slow; then
   for rep in $(seq "$REPEAT"); do
     REPS=1 REP=$rep load slow-baseline "$EMU_PORT" "${SLOW[@]}" || break
     REPS=1 REP=$rep load slow-emulator "$EMU_PORT" "${SLOW[@]}" --slow-clients 1 || break
   done
 fi
 stop_server
-fi
 
 # The same fan-out over WSS and over WS, alternating on fresh servers so that both see the same
 # machine; the first run of each gives the connection setup time.
@@ -324,6 +357,14 @@ wrk_errors() {
   echo "${n:-0}"
 }
 
+appserver_rest=$(ratio "$(best_rate appserver-emulator)" "$(best_rate fanout-emulator)")
+appserver_ok="$(verdict "$appserver_rest" '>=' 0.9)"
+[[ $(lost appserver-emulator) == 0 ]] || appserver_ok="$appserver_ok; **loss**"
+appserver_large_rest=$(ratio "$(best_rate appserver-large-emulator)" "$(best_rate large-emulator)")
+appserver_large_ok="$(verdict "$appserver_large_rest" '>=' 0.9)"
+[[ $(lost appserver-large-emulator) == 0 ]] || appserver_large_ok="$appserver_large_ok; **loss**"
+echo_rate_raw=$(ratio "$(best_rate echo-emulator)" "$(best_rate echo-raw)")
+echo_p99_raw=$(ratio "$(lowest_p99 echo-emulator)" "$(lowest_p99 echo-raw)")
 fan_raw=$(ratio "$(best_rate fanout-emulator)" "$(best_rate fanout-raw)")
 fan_sio=$(ratio "$(best_rate fanout-emulator)" "$(best_rate fanout-socketio)")
 fan_ok="$(verdict "$fan_raw" '>=' 0.7) / $(verdict "$fan_sio" '>=' 5)"
@@ -366,6 +407,9 @@ Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null
 | REST send-to-connection, requests/s (wrk -t1 -c$WRK_CONNECTIONS, ${WRK_SECONDS} s) | ≥ 0.5× empty axum handler | ${rest_emu:-n/a}/s (non-2xx: $(wrk_errors rest-emulator)) | empty axum: ${rest_empty:-n/a}/s | — | ${rest_ratio}×: $(verdict "$rest_ratio" '>=' 0.5) |
 | Broadcast fan-out over WSS (TLS 1.3, rustls) vs WS: $CLIENTS JSON clients × $MESSAGES broadcasts × $PAYLOAD B, alternating runs | ratio reported | WSS: $(deliveries wss-emulator) | WS: $(deliveries ws-emulator) | — | ${wss_ratio}× WS: $wss_ok |
 | Connection setup over TLS: $CLIENTS clients (https negotiate + WSS + handshake), $CONNECT_CONCURRENCY at a time; fresh server (best of $REPEAT) | reported | WSS: $(first wss-emulator .connect_secs) s ($(across wss-emulator 'map(.connect_secs) | min') s) | WS: $(first ws-emulator .connect_secs) s ($(across ws-emulator 'map(.connect_secs) | min') s) | — | ${setup_ratio}× WS |
+| Default mode: the fan-out row's $MESSAGES broadcasts to $CLIENTS JSON clients sent as BroadcastData by an app server on \`/server\` (5 server connections), deliveries/s | ≥ 0.9× the REST broadcast row above, no loss | $(deliveries appserver-emulator) | REST (row 1): $(deliveries fanout-emulator) | — | ${appserver_rest}× REST: $appserver_ok |
+| Same with $LARGE clients | ≥ 0.9× the $LARGE-client REST row, no loss | $(deliveries appserver-large-emulator) | REST: $(deliveries large-emulator) | — | ${appserver_large_rest}× REST: $appserver_large_ok |
+| Default-mode echo: $ECHO_CLIENTS clients × $ECHO_ROUNDS \`echo\` calls, one in flight each, client → service → app server → service → client; round trips/s, best p99 | reported against the raw echo ceiling | $(deliveries echo-emulator), p99 $(fmt_ms "$(lowest_p99 echo-emulator)") | raw echo: $(deliveries echo-raw), p99 $(fmt_ms "$(lowest_p99 echo-raw)") | — | ${echo_rate_raw}× raw round trips/s, ${echo_p99_raw}× raw p99: reported |
 | Slow consumer: $SLOW_CLIENTS clients × $SLOW_MESSAGES × $SLOW_PAYLOAD B, one stops reading | others ≥ 0.9× the run without it; memory bounded; it is disconnected | $(deliveries slow-emulator), server RSS after ≤ $(mib "$slow_rss_after"), disconnected $slow_closed | without it: $(deliveries slow-baseline), RSS after ≤ $(mib "$steady_rss_after") | — | ${slow_ratio}×: $slow_ok |
 EOF
 )

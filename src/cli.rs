@@ -179,6 +179,11 @@ pub struct StartArgs {
     /// Transport security and identity (TLS, https upstreams, Entra ID tokens).
     #[command(flatten)]
     pub security: Box<SecurityArgs>,
+    /// How hubs treat app servers (`/server` connections): classic (a hub with an app server
+    /// routes its clients there, others are serverless), default (every hub needs an app
+    /// server) or serverless (only the Management SDK's Weak connections are accepted).
+    #[arg(long, env = "SIGNALR_EMULATOR_SERVICE_MODE", value_enum, default_value_t = ServiceModeArg::Classic)]
+    pub service_mode: ServiceModeArg,
 }
 
 /// Options of `start` about TLS and identity: the service port's certificate, the CAs upstream
@@ -233,6 +238,17 @@ pub struct SecurityArgs {
     /// JWKS file (e.g. a test identity provider's).
     #[arg(long, env = "SIGNALR_EMULATOR_ENTRA_JWKS", value_name = "FILE")]
     pub entra_jwks: Option<PathBuf>,
+}
+
+/// `--service-mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceModeArg {
+    /// A hub with a connected app server is in default mode, others are serverless.
+    Classic,
+    /// Clients of a hub without an app server fail their handshake.
+    Default,
+    /// App servers are refused; Weak connections (Management SDK) are accepted.
+    Serverless,
 }
 
 /// `--auth` values.

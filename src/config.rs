@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::auth::{AuthMode, EntraTokens};
-use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, SecurityArgs, StartArgs};
+use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, SecurityArgs, ServiceModeArg, StartArgs};
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -61,6 +61,12 @@ pub struct Config {
     pub tls: Option<TlsSource>,
     /// Whether Microsoft Entra ID tokens are accepted, and how.
     pub entra: EntraTokens,
+    /// How hubs treat app servers (`--service-mode`).
+    pub service_mode: ServiceMode,
+    /// How often app servers are pinged; the SDK drops a server connection after 30 s of silence.
+    pub server_ping_interval: Duration,
+    /// Frames queued per app-server connection before it is closed as too slow.
+    pub server_send_queue: usize,
 }
 
 /// Where the service port's certificate comes from.
@@ -78,6 +84,29 @@ pub enum TlsSource {
         /// The folder holding them.
         dir: PathBuf,
     },
+}
+
+/// `--service-mode`: how hubs treat app servers connecting to `/server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceMode {
+    /// A hub with at least one connected non-Weak app-server connection routes its clients to
+    /// its app servers; a hub without one is serverless (REST and upstream).
+    Classic,
+    /// Every hub routes its clients to app servers; without one, client handshakes fail.
+    Default,
+    /// Default and OnDemand app-server connections are refused; Weak ones are accepted.
+    Serverless,
+}
+
+impl ServiceMode {
+    /// The name used on the command line and the dashboard.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceMode::Classic => "classic",
+            ServiceMode::Default => "default",
+            ServiceMode::Serverless => "serverless",
+        }
+    }
 }
 
 impl Default for Config {
@@ -105,6 +134,9 @@ impl Default for Config {
             upstream_ca: Vec::new(),
             tls: None,
             entra: EntraTokens::Refused,
+            service_mode: ServiceMode::Classic,
+            server_ping_interval: Duration::from_secs(5),
+            server_send_queue: 16 * 1024,
         }
     }
 }
@@ -176,6 +208,11 @@ impl TryFrom<StartArgs> for Config {
             upstream_ca: args.security.upstream_ca.clone(),
             tls: tls_source(&args.security),
             entra: entra_tokens(&args.security)?,
+            service_mode: match args.service_mode {
+                ServiceModeArg::Classic => ServiceMode::Classic,
+                ServiceModeArg::Default => ServiceMode::Default,
+                ServiceModeArg::Serverless => ServiceMode::Serverless,
+            },
             ..Config::default()
         })
     }

@@ -7,6 +7,7 @@
 //! * [`hub`]: the registry of hubs, connections, users and groups, and fan-out to them.
 //! * [`auth`]: access keys and token verification with precise reasons.
 //! * [`client`]: the client endpoint: negotiate, the WebSocket transport, the session.
+//! * [`server`]: the app-server endpoint `/server` (default mode, the ServiceProtocol).
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
@@ -15,7 +16,7 @@
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process; [`text`]: error
 //!   texts built from details (one full stop at most).
 //!
-//! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
+//! Dependencies point one way: `api`, `client` and `server` use `hub`, which uses `protocol`.
 //! [`run`] serves a bound listener until a shutdown future completes, so tests start the real
 //! server on `127.0.0.1:0`.
 
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod query;
 pub mod serve;
+pub mod server;
 mod settle;
 pub mod shutdown;
 pub mod state;
@@ -96,6 +98,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(rest_callers),
         )
         .merge(client::router().layer(browser_clients))
+        .merge(server::router())
         .merge(metrics::router())
         .merge(dashboard::router())
         .with_state(state)

@@ -2,6 +2,9 @@
 //! .NET client may repeat `useStatefulReconnect`), the first value wins unless said otherwise,
 //! and values are form-decoded.
 
+use crate::error::ApiError;
+use crate::hub::names::internal_hub_name;
+
 /// A decoded query string, keys in order.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
@@ -46,6 +49,25 @@ impl Query {
     /// Every (key, value) pair, in order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The `hub` parameter of a request to the client or server endpoint (`endpoint`, e.g.
+    /// `/client/`): required exactly once, validated and lowercased.
+    pub fn hub(&self, endpoint: &str) -> Result<String, ApiError> {
+        match self.count("hub") {
+            0 => Err(ApiError::bad_request(
+                "hub",
+                format!("The 'hub' query parameter is required, e.g. {endpoint}?hub=chat."),
+            )),
+            1 => Ok(internal_hub_name(
+                self.first("hub").unwrap_or_default(),
+                None,
+            )?),
+            n => Err(ApiError::bad_request(
+                "hub",
+                format!("The 'hub' query parameter must appear once; it appears {n} times."),
+            )),
+        }
     }
 
     /// How many times `key` appears.

@@ -25,6 +25,12 @@ pub enum Audience<'a> {
         /// Internal hub name, e.g. `chat` or `app_chat`.
         hub: &'a str,
     },
+    /// App-server endpoint (`/server/?hub=`), used by ASP.NET Core app servers and the
+    /// Management SDK's persistent transport. `hub` is the internal hub name.
+    Server {
+        /// Internal hub name, e.g. `chat` or `app_chat`.
+        hub: &'a str,
+    },
     /// REST call. `path` is the request path exactly as received (percent-encoded), e.g.
     /// `/api/v1/hubs/Chat/users/u%201`.
     Rest {
@@ -40,6 +46,9 @@ impl Audience<'_> {
             Self::Client { hub } => {
                 format!("/client/?hub={}", printable(hub, SHOWN_AUDIENCE_CHARS))
             }
+            Self::Server { hub } => {
+                format!("/server/?hub={}", printable(hub, SHOWN_AUDIENCE_CHARS))
+            }
             Self::Rest { path } => printable(path, SHOWN_AUDIENCE_CHARS),
         }
     }
@@ -49,14 +58,8 @@ impl Audience<'_> {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let got = segments(path);
         match self {
-            Self::Client { hub } => {
-                matches!(got.as_slice(), [only] if only == "client")
-                    // `hub` in aud is optional; when present it must name this hub. Other
-                    // parameters (asrs.op, negotiateVersion, ...) are ignored.
-                    && form_urlencoded::parse(query.as_bytes())
-                        .filter(|(name, _)| name.eq_ignore_ascii_case("hub"))
-                        .all(|(_, value)| eq_ignore_case(&value, hub))
-            }
+            Self::Client { hub } => endpoint_accepts("client", hub, &got, query),
+            Self::Server { hub } => endpoint_accepts("server", hub, &got, query),
             Self::Rest { path } => {
                 let want = segments(path);
                 got.len() == want.len()
@@ -70,6 +73,16 @@ impl Audience<'_> {
             }
         }
     }
+}
+
+/// Whether an audience's path segments and query name the endpoint `/{endpoint}/` of `hub`.
+/// `hub` in the query is optional; when present it must name this hub. Other parameters
+/// (asrs.op, negotiateVersion, ...) are ignored.
+fn endpoint_accepts(endpoint: &str, hub: &str, got: &[Cow<'_, str>], query: &str) -> bool {
+    matches!(got, [only] if only == endpoint)
+        && form_urlencoded::parse(query.as_bytes())
+            .filter(|(name, _)| name.eq_ignore_ascii_case("hub"))
+            .all(|(_, value)| eq_ignore_case(&value, hub))
 }
 
 /// Checks the payload's `aud` (a string or an array of strings; any match passes).
@@ -184,6 +197,25 @@ mod tests {
         ] {
             assert!(client(aud, "chat").is_ok(), "{aud}");
         }
+    }
+
+    #[test]
+    fn server_audience_is_the_server_path_of_the_hub() {
+        let server = |aud: &str| check(&with_aud(json!(aud)), &Audience::Server { hub: "chat" });
+        for aud in [
+            "http://localhost/server/?hub=chat",
+            "https://localhost:8888/server/?hub=Chat",
+            "http://h/server?hub=chat",
+        ] {
+            assert!(server(aud).is_ok(), "{aud}");
+        }
+        let e = server("http://localhost/client/?hub=chat").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "The token audience path '/client/?hub=chat' does not match the requested \
+             '/server/?hub=chat' (scheme, host and port are ignored)"
+        );
+        assert!(server("http://localhost/server/?hub=other").is_err());
     }
 
     #[test]

@@ -10,12 +10,15 @@ use bytes::{Bytes, BytesMut};
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
+use super::app_server_link::{self, AppServerLink};
 use super::connections::ClientConnection;
+use super::request::ConnectRequest;
 use super::session::{Next, Session, read_handshake};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use super::upstream_link::{Caller, UpstreamLink};
 use crate::auth::{iso8601, unix_now};
-use crate::hub::{Connection, ConnectionHandle, Outbox, TraceEvent, TraceKind};
+use crate::config::ServiceMode;
+use crate::hub::{Connection, ConnectionHandle, Hub, Outbox, ServerHandle, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, Agreed};
 use crate::protocol::{Close, Encoded, FrameReader, HubMessage, Protocol};
 use crate::state::AppState;
@@ -34,7 +37,7 @@ pub(super) async fn drive<T: Transport>(
     mut transport: T,
     state: AppState,
     client: Arc<ClientConnection>,
-    client_query: String,
+    request: ConnectRequest,
     early: BytesMut,
 ) {
     let span = tracing::info_span!(
@@ -48,8 +51,8 @@ pub(super) async fn drive<T: Transport>(
         input.push(&early);
         // Boxed: the handshake runs once, and keeping its state out of the connection's task
         // keeps every idle connection smaller.
-        if let Some(agreed) = Box::pin(handshake(&mut transport, &state, &mut input)).await {
-            run(&mut transport, &state, &client, agreed, input, client_query).await;
+        if let Some(handshake) = Box::pin(handshake(&mut transport, &state, &mut input)).await {
+            run(&mut transport, &state, &client, handshake, input, request).await;
         }
         state.connections.remove(&client.token);
     }
@@ -57,14 +60,20 @@ pub(super) async fn drive<T: Transport>(
     .await;
 }
 
+/// The client's handshake: what was agreed, and the request's raw bytes.
+struct Handshake {
+    agreed: Agreed,
+    raw: Bytes,
+}
+
 /// Reads until the handshake request is complete, answers errors, and returns what was agreed.
 async fn handshake<T: Transport>(
     transport: &mut T,
     state: &AppState,
     input: &mut FrameReader,
-) -> Option<Agreed> {
+) -> Option<Handshake> {
     let deadline = Instant::now() + state.config.handshake_timeout;
-    let request = loop {
+    let (request, raw) = loop {
         match read_handshake(input, state.config.max_message_size) {
             Ok(Some(request)) => break request,
             Ok(None) => {}
@@ -86,7 +95,7 @@ async fn handshake<T: Transport>(
         }
     };
     match handshake::agree(&request, transport.kind().supports_binary()) {
-        Ok(agreed) => Some(agreed),
+        Ok(agreed) => Some(Handshake { agreed, raw }),
         Err(error) => {
             reject(transport, &error).await;
             None
@@ -110,18 +119,57 @@ async fn reject<T: Transport>(transport: &mut T, error: &str) {
     .await;
 }
 
-/// Registers the connection, serves it, and unregisters it.
+/// Where a client goes: to an app server (default mode) or to the service itself.
+fn route(
+    state: &AppState,
+    hub: &Hub,
+    client: &ClientConnection,
+) -> Result<Option<ServerHandle>, String> {
+    if state.config.service_mode == ServiceMode::Serverless {
+        return Ok(None);
+    }
+    let stickiness = app_server_link::stickiness(&client.claims);
+    match hub.pick_server(stickiness) {
+        Ok(server) => Ok(Some(server)),
+        Err(_) if state.config.service_mode == ServiceMode::Classic && !hub.has_app_server() => {
+            Ok(None)
+        }
+        Err(reason) => Err(app_server_link::no_server_error(
+            reason,
+            hub.name(),
+            stickiness,
+        )),
+    }
+}
+
+/// Registers the connection, serves it, and unregisters it. A client of a hub in default mode
+/// is relayed to an app server, which answers its handshake; any other is answered here.
 async fn run<T: Transport>(
     transport: &mut T,
     state: &AppState,
     client: &ClientConnection,
-    agreed: Agreed,
+    handshake: Handshake,
     leftover: FrameReader,
-    client_query: String,
+    request: ConnectRequest,
 ) {
+    let Handshake { agreed, raw } = handshake;
     let kind = transport.kind();
-    let stateful = client.stateful && agreed.version >= 2 && kind == TransportKind::WebSockets;
     let hub = state.hubs.get_or_create(&client.hub);
+    let app_server = match route(state, &hub, client) {
+        Ok(app_server) => app_server,
+        Err(error) => {
+            reject(transport, &error).await;
+            return;
+        }
+    };
+    // An app server that does not allow stateful reconnects (its handshake says so) gets
+    // clients that end with their transport, as its own negotiate would have told them.
+    let stateful = client.stateful
+        && agreed.version >= 2
+        && kind == TransportKind::WebSockets
+        && app_server
+            .as_ref()
+            .is_none_or(|server| server.allows_stateful_reconnects());
     let (connection, outbox) = Connection::new(
         client.connection_id.clone(),
         hub.name().clone(),
@@ -131,21 +179,23 @@ async fn run<T: Transport>(
         state.config.send_queue,
         &state.shutdown,
     );
-    let binary = agreed.protocol.is_binary();
-    // Registered before the client learns it is connected: a send made the moment its
-    // `start()` resolves must reach it. Anything queued meanwhile is written after `{}`.
-    hub.add_connection(connection.clone());
-    let greeted = async {
-        transport
-            .feed(binary, Bytes::from_static(handshake::SUCCESS))
-            .await?;
-        transport.flush().await
+    let relay = match app_server {
+        // The app server's hub answers the handshake; the client joins the hub with it.
+        Some(server) => Some(AppServerLink::open(
+            server,
+            connection.clone(),
+            &client.claims,
+            &request,
+            raw,
+        )),
+        None => {
+            if !greet(transport, &hub, &connection, agreed.protocol.is_binary()).await {
+                return;
+            }
+            None
+        }
     };
-    if greeted.await.is_err() {
-        hub.remove_connection(connection.id());
-        return;
-    }
-    tracing::info!(user = ?connection.user_id(), protocol = agreed.protocol.name(), stateful, "connected");
+    tracing::info!(user = ?connection.user_id(), protocol = agreed.protocol.name(), stateful, relayed = relay.is_some(), "connected");
     hub.trace().emit(|| {
         let kind = TraceKind::Connected {
             transport: kind.name(),
@@ -155,14 +205,18 @@ async fn run<T: Transport>(
         TraceEvent::now(hub.name().clone(), Some(connection.id().clone()), kind)
     });
     // `connected` is queued before any client message can be, so the upstream sees it first.
-    let upstream = state.upstream.clone().map(|upstream| {
-        let caller = Caller {
-            connection: connection.clone(),
-            claims: client.claims.clone(),
-            client_query,
-        };
-        UpstreamLink::start(upstream, caller, &state.tasks)
-    });
+    // A relayed client's hub lives in its app server, which gets its events instead.
+    let upstream = match (&relay, state.upstream.clone()) {
+        (None, Some(upstream)) => {
+            let caller = Caller {
+                connection: connection.clone(),
+                claims: client.claims.clone(),
+                client_query: request.query,
+            };
+            Some(UpstreamLink::start(upstream, caller, &state.tasks))
+        }
+        _ => None,
+    };
     let mut session = Session::new(
         connection.clone(),
         leftover,
@@ -171,8 +225,13 @@ async fn run<T: Transport>(
         upstream,
         hub.trace().clone(),
     );
+    session.relay = relay;
     let auth_expiry = client.claims.close_on_auth_expiry();
     let end = serve(transport, state, &mut session, outbox, auth_expiry).await;
+    let relay = session.relay.take();
+    if let Some(link) = &relay {
+        link.forget_opening();
+    }
     hub.remove_connection(connection.id());
     connection.fail_pending();
     tracing::info!(reason = end.reason(), "disconnected");
@@ -184,9 +243,35 @@ async fn run<T: Transport>(
         let kind = TraceKind::Disconnected { reason };
         TraceEvent::now(hub.name().clone(), Some(connection.id().clone()), kind)
     });
+    if let Some(link) = relay {
+        link.closed(&hub, end.error());
+    }
     if let Some(link) = session.upstream.take() {
         link.disconnected(end.error()).await;
     }
+}
+
+/// Registers a connection the service answers itself and sends the handshake response.
+/// Registered before the client learns it is connected: a send made the moment its `start()`
+/// resolves must reach it. Anything queued meanwhile is written after `{}`.
+async fn greet<T: Transport>(
+    transport: &mut T,
+    hub: &Hub,
+    connection: &ConnectionHandle,
+    binary: bool,
+) -> bool {
+    hub.add_connection(connection.clone());
+    let greeted = async {
+        transport
+            .feed(binary, Bytes::from_static(handshake::SUCCESS))
+            .await?;
+        transport.flush().await
+    };
+    if greeted.await.is_err() {
+        hub.remove_connection(connection.id());
+        return false;
+    }
+    true
 }
 
 /// Why a connection ended.
@@ -235,7 +320,8 @@ async fn serve<T: Transport>(
     let connection = session.connection().clone();
     let protocol = connection.protocol();
     let binary = protocol.is_binary();
-    let keep_alive = transport.kind().has_keep_alive();
+    // A relayed client's keep-alive and timeout belong to the app server's hub.
+    let keep_alive = transport.kind().has_keep_alive() && session.relay.is_none();
     let ping_interval = state.config.keep_alive_interval;
     let client_timeout = state.config.client_timeout;
     // The deadlines move with every write and read; the timers only chase them when they fire,
@@ -268,7 +354,9 @@ async fn serve<T: Transport>(
                 return End::Graceful("client sent Close");
             }
             Next::Close(close) => {
-                return End::Abnormal(close_with(transport, protocol, &mut outbox, close).await);
+                return End::Abnormal(
+                    close_with(transport, protocol, &mut outbox, Some(close)).await,
+                );
             }
         }
         if written.is_ok() {
@@ -332,7 +420,7 @@ async fn serve<T: Transport>(
                         )),
                         allow_reconnect: true,
                     };
-                    close_with(transport, protocol, &mut outbox, close).await;
+                    close_with(transport, protocol, &mut outbox, Some(close)).await;
                     return End::Abnormal("client timeout");
                 }
                 Wake::AuthExpired => {
@@ -343,7 +431,7 @@ async fn serve<T: Transport>(
                         )),
                         allow_reconnect: true,
                     };
-                    close_with(transport, protocol, &mut outbox, close).await;
+                    close_with(transport, protocol, &mut outbox, Some(close)).await;
                     return End::Abnormal("authentication expired");
                 }
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
@@ -374,6 +462,9 @@ async fn serve<T: Transport>(
                 return End::Abnormal("transport lost; the client did not reconnect in time");
             }
             tracing::info!("client reconnected (stateful reconnect)");
+            if let Some(link) = &session.relay {
+                link.reconnected();
+            }
             client_deadline = Instant::now() + client_timeout;
             ping_at = Instant::now() + ping_interval;
             timeout_timer.as_mut().reset(client_deadline);
@@ -398,20 +489,22 @@ async fn write_replies<T: Transport>(
     replies: &mut Vec<Bytes>,
 ) -> Result<(), TransportError> {
     for reply in replies.drain(..) {
-        if let Some(state) = &mut session.reconnect {
-            state.sent(reply.clone());
-        }
+        session.record_sent(&reply);
         transport.feed(binary, reply).await?;
     }
     transport.flush().await
 }
 
-/// The Close a connection gets when asked to close: the recorded reason, or a shutdown.
-fn closing_message(connection: &ConnectionHandle) -> Close {
-    connection.close_reason().cloned().unwrap_or(Close {
+/// The Close a connection gets when asked to close: the recorded reason, none when its app
+/// server ended it (the hub's own Close frame went through already), or a shutdown.
+fn closing_message(connection: &ConnectionHandle) -> Option<Close> {
+    if connection.ended_by_app_server() {
+        return None;
+    }
+    Some(connection.close_reason().cloned().unwrap_or(Close {
         error: Some("The server is shutting down.".into()),
         allow_reconnect: true,
-    })
+    }))
 }
 
 /// Writes `first` and whatever else is already queued (up to a batch), then flushes once, and
@@ -457,9 +550,7 @@ async fn feed_batch<T: Transport>(
 ) -> Result<(), TransportError> {
     let mut next = Some(first);
     while let Some(frame) = next.take() {
-        if let Some(state) = &mut session.reconnect {
-            state.sent(frame.clone());
-        }
+        session.record_sent(&frame);
         transport.feed(binary, frame).await?;
         *written += 1;
         let full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
@@ -490,13 +581,13 @@ async fn replay<T: Transport>(
     transport.flush().await
 }
 
-/// Sends what is still queued, then the Close message, and ends the transport, within the
-/// close timeout. Boxed like the handshake: it runs once, at the end.
+/// Sends what is still queued, then the Close message (if any), and ends the transport, within
+/// the close timeout. Boxed like the handshake: it runs once, at the end.
 async fn close_with<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Close,
+    close: Option<Close>,
 ) -> &'static str {
     Box::pin(close_with_unboxed(transport, protocol, outbox, close)).await
 }
@@ -505,14 +596,16 @@ async fn close_with_unboxed<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Close,
+    close: Option<Close>,
 ) -> &'static str {
     let closing = async {
         while let Ok(frame) = outbox.frames.try_recv() {
             transport.feed(protocol.is_binary(), frame).await?;
         }
-        let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
-        transport.feed(protocol.is_binary(), frame).await?;
+        if let Some(close) = close {
+            let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
+            transport.feed(protocol.is_binary(), frame).await?;
+        }
         transport.flush().await
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 
 use super::connections::{Binding, ClientConnection};
-use super::request::{claims_of, client_query, hub_of, plain, same_user};
+use super::request::{ConnectRequest, claims_of, hub_of, plain, same_user};
 use super::transport::{Received, TransportKind};
 use super::{long_polling, sse, websocket};
 use crate::error::ApiError;
@@ -47,9 +47,14 @@ pub(super) async fn connect(
             state,
             client,
             TransportKind::ServerSentEvents,
-            client_query(raw_query.as_deref()),
+            ConnectRequest::new(raw_query.as_deref(), &headers),
         )),
-        Method::GET => Ok(long_poll(state, client, client_query(raw_query.as_deref())).await),
+        Method::GET => Ok(long_poll(
+            state,
+            client,
+            ConnectRequest::new(raw_query.as_deref(), &headers),
+        )
+        .await),
         Method::POST => Ok(send(&client, body, state.config.max_message_size).await),
         Method::DELETE => Ok(delete(&client).await),
         _ => Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")),
@@ -68,7 +73,7 @@ fn start_or_refuse(
     state: AppState,
     client: Arc<ClientConnection>,
     kind: TransportKind,
-    client_query: String,
+    request: ConnectRequest,
 ) -> Response {
     if !client.allows(kind) {
         return plain(
@@ -84,8 +89,8 @@ fn start_or_refuse(
     let bound = client.binding().kind();
     match bound {
         None => match kind {
-            TransportKind::ServerSentEvents => sse::start(state, client, client_query),
-            _ => long_polling::start(state, client, client_query),
+            TransportKind::ServerSentEvents => sse::start(state, client, request),
+            _ => long_polling::start(state, client, request),
         },
         Some(current) if current == kind => plain(
             StatusCode::CONFLICT,
@@ -102,7 +107,7 @@ fn start_or_refuse(
 async fn long_poll(
     state: AppState,
     client: Arc<ClientConnection>,
-    client_query: String,
+    request: ConnectRequest,
 ) -> Response {
     let polls = match &*client.binding() {
         Binding::LongPolling { polls, .. } => Some(polls.clone()),
@@ -110,7 +115,7 @@ async fn long_poll(
     };
     match polls {
         Some(polls) => long_polling::poll(polls, state.config.poll_timeout).await,
-        None => start_or_refuse(state, client, TransportKind::LongPolling, client_query),
+        None => start_or_refuse(state, client, TransportKind::LongPolling, request),
     }
 }
 

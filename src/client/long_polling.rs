@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
+use super::request::ConnectRequest;
 use super::sse::INBOUND_QUEUE;
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::state::AppState;
@@ -106,7 +107,7 @@ impl Drop for PollGuard<'_> {
 pub(super) fn start(
     state: AppState,
     client: Arc<ClientConnection>,
-    client_query: String,
+    request: ConnectRequest,
 ) -> Response {
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let polls = Arc::new(PollQueue::new());
@@ -122,7 +123,7 @@ pub(super) fn start(
     };
     state
         .tasks
-        .spawn(drive(transport, state.clone(), client, client_query, early));
+        .spawn(drive(transport, state.clone(), client, request, early));
     poll_response(StatusCode::OK, "application/octet-stream", Bytes::new())
 }
 

@@ -3,6 +3,7 @@
 //! negotiation, the table of client connections, the transports, and the driver that runs the
 //! hub protocol over any of them.
 
+mod app_server_link;
 mod connections;
 mod driver;
 mod endpoint;

@@ -6,26 +6,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use super::connections::ClientConnection;
 use crate::auth::{Audience, AuthMode, Claims, token_from_request, unix_now};
 use crate::error::ApiError;
-use crate::hub::names::internal_hub_name;
 use crate::query::Query;
 use crate::state::AppState;
 
 /// The target hub of a client request, validated and lowercased.
 pub(super) fn hub_of(query: &Query) -> Result<String, ApiError> {
-    match query.count("hub") {
-        0 => Err(ApiError::bad_request(
-            "hub",
-            "The 'hub' query parameter is required, e.g. /client/?hub=chat.",
-        )),
-        1 => Ok(internal_hub_name(
-            query.first("hub").unwrap_or_default(),
-            None,
-        )?),
-        n => Err(ApiError::bad_request(
-            "hub",
-            format!("The 'hub' query parameter must appear once; it appears {n} times."),
-        )),
-    }
+    query.hub("/client/")
 }
 
 /// Verifies the request's token for the hub: every client request needs one (unless auth is
@@ -77,8 +63,35 @@ pub(super) fn plain(status: StatusCode, text: &'static str) -> axum::response::R
     (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
 
-/// The connect request's query string as the upstream's `X-ASRS-Client-Query` carries it
-/// (with the leading `?`, as asrs-emulator sends it).
-pub(super) fn client_query(raw_query: Option<&str>) -> String {
-    format!("?{}", raw_query.unwrap_or_default())
+/// What the request that started a transport said about the client, for the upstream and the
+/// app server (OpenConnection).
+#[derive(Debug, Clone, Default)]
+pub(super) struct ConnectRequest {
+    /// The query string with its leading `?`, as the upstream's `X-ASRS-Client-Query` and
+    /// ASP.NET's `QueryString` carry it.
+    pub(super) query: String,
+    /// The request headers but the token, names lowercased, values of repeated names together.
+    pub(super) headers: Vec<(String, Vec<String>)>,
+}
+
+impl ConnectRequest {
+    /// The parts of a connect request the app server and upstream need.
+    pub(super) fn new(raw_query: Option<&str>, headers: &HeaderMap) -> Self {
+        let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+        for name in headers.keys() {
+            if name == header::AUTHORIZATION {
+                continue;
+            }
+            let values = headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            grouped.push((name.as_str().to_owned(), values));
+        }
+        ConnectRequest {
+            query: format!("?{}", raw_query.unwrap_or_default()),
+            headers: grouped,
+        }
+    }
 }

@@ -2,14 +2,15 @@
 //! handshake, splitting client bytes into messages regardless of how the transport chunked them,
 //! stateful-reconnect bookkeeping, and deciding what each client message causes.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
+use super::app_server_link::AppServerLink;
 use super::reconnect::ReconnectState;
 use super::upstream_link::UpstreamLink;
 use crate::hub::{ConnectionHandle, Trace, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, HandshakeRequest};
 use crate::protocol::{
-    self, Close, Completion, CompletionResult, Encoded, FrameReader, HubMessage, Protocol,
+    self, Close, Completion, CompletionResult, Encoded, FrameReader, HubMessage, Protocol, json,
 };
 
 /// What the transport must do after client bytes were processed.
@@ -23,15 +24,20 @@ pub(super) enum Next {
     ClientClosed,
 }
 
-/// Reads the handshake request from the start of `input`. `Ok(None)` means more bytes are
-/// needed; the error is the text for the handshake error response.
+/// Reads the handshake request from the start of `input`, returning it with its raw bytes
+/// (separator included, for an app server). `Ok(None)` means more bytes are needed; the error
+/// is the text for the handshake error response.
 pub(super) fn read_handshake(
     input: &mut FrameReader,
     max_message_size: usize,
-) -> Result<Option<HandshakeRequest>, String> {
+) -> Result<Option<(HandshakeRequest, Bytes)>, String> {
     // The handshake is JSON-framed whatever protocol it asks for.
     match input.next_frame(Protocol::Json).unwrap_or_default() {
-        Some(frame) => handshake::parse_request(&frame).map(Some),
+        Some(mut frame) => {
+            let request = handshake::parse_request(&frame)?;
+            frame.extend_from_slice(&[json::RECORD_SEPARATOR]);
+            Ok(Some((request, frame.freeze())))
+        }
         None if input.len() > max_message_size => Err(handshake::CANCELED.to_owned()),
         None => Ok(None),
     }
@@ -49,6 +55,9 @@ pub(super) struct Session {
     pub(super) reconnect: Option<ReconnectState>,
     /// Present when an upstream is configured: where client invocations go.
     pub(super) upstream: Option<UpstreamLink>,
+    /// Present when the client is relayed to an app server (default mode): where every client
+    /// message goes, verbatim.
+    pub(super) relay: Option<AppServerLink>,
     /// Where client invocations are reported for the dashboard.
     trace: Trace,
 }
@@ -81,6 +90,7 @@ impl Session {
             client_pinged: false,
             reconnect: stateful.then(ReconnectState::new),
             upstream,
+            relay: None,
             trace,
         }
     }
@@ -92,13 +102,38 @@ impl Session {
 
     /// Appends client bytes and handles every complete message. Frames the client must get in
     /// reply (Completions) are pushed to `replies`.
-    pub(super) fn on_bytes(&mut self, data: &[u8], replies: &mut Vec<Bytes>) -> Next {
+    pub(super) fn on_bytes(&mut self, data: &Bytes, replies: &mut Vec<Bytes>) -> Next {
+        if let (Some(link), None) = (&self.relay, &self.reconnect) {
+            // The app server's hub reads the messages: the bytes go as they came.
+            self.connection.count_received(1);
+            link.forward(data.clone());
+            return Next::Continue;
+        }
         self.input.push(data);
         self.drain(replies)
     }
 
+    /// Records a frame written to the client for stateful reconnect. A relayed client's output
+    /// also carries what the app server's hub sends (handshake, pings), which the client does
+    /// not number, so only its trackable messages count.
+    pub(super) fn record_sent(&mut self, frame: &Bytes) {
+        let Some(state) = &mut self.reconnect else {
+            return;
+        };
+        if self.relay.is_some() && !is_trackable_frame(self.connection.protocol(), frame) {
+            return;
+        }
+        state.sent(frame.clone());
+    }
+
     /// Handles the complete messages already buffered.
     pub(super) fn drain(&mut self, replies: &mut Vec<Bytes>) -> Next {
+        if let (Some(link), None) = (&self.relay, &self.reconnect) {
+            if !self.input.is_empty() {
+                link.forward(self.input.take_all().freeze());
+            }
+            return Next::Continue;
+        }
         let format = self.connection.protocol();
         loop {
             let frame = match self.input.next_frame(format) {
@@ -121,6 +156,19 @@ impl Session {
                 continue;
             }
             self.observe(&message);
+            if let Some(link) = &self.relay
+                && !matches!(
+                    message,
+                    HubMessage::Ack { .. } | HubMessage::Sequence { .. }
+                )
+            {
+                // Stateful reconnect is the service's business; everything else is the hub's.
+                link.forward(protocol::framed(format, &frame));
+                if matches!(message, HubMessage::Close(_)) {
+                    return Next::ClientClosed;
+                }
+                continue;
+            }
             match self.on_message(message, frame.freeze()) {
                 Reply::None => {}
                 Reply::Frame(frame) => replies.push(frame),
@@ -241,6 +289,15 @@ impl Session {
                 Reply::None
             }
         }
+    }
+}
+
+/// Whether a framed message is one stateful reconnect numbers (types 1 to 5).
+fn is_trackable_frame(format: protocol::Protocol, frame: &Bytes) -> bool {
+    let mut buffer = BytesMut::from(&frame[..]);
+    match protocol::next_frame(format, &mut buffer) {
+        Ok(Some(body)) => matches!(protocol::parse(format, &body), Ok(Some(m)) if is_trackable(&m)),
+        _ => false,
     }
 }
 

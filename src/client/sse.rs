@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
+use super::request::ConnectRequest;
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::state::AppState;
 
@@ -28,7 +29,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) fn start(
     state: AppState,
     client: Arc<ClientConnection>,
-    client_query: String,
+    request: ConnectRequest,
 ) -> Response {
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_QUEUE);
     let (events, events_rx) = mpsc::channel::<Bytes>(EVENT_QUEUE);
@@ -42,7 +43,7 @@ pub(super) fn start(
     };
     state
         .tasks
-        .spawn(drive(transport, state.clone(), client, client_query, early));
+        .spawn(drive(transport, state.clone(), client, request, early));
 
     // The comment line goes out at once: browsers fire `onopen` only after the first bytes.
     let first =

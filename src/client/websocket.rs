@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
-use super::request::{claims_of, client_query, plain, same_user};
+use super::request::{ConnectRequest, claims_of, plain, same_user};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -60,7 +60,7 @@ pub(super) fn upgrade(
             state,
             upgrade,
             client,
-            client_query(raw_query),
+            ConnectRequest::new(raw_query, headers),
             BytesMut::new(),
         ));
     };
@@ -84,7 +84,7 @@ pub(super) fn upgrade(
                 state,
                 upgrade,
                 client,
-                client_query(raw_query),
+                ConnectRequest::new(raw_query, headers),
                 early,
             ))
         }
@@ -117,7 +117,7 @@ fn start(
     state: AppState,
     upgrade: WebSocketUpgrade,
     client: Arc<ClientConnection>,
-    client_query: String,
+    request: ConnectRequest,
     early: BytesMut,
 ) -> Response {
     let tasks = state.tasks.clone();
@@ -133,7 +133,7 @@ fn start(
                 reconnect_window: window,
                 stalled_pings: 0,
             };
-            tasks.track_future(drive(transport, state, client, client_query, early))
+            tasks.track_future(drive(transport, state, client, request, early))
         })
         .into_response()
 }

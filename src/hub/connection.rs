@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::invocations::{InvocationFailed, InvocationOutcome, PendingInvocations};
 use super::queue::{FrameReceiver, FrameSender, PushError, frame_queue};
+use super::servers::ServerHandle;
 use crate::protocol::{Close, Completion, Encoded, HubMessage, Invocation, Protocol};
 
 /// A shared handle to a connection; cloning it is a reference-count increment.
@@ -31,6 +32,10 @@ pub struct Connection {
     counters: Counters,
     closing: CancellationToken,
     close: OnceLock<Close>,
+    /// Set when the app server ended the connection: its own Close frame is already queued.
+    ended_by_app_server: AtomicBool,
+    /// The app-server connection this client is relayed to (default mode).
+    app_server: OnceLock<ServerHandle>,
     pending: PendingInvocations,
     /// Streams the client asked for (StreamInvocation) that are still open: id → target.
     streams: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -84,6 +89,8 @@ impl Connection {
             counters: Counters::default(),
             closing: closing.clone(),
             close: OnceLock::new(),
+            ended_by_app_server: AtomicBool::new(false),
+            app_server: OnceLock::new(),
             pending: PendingInvocations::default(),
             streams: Default::default(),
         });
@@ -178,6 +185,30 @@ impl Connection {
     pub fn close(&self, close: Close) {
         let _ = self.close.set(close);
         self.closing.cancel();
+    }
+
+    /// Ends the connection after what is queued, without a Close of the service's own: the app
+    /// server that ends a relayed connection sends its hub's Close frame itself.
+    pub fn end_from_app_server(&self) {
+        self.ended_by_app_server.store(true, Ordering::Relaxed);
+        self.closing.cancel();
+    }
+
+    /// Whether [`Self::end_from_app_server`] ended the connection (and no Close was recorded
+    /// before it).
+    pub fn ended_by_app_server(&self) -> bool {
+        self.close.get().is_none() && self.ended_by_app_server.load(Ordering::Relaxed)
+    }
+
+    /// Binds the connection to the app-server connection it is relayed to; the first binding
+    /// stays.
+    pub fn bind_app_server(&self, server: ServerHandle) {
+        let _ = self.app_server.set(server);
+    }
+
+    /// The app-server connection the client is relayed to, in default mode.
+    pub fn app_server(&self) -> Option<&ServerHandle> {
+        self.app_server.get()
     }
 
     /// The Close message to send, if `close` was called; `None` means a server shutdown.

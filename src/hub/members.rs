@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::app_servers::ClientInvocations;
 use super::connection::ConnectionHandle;
+use super::servers::ServerSet;
 use super::snapshot::Retired;
 use super::trace::Trace;
 use super::user_groups::UserGroups;
@@ -100,6 +102,10 @@ pub struct Hub {
     name: Arc<str>,
     state: RwLock<State>,
     trace: Trace,
+    /// App-server connections (default mode).
+    pub(super) servers: ServerSet,
+    /// Client invocations in flight between app servers and clients.
+    pub(super) invocations: ClientInvocations,
 }
 
 impl Hub {
@@ -114,6 +120,8 @@ impl Hub {
             name,
             state: RwLock::new(State::default()),
             trace,
+            servers: ServerSet::default(),
+            invocations: ClientInvocations::default(),
         }
     }
 

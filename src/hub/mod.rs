@@ -2,11 +2,14 @@
 //! their connections, users, groups and user-group memberships, and fan-out to them. No web
 //! types and no awaits here; handles are copied out of the maps before anything is delivered.
 
+mod app_servers;
 mod connection;
 mod invocations;
 mod members;
 pub mod names;
 mod queue;
+mod servers;
+mod service_metrics;
 mod snapshot;
 mod trace;
 mod user_groups;
@@ -16,15 +19,21 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
+pub use app_servers::RoutedInvocation;
 pub use connection::{Connection, ConnectionHandle, Outbox};
 pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::{ConnectionGroups, Hub};
 pub use queue::{FrameReceiver, QueueEmpty};
+pub use servers::{
+    NoServer, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox,
+    ServerSnapshot, Stickiness,
+};
+pub use service_metrics::ServiceMessageMetrics;
 pub use snapshot::{ConnectionSnapshot, HubSnapshot, HubStats, NameCount};
 pub use trace::{TRACE_CAPACITY, Trace, TraceEvent, TraceKind, TraceWatcher, Watched};
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
 
-use crate::protocol::Encoded;
+use crate::protocol::Frames;
 
 /// Every hub of the server.
 #[derive(Debug, Default)]
@@ -32,6 +41,8 @@ pub struct Hubs {
     hubs: DashMap<Arc<str>, Arc<Hub>>,
     /// The live trace every hub reports to.
     trace: Trace,
+    /// ServiceProtocol messages to and from app servers, by type.
+    service_metrics: Arc<ServiceMessageMetrics>,
 }
 
 impl Hubs {
@@ -62,6 +73,11 @@ impl Hubs {
         hubs
     }
 
+    /// ServiceProtocol message counts of every server connection.
+    pub fn service_metrics(&self) -> &Arc<ServiceMessageMetrics> {
+        &self.service_metrics
+    }
+
     /// The live trace of every hub.
     pub fn trace(&self) -> &Trace {
         &self.trace
@@ -75,11 +91,15 @@ impl Hubs {
     }
 }
 
-/// Delivers one message to every target, encoding it at most once per protocol. Returns how
-/// many connections accepted it.
-pub fn deliver(targets: &[ConnectionHandle], message: &Encoded) -> usize {
+/// Delivers one message to every target, encoding it at most once per protocol (or using the
+/// frames it came with). Returns how many connections accepted it.
+pub fn deliver(targets: &[ConnectionHandle], message: &impl Frames) -> usize {
     targets
         .iter()
-        .filter(|c| c.deliver(message.frame(c.protocol())))
+        .filter(|c| {
+            message
+                .frame_for(c.protocol())
+                .is_some_and(|frame| c.deliver(frame))
+        })
         .count()
 }

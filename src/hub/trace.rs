@@ -63,6 +63,29 @@ pub enum TraceKind {
         /// How many connections accepted it.
         recipients: usize,
     },
+    /// An app server (or the Management SDK) connected to the hub over the ServiceProtocol.
+    ServerConnected {
+        /// The server connection's id (`cid`).
+        server_connection: Arc<str>,
+        /// The app server's id.
+        server_id: Arc<str>,
+        /// Default, OnDemand or Weak.
+        server_kind: &'static str,
+    },
+    /// A server connection ended.
+    ServerDisconnected {
+        /// The server connection's id.
+        server_connection: Arc<str>,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A ServiceProtocol message an app server sent (pings and relayed client data excluded).
+    ServerMessage {
+        /// The server connection's id.
+        server_connection: Arc<str>,
+        /// The message type, e.g. `BroadcastData`.
+        message: &'static str,
+    },
     /// A REST call closed connections.
     Closed {
         /// Who was closed, e.g. `user u1`.

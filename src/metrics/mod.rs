@@ -33,6 +33,7 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         .collect();
     let mut page = Exposition::default();
     hubs(&mut page, &stats);
+    app_servers(&mut page, &state);
     rest(&mut page, &state.rest_metrics);
     if let Some(upstream) = &state.upstream {
         upstream_calls(&mut page, upstream.metrics());
@@ -81,6 +82,34 @@ fn hubs(page: &mut Exposition, stats: &[HubStats]) {
         for hub in stats {
             page.sample(name, &[("hub", &hub.name)], value(hub));
         }
+    }
+}
+
+/// Server connections by hub and kind, and ServiceProtocol messages by direction and type.
+fn app_servers(page: &mut Exposition, state: &AppState) {
+    let name = "signalr_server_connections";
+    page.family(
+        name,
+        "gauge",
+        "Live app-server (ServiceProtocol) connections by hub and connection type.",
+    );
+    for hub in state.hubs.sorted() {
+        let mut by_kind = std::collections::BTreeMap::<&str, u64>::new();
+        for server in hub.servers() {
+            *by_kind.entry(server.kind().name()).or_default() += 1;
+        }
+        for (kind, count) in by_kind {
+            page.sample(name, &[("hub", hub.name()), ("type", kind)], count);
+        }
+    }
+    let name = "signalr_service_messages_total";
+    page.family(
+        name,
+        "counter",
+        "ServiceProtocol messages from (in) and to (out) app servers, by message type.",
+    );
+    for (direction, message, count) in state.hubs.service_metrics().counts() {
+        page.sample(name, &[("direction", direction), ("type", message)], count);
     }
 }
 

@@ -7,6 +7,52 @@ use bytes::Bytes;
 
 use super::{HubMessage, Protocol};
 
+/// One message's framed bytes per hub protocol, whatever produced them: fan-out asks each
+/// recipient's protocol for its frame and delivers nothing to a protocol without one.
+pub trait Frames {
+    /// The framed bytes for `protocol`, shared between recipients.
+    fn frame_for(&self, protocol: Protocol) -> Option<Bytes>;
+}
+
+/// Frames that arrived already encoded per protocol (an app server's payload map): delivered
+/// byte for byte, never decoded; a protocol without an entry gets nothing.
+#[derive(Debug, Clone, Default)]
+pub struct PreFramed {
+    json: Option<Bytes>,
+    messagepack: Option<Bytes>,
+}
+
+impl PreFramed {
+    /// The frames of `(protocol name, frame)` entries; names match case-insensitively, and
+    /// entries for protocols this server does not speak are ignored.
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a Bytes)>) -> Self {
+        let mut frames = PreFramed::default();
+        for (name, frame) in entries {
+            match Protocol::from_name(name) {
+                Some(Protocol::Json) => frames.json = Some(frame.clone()),
+                Some(Protocol::MessagePack) => frames.messagepack = Some(frame.clone()),
+                None => {}
+            }
+        }
+        frames
+    }
+}
+
+impl Frames for PreFramed {
+    fn frame_for(&self, protocol: Protocol) -> Option<Bytes> {
+        match protocol {
+            Protocol::Json => self.json.clone(),
+            Protocol::MessagePack => self.messagepack.clone(),
+        }
+    }
+}
+
+impl Frames for Encoded {
+    fn frame_for(&self, protocol: Protocol) -> Option<Bytes> {
+        Some(self.frame(protocol))
+    }
+}
+
 /// A message with its lazily computed, shared wire encodings.
 #[derive(Debug)]
 pub struct Encoded {
@@ -76,6 +122,14 @@ mod tests {
             assert_eq!(first, crate::protocol::encode(protocol, &message()));
             assert_eq!(encoded.frame(protocol).as_ptr(), first.as_ptr());
         }
+    }
+
+    #[test]
+    fn pre_framed_entries_match_protocol_names_case_insensitively() {
+        let json = Bytes::from_static(b"{}\x1e");
+        let frames = PreFramed::from_entries([("JSON", &json), ("xml", &json)]);
+        assert_eq!(frames.frame_for(Protocol::Json), Some(json));
+        assert_eq!(frames.frame_for(Protocol::MessagePack), None);
     }
 
     #[test]

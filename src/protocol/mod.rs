@@ -18,7 +18,7 @@ pub mod service;
 mod tests;
 mod varint;
 
-pub use encoded::Encoded;
+pub use encoded::{Encoded, Frames, PreFramed};
 pub use message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
 pub use reader::FrameReader;
 
@@ -106,4 +106,22 @@ pub fn unframed(protocol: Protocol, frame: &Bytes) -> Bytes {
         Protocol::Json => json::unframed(frame),
         Protocol::MessagePack => messagepack::unframed(frame),
     }
+}
+
+/// One unframed message with its framing again (the separator for JSON, the VarInt length for
+/// MessagePack), e.g. to relay a client message to an app server.
+pub fn framed(protocol: Protocol, body: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(body.len() + varint::MAX_PREFIX_LEN);
+    match protocol {
+        Protocol::Json => {
+            out.extend_from_slice(body);
+            out.extend_from_slice(&[json::RECORD_SEPARATOR]);
+        }
+        Protocol::MessagePack => {
+            let (prefix, prefix_len) = varint::length_prefix(body.len());
+            out.extend_from_slice(&prefix[..prefix_len]);
+            out.extend_from_slice(body);
+        }
+    }
+    out.freeze()
 }

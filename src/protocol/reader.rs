@@ -36,6 +36,13 @@ impl FrameReader {
         self.buf.is_empty()
     }
 
+    /// Takes every buffered byte, whole messages or not (a relayed client's bytes go to its app
+    /// server as they came).
+    pub fn take_all(&mut self) -> BytesMut {
+        self.scanned = 0;
+        self.buf.split()
+    }
+
     /// Takes the next complete message (without its framing) off the front, as
     /// [`super::next_frame`] does; only bytes not searched before are searched.
     pub fn next_frame(&mut self, protocol: Protocol) -> Result<Option<BytesMut>, ProtocolError> {

@@ -1,11 +1,13 @@
 //! Integration tests: the real server on 127.0.0.1:0, driven over HTTP and WebSockets.
 //! One test binary (faster to link), one module per area.
 
+mod app_server;
 mod auth;
 mod binary;
 mod common;
 mod connection_auth;
 mod cors;
+mod default_mode;
 mod framing;
 mod identity;
 mod lifecycle;

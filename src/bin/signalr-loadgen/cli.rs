@@ -76,6 +76,13 @@ pub(crate) enum SendKind {
     Group,
     /// `POST /api/v1/hubs/{hub}/connections/{id}`: message i goes to client i mod N.
     Connection,
+    /// BroadcastData from the load generator's own app server on `/server` (the hub is then in
+    /// default mode and its clients are relayed to that app server): every client gets every
+    /// message.
+    AppServer,
+    /// Each client invokes `echo` M times, one call in flight: SignalR clients through the hub
+    /// to the load generator's app server and back, raw clients through the raw server's echo.
+    Echo,
 }
 
 /// Options of `run`.
@@ -126,6 +133,10 @@ pub(crate) struct RunArgs {
     /// Sends in flight at once.
     #[arg(long, default_value_t = 1)]
     pub(crate) send_concurrency: usize,
+    /// Server connections of the load generator's app server (`--send app-server|echo`); the
+    /// SDK opens 5 per hub.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) app_connections: usize,
     /// Clients that stop reading after their handshake (slow consumers). They read again after
     /// the sends, to see whether the server disconnected them.
     #[arg(long, default_value_t = 0)]

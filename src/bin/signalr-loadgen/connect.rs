@@ -127,6 +127,11 @@ impl Connector {
         &self.base
     }
 
+    /// The server's socket address.
+    pub(crate) fn server(&self) -> SocketAddr {
+        self.server
+    }
+
     /// The shared HTTP client (keep-alive pool).
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http

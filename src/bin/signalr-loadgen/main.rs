@@ -5,12 +5,15 @@
 //! The same generator drives two baselines so a benchmark compares like with like: a minimal raw
 //! WebSocket broadcast server (`raw-server`, the ceiling) and Socket.IO 4 (Engine.IO over
 //! WebSocket, server in `benches/socketio/`). `empty-server` is an axum server whose REST handler
-//! does nothing, the yardstick for the emulator's REST request rate.
+//! does nothing, the yardstick for the emulator's REST request rate. For default mode it plays
+//! the app server itself (`--send app-server|echo`): its BroadcastData fan-out and the client →
+//! app server → client echo are measured against the REST broadcast and the raw echo.
 //!
 //! # Layout
 //!
 //! * [`cli`]: the command line.
 //! * [`run`]: one load run, phase by phase (connect, send, drain, report).
+//! * [`app_server`]: the simulated app server on `/server` of the default-mode rows.
 //! * [`connect`]: opening one client of each kind from a chosen 127.0.0.x source address.
 //! * [`reader`]: the per-client task that counts deliveries and answers Engine.IO pings.
 //! * [`wire`]: the payload stamp and how each framing carries it.
@@ -22,6 +25,7 @@
 //!
 //! Everything targets loopback addresses only, and every phase is bounded by the `--deadline`.
 
+mod app_server;
 mod cli;
 mod connect;
 mod empty_server;

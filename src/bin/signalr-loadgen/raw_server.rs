@@ -4,7 +4,8 @@
 //! frame once and hands every client a shared copy. A full queue drops that client.
 //!
 //! `POST /broadcast` (HTTP/1.1, keep-alive) sends its body to every client; anything else on the
-//! port is taken for a WebSocket upgrade.
+//! port is taken for a WebSocket upgrade. A text frame a client sends comes back to it through
+//! its own queue: the ceiling for the echo rows.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -73,13 +74,14 @@ pub(crate) async fn serve(args: ServerArgs) -> Result<()> {
     }
 }
 
-/// One WebSocket client: register its queue, write what arrives, read (and drop) what it sends.
+/// One WebSocket client: register its queue, write what arrives, echo the text it sends.
 async fn client(stream: TcpStream, clients: &Clients, capacity: usize) -> Result<()> {
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER);
     let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await?;
     let (tx, mut rx) = mpsc::channel(capacity);
+    let echo = tx.clone();
     let id = clients.next_id.fetch_add(1, Ordering::Relaxed);
     clients
         .queues
@@ -102,6 +104,9 @@ async fn client(stream: TcpStream, clients: &Clients, capacity: usize) -> Result
                 }
                 incoming = ws.next() => match incoming {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ok(()),
+                    Some(Ok(Message::Text(text))) => {
+                        let _ = echo.try_send(Message::Text(text));
+                    }
                     Some(Ok(_)) => {}
                 },
             }

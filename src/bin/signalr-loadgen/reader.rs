@@ -1,6 +1,8 @@
 //! The task behind each client: it reads every frame, counts the stamped deliveries and their
 //! latency, answers Engine.IO pings, and notices when the server closes the connection. A slow
-//! consumer reads nothing until the sends are over, then drains to see how it was treated.
+//! consumer reads nothing until the sends are over, then drains to see how it was treated. In an
+//! echo run the task also makes the client's calls, one in flight: the next goes out when the
+//! answer to the last one arrives.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -11,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::Ws;
-use crate::wire::{Framing, Record, records};
+use crate::wire::{Framing, Record, echo_request, payload, records};
 
 /// State every client task shares with the run.
 #[derive(Debug)]
@@ -24,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) slow_closed: AtomicUsize,
     /// Set once every send was made: slow consumers start reading.
     pub(crate) sends_done: CancellationToken,
+    /// Set when the send phase starts: echo clients make their first call.
+    pub(crate) go: CancellationToken,
     /// Set when the run is over: every task returns its tally.
     pub(crate) stop: CancellationToken,
 }
@@ -36,6 +40,7 @@ impl Shared {
             received: AtomicU64::new(0),
             slow_closed: AtomicUsize::new(0),
             sends_done: CancellationToken::new(),
+            go: CancellationToken::new(),
             stop: CancellationToken::new(),
         }
     }
@@ -59,9 +64,18 @@ pub(crate) struct Tally {
     pub(crate) server_closed: bool,
 }
 
+/// The calls of one echo client: `rounds` of them, each carrying `payload` bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Echo {
+    /// Calls to make.
+    pub(crate) rounds: u64,
+    /// Bytes of each call's argument.
+    pub(crate) payload: usize,
+}
+
 /// Reads the client's frames until the run stops or the server closes the connection.
 /// `leftover` holds records that arrived with the handshake response; `expected` sizes the
-/// latency buffer.
+/// latency buffer; `echo` makes it an echo client.
 pub(crate) async fn read(
     mut ws: Ws,
     framing: Framing,
@@ -69,6 +83,7 @@ pub(crate) async fn read(
     shared: Arc<Shared>,
     slow: bool,
     expected: usize,
+    echo: Option<Echo>,
 ) -> Tally {
     let mut tally = Tally {
         latencies_us: Vec::with_capacity(expected),
@@ -84,7 +99,30 @@ pub(crate) async fn read(
             () = shared.stop.cancelled() => return tally,
         }
     }
+    let mut calls = 0u64;
+    if echo.is_some() {
+        tokio::select! {
+            () = shared.go.cancelled() => {}
+            () = shared.stop.cancelled() => return tally,
+        }
+    }
     loop {
+        if let Some(echo) = echo {
+            // One call in flight: the next goes out once every earlier one was answered.
+            if calls < echo.rounds && calls == tally.received {
+                let request =
+                    echo_request(framing, calls, payload(calls, shared.now(), echo.payload));
+                let sent = match request {
+                    Some(request) => ws.send(request).await.is_ok(),
+                    None => false,
+                };
+                if !sent {
+                    tally.server_closed = true;
+                    break;
+                }
+                calls += 1;
+            }
+        }
         if pong_due {
             pong_due = false;
             if ws.send(Message::text("3")).await.is_err() {

@@ -1,6 +1,7 @@
-//! One load run, phase by phase: connect every client (readers start at once), let the server
-//! settle, send, wait for the deliveries (and for slow consumers to be dealt with), then stop
-//! every reader and report. Each phase is bounded by the run's deadline, and a watchdog thread
+//! One load run, phase by phase: start the load generator's app server when the sends need one,
+//! connect every client (readers start at once), let the server settle, send (REST, BroadcastData
+//! from the app server, or every client's echo calls), wait for the deliveries (and for slow
+//! consumers to be dealt with), then stop every reader and report. Each phase is bounded by the run's deadline, and a watchdog thread
 //! ends the process if the runtime itself ever stalls past it.
 
 use std::sync::Arc;
@@ -13,12 +14,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::Result;
+use crate::app_server::AppServer;
 use crate::cli::{Mode, RunArgs, SendKind, mint};
 use crate::connect::Connector;
-use crate::reader::{self, Shared, Tally};
+use crate::reader::{self, Echo, Shared, Tally};
 use crate::report::{Outcome, Rss};
 use crate::rss::vm_rss_kib;
-use crate::sender::{self, Sender};
+use crate::sender::{self, Sender, Sent};
 
 /// How often the drain phase looks at the delivery count.
 const POLL: Duration = Duration::from_millis(5);
@@ -42,6 +44,14 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
         ..Rss::default()
     };
 
+    let app_server = if needs_app_server(&args) {
+        let app = tokio::time::timeout_at(deadline, AppServer::start(&args, &connector))
+            .await
+            .map_err(|_| "the deadline passed while the app server connected")??;
+        Some(app)
+    } else {
+        None
+    };
     let tokens = client_tokens(&args, &connector);
     let per_client = expected_per_client_upper_bound(&args);
     let started = StdInstant::now();
@@ -70,18 +80,29 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
             .map_err(|_| "the deadline passed while clients joined the group")??;
     }
 
-    let sender = Sender::new(&args, &connector, &ids)?;
-    let sent = sender.send_all(&connector, &shared, deadline).await;
-    shared.sends_done.cancel();
-    let mut expected = vec![0u64; clients.len()];
-    match args.send {
-        SendKind::Connection => {
-            for &seq in &sent.accepted {
-                expected[sender.target_index(seq)] += 1;
-            }
+    let (sent, expected) = match (args.send, &app_server) {
+        (SendKind::Echo, _) => echo_phase(&args, &shared, clients.len(), deadline).await,
+        (SendKind::AppServer, Some(app)) => {
+            let sent = app.broadcast_all(&args, &shared, deadline).await;
+            let expected = vec![sent.accepted.len() as u64; clients.len()];
+            (sent, expected)
         }
-        SendKind::Broadcast | SendKind::Group => expected.fill(sent.accepted.len() as u64),
-    }
+        _ => {
+            let sender = Sender::new(&args, &connector, &ids)?;
+            let sent = sender.send_all(&connector, &shared, deadline).await;
+            let mut expected = vec![0u64; clients.len()];
+            match args.send {
+                SendKind::Connection => {
+                    for &seq in &sent.accepted {
+                        expected[sender.target_index(seq)] += 1;
+                    }
+                }
+                _ => expected.fill(sent.accepted.len() as u64),
+            }
+            (sent, expected)
+        }
+    };
+    shared.sends_done.cancel();
     let normal_expected: u64 = expected.iter().skip(args.slow_clients).sum();
     let drain_until = deadline.min(Instant::now() + args.drain_timeout());
     wait(drain_until, || {
@@ -135,7 +156,50 @@ fn validate(args: &RunArgs) -> Result<()> {
     if args.mode != Mode::Signalr && args.protocol != crate::cli::HubProtocol::Json {
         return Err("--protocol applies to --mode signalr only".into());
     }
+    match (args.send, args.mode) {
+        (SendKind::AppServer, mode) if mode != Mode::Signalr => {
+            return Err("--send app-server needs --mode signalr".into());
+        }
+        (SendKind::Echo, Mode::Socketio) => {
+            return Err("--send echo needs --mode signalr or raw".into());
+        }
+        (SendKind::Echo, _) if args.slow_clients > 0 => {
+            return Err("--send echo has no slow consumers".into());
+        }
+        _ => {}
+    }
     Ok(())
+}
+
+/// Whether this run's clients are relayed to the load generator's own app server.
+fn needs_app_server(args: &RunArgs) -> bool {
+    args.mode == Mode::Signalr && matches!(args.send, SendKind::AppServer | SendKind::Echo)
+}
+
+/// Every client makes `--messages` echo calls, one in flight; the phase ends when every answer
+/// arrived or the deadline passed. Each client is expected to get every answer.
+async fn echo_phase(
+    args: &RunArgs,
+    shared: &Shared,
+    clients: usize,
+    deadline: Instant,
+) -> (Sent, Vec<u64>) {
+    let rounds = args.messages as u64;
+    let mut sent = Sent {
+        started: shared.now(),
+        // The calls each client makes: send numbers are per client in an echo run.
+        accepted: (0..rounds).collect(),
+        ..Sent::default()
+    };
+    shared.go.cancel();
+    let total = rounds * clients as u64;
+    wait(deadline, || {
+        shared.received.load(Ordering::Relaxed) >= total
+    })
+    .await;
+    sent.deadline_hit = shared.received.load(Ordering::Relaxed) < total;
+    sent.finished = shared.now();
+    (sent, vec![rounds; clients])
 }
 
 /// Ends the process if the run outlives its deadline by more than the grace period, whatever
@@ -165,7 +229,9 @@ fn client_tokens(args: &RunArgs, connector: &Connector) -> Vec<Option<String>> {
 fn expected_per_client_upper_bound(args: &RunArgs) -> usize {
     let per_client = match args.send {
         SendKind::Connection => args.messages.div_ceil(args.clients),
-        SendKind::Broadcast | SendKind::Group => args.messages,
+        SendKind::Broadcast | SendKind::Group | SendKind::AppServer | SendKind::Echo => {
+            args.messages
+        }
     };
     per_client.min(MAX_PREALLOCATED_SAMPLES)
 }
@@ -182,6 +248,10 @@ async fn connect_all(
     per_client: usize,
 ) -> Result<Vec<Client>> {
     let framing = connector.framing();
+    let echo = (args.send == SendKind::Echo).then_some(Echo {
+        rounds: args.messages as u64,
+        payload: args.payload,
+    });
     let mut opened = stream::iter(tokens.into_iter().enumerate())
         .map(|(index, token)| {
             let connector = connector.clone();
@@ -200,6 +270,7 @@ async fn connect_all(
                     shared,
                     slow,
                     per_client,
+                    echo,
                 ));
                 Ok::<_, String>((index, (connected.connection_id, reader)))
             }

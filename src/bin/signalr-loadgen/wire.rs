@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+use signalr_emulator::protocol::{Headers, HubMessage, Invocation, Protocol, encode};
+use tokio_tungstenite::tungstenite::Message;
+
 /// The framing of one kind of client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
@@ -38,6 +42,32 @@ pub(crate) fn payload(seq: u64, sent: Duration, size: usize) -> String {
         text.extend(std::iter::repeat_n('x', size - text.len()));
     }
     text
+}
+
+/// Echo request `seq` carrying `argument`: a hub invocation of `echo` awaiting its Completion
+/// (SignalR), or the bare text (raw). `None` for framings that cannot echo.
+pub(crate) fn echo_request(framing: Framing, seq: u64, argument: String) -> Option<Message> {
+    let invocation = |argument: String| {
+        HubMessage::Invocation(Invocation {
+            invocation_id: Some(seq.to_string()),
+            target: "echo".to_owned(),
+            arguments: vec![Value::from(argument)],
+            stream_ids: None,
+            headers: Headers::new(),
+        })
+    };
+    match framing {
+        Framing::SignalrJson => {
+            let frame = encode(Protocol::Json, &invocation(argument));
+            Some(Message::text(String::from_utf8_lossy(&frame).into_owned()))
+        }
+        Framing::SignalrMessagepack => Some(Message::binary(encode(
+            Protocol::MessagePack,
+            &invocation(argument),
+        ))),
+        Framing::Raw => Some(Message::text(argument)),
+        Framing::EngineIo => None,
+    }
 }
 
 /// Reads the stamp in `record`, if it has one. Every `@` is tried, because a binary framing can

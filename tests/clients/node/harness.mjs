@@ -289,7 +289,7 @@ export class BufferLogger {
 /**
  * Builds and starts a connection for `userId` (JSON over WebSockets unless `transport` /
  * `protocol` say otherwise; `url` overrides the hub URL, e.g. to go through a proxy; `token`
- * replaces the user's own client token).
+ * replaces the user's own client token; `headers` go with every HTTP request).
  * Resolves to {connection, logger, closed} where `closed` resolves with the
  * error passed to onclose.
  */
@@ -302,6 +302,7 @@ export async function connectClient(
     url,
     statefulReconnect = false,
     token = clientToken(userId),
+    headers,
   } = {},
 ) {
   const logger = new BufferLogger(userId);
@@ -310,6 +311,7 @@ export async function connectClient(
       transport,
       skipNegotiation: false,
       accessTokenFactory: () => token,
+      headers,
     })
     .configureLogging(logger);
   if (protocol) builder = builder.withHubProtocol(protocol);

@@ -1,0 +1,135 @@
+//! A hub's side of default mode: the server connections it routes clients to, the binding of
+//! each client to one of them, and the client invocations (client results) in flight between
+//! app servers. Like the rest of the registry it never awaits and copies handles out before
+//! acting on them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::connection::ConnectionHandle;
+use super::members::Hub;
+use super::servers::{NoServer, ServerHandle, ServerSnapshot, Stickiness};
+use crate::protocol::Close;
+
+/// A client invocation an app server sent, remembered until the client answers or goes away.
+#[derive(Debug, Clone)]
+pub struct RoutedInvocation {
+    /// The client the invocation went to.
+    pub connection_id: Arc<str>,
+    /// The app server that asked (where the result and errors go).
+    pub caller_server_id: Arc<str>,
+    /// The server connection the invocation arrived on.
+    pub caller: ServerHandle,
+}
+
+/// Client invocations in flight, by invocation id.
+#[derive(Debug, Default)]
+pub(super) struct ClientInvocations {
+    pending: Mutex<HashMap<String, RoutedInvocation>>,
+}
+
+impl ClientInvocations {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, RoutedInvocation>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Hub {
+    /// Registers a server connection of this hub.
+    pub fn add_server(&self, server: ServerHandle) {
+        self.servers.add(server);
+    }
+
+    /// Unregisters a server connection and closes every client bound to it, allowing them to
+    /// reconnect (they will be routed to the remaining connections).
+    pub fn remove_server(&self, server_id: &str, reason: &str) {
+        let Some(server) = self.servers.remove(server_id) else {
+            return;
+        };
+        let mut bound: Vec<ConnectionHandle> = self
+            .read()
+            .connections
+            .values()
+            .filter(|c| c.app_server().is_some_and(|s| &**s.id() == server_id))
+            .cloned()
+            .collect();
+        bound.extend(server.abandon_opening());
+        for connection in bound {
+            connection.close(Close {
+                error: Some(reason.to_owned()),
+                allow_reconnect: true,
+            });
+        }
+    }
+
+    /// The server connection a new client should be bound to.
+    pub fn pick_server(&self, stickiness: Stickiness<'_>) -> Result<ServerHandle, NoServer> {
+        self.servers.pick(stickiness)
+    }
+
+    /// Whether a connection that carries clients (Default or OnDemand) is connected: the hub
+    /// is then in default mode.
+    pub fn has_app_server(&self) -> bool {
+        self.servers.has_client_carrier()
+    }
+
+    /// Every server connection of the hub.
+    pub fn servers(&self) -> Vec<ServerHandle> {
+        self.servers.all()
+    }
+
+    /// A connection of app server `server_id`, preferring `preferred`.
+    pub fn server_of(
+        &self,
+        server_id: &str,
+        preferred: Option<&ServerHandle>,
+    ) -> Option<ServerHandle> {
+        self.servers.of_server(server_id, preferred)
+    }
+
+    /// The server connections as the dashboard shows them, by id.
+    pub fn server_snapshots(&self) -> Vec<ServerSnapshot> {
+        let mut servers: Vec<ServerSnapshot> = self
+            .servers
+            .all()
+            .iter()
+            .map(|s| ServerSnapshot {
+                id: s.id().clone(),
+                server_id: s.server_id().clone(),
+                kind: s.kind().name(),
+                clients: s.clients(),
+                received: s.received(),
+                sent: s.sent(),
+            })
+            .collect();
+        servers.sort_by(|a, b| a.id.cmp(&b.id));
+        servers
+    }
+
+    /// Remembers a client invocation until the client answers.
+    pub fn track_client_invocation(&self, invocation_id: String, route: RoutedInvocation) {
+        self.invocations.lock().insert(invocation_id, route);
+    }
+
+    /// Forgets a finished invocation and returns its route.
+    pub fn finish_client_invocation(&self, invocation_id: &str) -> Option<RoutedInvocation> {
+        self.invocations.lock().remove(invocation_id)
+    }
+
+    /// Forgets every invocation in flight to a client that went away and returns them, so
+    /// their callers can be told.
+    pub fn abandon_client_invocations(
+        &self,
+        connection_id: &str,
+    ) -> Vec<(String, RoutedInvocation)> {
+        let mut pending = self.invocations.lock();
+        let ids: Vec<String> = pending
+            .iter()
+            .filter(|(_, route)| &*route.connection_id == connection_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| pending.remove(&id).map(|route| (id, route)))
+            .collect()
+    }
+}
