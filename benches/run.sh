@@ -421,7 +421,8 @@ soak_ok=$(awk -v g="$soak_growth" -v o="$soak_open" -v l="$soak_lost" 'BEGIN {
   print ((g + 0 <= 0.10 && o + 0 == 0 && l + 0 == 0) ? "met" : "**missed**") }')
 soak_row="| Soak: $SOAK_CLIENTS clients connecting and leaving in a loop (1–5 s each) under $SOAK_RATE broadcasts/s for $SOAK_SECONDS s (warm-up $SOAK_WARMUP s) | RSS at the end within 10 % of after warm-up; no connection left in \`/metrics\`; no loss | $(first soak .sessions) sessions, $(first soak .broadcasts) broadcasts, $soak_lost lost of $(first soak .expected) expected; RSS $(mib "$(first soak .rss_kib.warm)") after warm-up, $(mib "$(first soak .rss_kib.end)") at the end ($(awk -v g="$soak_growth" 'BEGIN { if (g == "n/a") print g; else printf "%+.1f %%", g * 100 }')), $(mib "$(first soak .rss_kib.after)") once all left; $soak_open connections left | — | — | $soak_ok |"
 if (( SOAK_ONLY )); then
-  table=$(printf '%s\n\n%s\n%s\n%s' "${table%%$'\n'*}" "| Figure | Target | signalr-emulator | Baseline | Socket.IO 4 | Result |" "|---|---|---|---|---|---|" "$soak_row")
+  header="Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, server and load generator on the same machine; one soak run. Load average $LOAD_START at the start ($quiet), $LOAD_END at the end."
+  table=$(printf '%s\n\n%s\n%s\n%s' "$header" "| Figure | Target | signalr-emulator | Baseline | Socket.IO 4 | Result |" "|---|---|---|---|---|---|" "$soak_row")
   echo "$table" | tee "$OUT/table.md"
   exit 0
 fi
