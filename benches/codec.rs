@@ -1,12 +1,15 @@
-//! JSON hub-protocol codec: encoding and parsing of every message type, and the handshake.
+//! JSON hub-protocol codec: encoding and parsing of every message type, and the handshake; and
+//! the ServiceProtocol codec on the fan-out message app servers send most (BroadcastData).
 //! MessagePack benches belong here too once the server speaks MessagePack (`protocol::msgpack`
 //! lands on its own branch): add a `messagepack` group mirroring `json_encode`/`json_parse`.
 
 use std::hint::black_box;
 
+use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use signalr_emulator::protocol::handshake;
+use signalr_emulator::protocol::service::{self, BroadcastData, Extensions, ServiceMessage};
 use signalr_emulator::protocol::{
     Close, Completion, CompletionResult, Headers, HubMessage, Invocation, json,
 };
@@ -108,5 +111,39 @@ fn handshake_parse(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, json_encode, json_parse, handshake_parse);
+/// A BroadcastData as the SDK sends it: a 100-byte frame for each of the two hub protocols.
+fn service_broadcast() -> ServiceMessage {
+    ServiceMessage::BroadcastData(BroadcastData {
+        excluded: Vec::new(),
+        payloads: [
+            ("json", Bytes::from(vec![b'j'; 100])),
+            ("messagepack", Bytes::from(vec![b'm'; 100])),
+        ]
+        .into_iter()
+        .collect(),
+        ext: Extensions::default(),
+    })
+}
+
+fn service_protocol(c: &mut Criterion) {
+    let mut group = c.benchmark_group("service_protocol");
+    group.throughput(Throughput::Elements(1));
+    let message = service_broadcast();
+    group.bench_function("broadcast_100b_write", |b| {
+        b.iter(|| service::encode_frame(black_box(&message)))
+    });
+    let frame = service::encode_frame(&message);
+    group.bench_function("broadcast_100b_parse", |b| {
+        b.iter(|| service::parse_frame(black_box(&frame)))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    json_encode,
+    json_parse,
+    handshake_parse,
+    service_protocol
+);
 criterion_main!(benches);

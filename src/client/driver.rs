@@ -151,7 +151,6 @@ async fn run<T: Transport>(
 ) {
     let Handshake { agreed, raw } = handshake;
     let kind = transport.kind();
-    let stateful = client.stateful && agreed.version >= 2 && kind == TransportKind::WebSockets;
     let hub = state.hubs.get_or_create(&client.hub);
     let app_server = match route(state, &hub, client) {
         Ok(app_server) => app_server,
@@ -160,6 +159,14 @@ async fn run<T: Transport>(
             return;
         }
     };
+    // An app server that does not allow stateful reconnects (its handshake says so) gets
+    // clients that end with their transport, as its own negotiate would have told them.
+    let stateful = client.stateful
+        && agreed.version >= 2
+        && kind == TransportKind::WebSockets
+        && app_server
+            .as_ref()
+            .is_none_or(|server| server.allows_stateful_reconnects());
     let (connection, outbox) = Connection::new(
         client.connection_id.clone(),
         hub.name().clone(),
@@ -339,9 +346,7 @@ async fn serve<T: Transport>(
                 return End::Graceful("client sent Close");
             }
             Next::Close(close) => {
-                return End::Abnormal(
-                    close_with(transport, protocol, &mut outbox, Some(close)).await,
-                );
+                return End::Abnormal(close_with(transport, protocol, &mut outbox, close).await);
             }
         }
         if written.is_ok() {
@@ -404,7 +409,7 @@ async fn serve<T: Transport>(
                         )),
                         allow_reconnect: true,
                     };
-                    close_with(transport, protocol, &mut outbox, Some(close)).await;
+                    close_with(transport, protocol, &mut outbox, close).await;
                     return End::Abnormal("client timeout");
                 }
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
@@ -460,8 +465,8 @@ async fn write_replies<T: Transport>(
     transport.flush().await
 }
 
-/// The Close a connection gets when asked to close: the recorded reason, none when its app
-/// server ended it (the hub's own Close frame went through already), or a shutdown.
+/// The Close a connection gets when asked to close: the recorded reason, or a shutdown; none
+/// when its app server ended it (the hub's own Close frame is already queued).
 fn closing_message(connection: &ConnectionHandle) -> Option<Close> {
     if connection.ended_by_app_server() {
         return None;
@@ -546,14 +551,15 @@ async fn replay<T: Transport>(
     transport.flush().await
 }
 
-/// Sends what is still queued, then the Close message, and ends the transport, within the
-/// close timeout. Boxed like the handshake: it runs once, at the end.
+/// Sends what is still queued, then the Close message (if any), and ends the transport, within
+/// the close timeout. Boxed like the handshake: it runs once, at the end.
 async fn close_with<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Option<Close>,
+    close: impl Into<Option<Close>>,
 ) -> &'static str {
+    let close = close.into();
     Box::pin(close_with_unboxed(transport, protocol, outbox, close)).await
 }
 

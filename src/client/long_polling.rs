@@ -233,8 +233,23 @@ impl Transport for LongPollingTransport {
         Ok(())
     }
 
+    /// Ends the connection once the next poll took the last output (typically the Close
+    /// message): between two polls the client would otherwise find the connection gone (404)
+    /// and never read why it was closed. Bounded by [`SEND_TIMEOUT`].
     async fn close(&mut self) {
         self.polls.lock().ended = true;
         self.polls.ready.notify_one();
+        let deadline = Instant::now() + SEND_TIMEOUT;
+        loop {
+            let drained = self.polls.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.polls.lock().output.is_empty() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                return;
+            }
+        }
     }
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{AuthMode, issue_token, unix_now};
-use crate::config::Config;
+use crate::config::{Config, ServiceMode};
 use crate::hub::{HubSnapshot, TRACE_CAPACITY};
 use crate::state::AppState;
 use session::Viewer;
@@ -66,7 +66,7 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 #[serde(rename_all = "camelCase")]
 struct Overview {
     /// Every hub, by name.
-    hubs: Vec<HubSnapshot>,
+    hubs: Vec<HubView>,
     /// The connection string for this server as the viewer reached it.
     connection_string: String,
     /// `strict`, `relaxed` or `off`.
@@ -80,7 +80,10 @@ async fn overview(_viewer: Viewer, State(state): State<AppState>, headers: Heade
         .hubs
         .sorted()
         .iter()
-        .map(|hub| hub.snapshot())
+        .map(|hub| HubView {
+            mode: hub_mode(state.config.service_mode, hub.has_app_server()),
+            snapshot: hub.snapshot(),
+        })
         .collect();
     let auth = match state.config.auth {
         AuthMode::Strict => "strict",
@@ -101,6 +104,26 @@ async fn overview(_viewer: Viewer, State(state): State<AppState>, headers: Heade
 
 /// The configured public endpoint's connection string, else one naming the host and port the
 /// viewer used to reach the dashboard (which a local app can use as well).
+/// A hub as the dashboard shows it: its state and how its clients are served.
+#[derive(Debug, Serialize)]
+struct HubView {
+    #[serde(flatten)]
+    snapshot: HubSnapshot,
+    /// `default` (clients go to app servers) or `serverless`.
+    mode: &'static str,
+}
+
+/// Whether a hub's clients go to app servers: always in `default`, never in `serverless`, and
+/// in `classic` while an app server is connected.
+fn hub_mode(service_mode: ServiceMode, has_app_server: bool) -> &'static str {
+    match service_mode {
+        ServiceMode::Default => "default",
+        ServiceMode::Serverless => "serverless",
+        ServiceMode::Classic if has_app_server => "default",
+        ServiceMode::Classic => "serverless",
+    }
+}
+
 fn connection_string(config: &Config, host: Option<&str>) -> String {
     match host {
         Some(host) if config.public_endpoint.is_none() => {

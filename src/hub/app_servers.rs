@@ -111,11 +111,6 @@ impl Hub {
         self.invocations.lock().insert(invocation_id, route);
     }
 
-    /// The invocation's route, if it is still in flight; it stays tracked.
-    pub fn client_invocation(&self, invocation_id: &str) -> Option<RoutedInvocation> {
-        self.invocations.lock().get(invocation_id).cloned()
-    }
-
     /// Forgets a finished invocation and returns its route.
     pub fn finish_client_invocation(&self, invocation_id: &str) -> Option<RoutedInvocation> {
         self.invocations.lock().remove(invocation_id)

@@ -256,8 +256,11 @@ impl ServerConnection {
     /// Encodes and queues one message without waiting, counting it by type. A full queue
     /// closes the connection (see `send`).
     pub fn send_message(&self, message: &ServiceMessage) -> bool {
-        self.metrics.count_sent(message.type_id());
-        self.send(encode_frame(message))
+        let queued = self.send(encode_frame(message));
+        if queued {
+            self.metrics.count_sent(message.type_id());
+        }
+        queued
     }
 
     /// Queues one framed ServiceProtocol message without waiting. A full queue means the app

@@ -54,6 +54,8 @@ pub struct HubSnapshot {
     pub users: Vec<NameCount>,
     /// Groups with at least one connection, by name.
     pub groups: Vec<NameCount>,
+    /// App-server connections (default mode), by id.
+    pub servers: Vec<super::ServerSnapshot>,
 }
 
 /// One connection as the dashboard shows it.
@@ -156,6 +158,7 @@ impl Hub {
             connections,
             users,
             groups,
+            servers: self.server_snapshots(),
         }
     }
 }

@@ -279,11 +279,12 @@ fn user_leave(hub: &Hub, user: &str, group: Option<&str>) {
     }
 }
 
+/// Closes each connection with `reason`; like a REST close, the client may reconnect.
 fn close_all(targets: &[ConnectionHandle], reason: Option<String>) {
     for connection in targets {
         connection.close(Close {
             error: reason.clone().filter(|r| !r.is_empty()),
-            allow_reconnect: false,
+            allow_reconnect: true,
         });
     }
 }

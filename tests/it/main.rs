@@ -1,9 +1,11 @@
 //! Integration tests: the real server on 127.0.0.1:0, driven over HTTP and WebSockets.
 //! One test binary (faster to link), one module per area.
 
+mod app_server;
 mod auth;
 mod binary;
 mod common;
+mod default_mode;
 mod framing;
 mod lifecycle;
 mod metrics;

@@ -220,6 +220,32 @@ async fn long_polling_round_trip() {
 }
 
 #[tokio::test]
+async fn a_long_polling_connection_closed_between_polls_gets_its_close_in_the_next_poll() {
+    let server = TestServer::start().await;
+    let (id, token) = server.negotiate("chat", None).await;
+    assert_eq!(get(&server, &token).await.status(), 200);
+    assert_eq!(post(&server, &token, HANDSHAKE).await.status(), 200);
+    assert_eq!(get(&server, &token).await.text().await.unwrap(), "{}\x1e");
+    // No poll is outstanding when the connection is closed.
+    let closed = server
+        .rest(
+            "DELETE",
+            &format!("/api/v1/hubs/chat/connections/{id}?reason=bye"),
+            None,
+        )
+        .await;
+    assert_eq!(closed.status(), 202);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let poll = get(&server, &token).await;
+    assert_eq!(poll.status(), 200);
+    let close: Value =
+        serde_json::from_str(poll.text().await.unwrap().trim_end_matches('\x1e')).unwrap();
+    assert_eq!(close["type"], 7);
+    assert_eq!(close["error"], "bye");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn long_polls_time_out_empty_and_idle_connections_are_dropped() {
     let server = TestServer::with_config(Config {
         poll_timeout: Duration::from_millis(300),

@@ -108,11 +108,23 @@ function renderHub(hub) {
       ...items.map((item) => el("span", { class: "tag", title: `send to this ${kind}`, onclick: () => pick(hub.name, kind, item.name) },
         el("b", {}, item.name), ` ${item.connections}`)))
     : null;
+  const servers = hub.servers.length
+    ? el("table", { class: "servers" },
+      el("thead", {}, el("tr", {},
+        ...["Server connection", "Server id", "Type", "Clients", "In / out"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...hub.servers.map((s) => el("tr", { "data-server-connection": s.id },
+        el("td", { class: "id" }, s.id),
+        el("td", {}, s.serverId),
+        el("td", {}, s.kind),
+        el("td", { class: "mono" }, String(s.clients)),
+        el("td", { class: "mono" }, `${s.received} / ${s.sent}`)))))
+    : null;
   return el("div", { class: "hub", "data-hub": hub.name },
     el("div", { class: "hub-head" },
       el("h3", { class: "clickable", onclick: () => pick(hub.name, "hub") }, hub.name),
-      el("span", { class: "muted" }, `${hub.connections.length} connection(s), ${hub.users.length} user(s), ${hub.groups.length} group(s)`)),
-    table, tags("user", hub.users), tags("group", hub.groups));
+      el("span", { class: `tag mode ${hub.mode}`, title: "default: clients are relayed to app servers; serverless: REST and upstream" }, `${hub.mode} mode`),
+      el("span", { class: "muted" }, `${hub.connections.length} connection(s), ${hub.users.length} user(s), ${hub.groups.length} group(s), ${hub.servers.length} app-server connection(s)`)),
+    servers, table, tags("user", hub.users), tags("group", hub.groups));
 }
 
 function describe(event) {
@@ -128,6 +140,12 @@ function describe(event) {
       return `REST send of ${event.target} to ${event.to}: ${event.recipients} recipient(s)`;
     case "closed":
       return `REST close of ${event.to}: ${event.count} connection(s)${event.reason ? ` (reason: ${event.reason})` : ""}`;
+    case "serverConnected":
+      return `app server ${event.serverId} connected (${event.serverKind} connection ${event.serverConnection})`;
+    case "serverDisconnected":
+      return `app-server connection ${event.serverConnection} closed: ${event.reason}`;
+    case "serverMessage":
+      return `app-server connection ${event.serverConnection} sent ${event.message}`;
     default:
       return JSON.stringify(event);
   }

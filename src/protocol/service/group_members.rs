@@ -3,10 +3,11 @@
 //! `GroupMember.cs` write it.
 
 use bytes::Bytes;
-use rmp::encode::{self as enc, ByteBuf};
+use rmp::encode::ByteBuf;
 
 use super::ServiceProtocolError;
 use super::cursor::Cursor;
+use super::write::Writer;
 
 /// One connection of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +31,15 @@ impl GroupMemberQueryResponse {
     /// The MessagePack bytes for `Ack.payload`.
     pub fn encode(&self) -> Bytes {
         let mut out = ByteBuf::new();
-        array_len(&mut out, 2);
-        array_len(&mut out, self.members.len());
+        let mut writer = Writer(&mut out);
+        writer.array_len(2);
+        writer.array_len(self.members.len());
         for member in &self.members {
-            array_len(&mut out, 2);
-            str(&mut out, Some(&member.connection_id));
-            str(&mut out, member.user_id.as_deref());
+            writer.array_len(2);
+            writer.str(&member.connection_id);
+            writer.opt_str(member.user_id.as_deref());
         }
-        str(&mut out, self.continuation_token.as_deref());
+        writer.opt_str(self.continuation_token.as_deref());
         Bytes::from(out.into_vec())
     }
 
@@ -67,20 +69,5 @@ impl GroupMemberQueryResponse {
             members,
             continuation_token,
         })
-    }
-}
-
-fn array_len(out: &mut ByteBuf, len: usize) {
-    let Ok(_) = enc::write_array_len(out, u32::try_from(len).unwrap_or(u32::MAX));
-}
-
-fn str(out: &mut ByteBuf, s: Option<&str>) {
-    match s {
-        Some(s) => {
-            let Ok(()) = enc::write_str(out, s);
-        }
-        None => {
-            let Ok(()) = enc::write_nil(out);
-        }
     }
 }

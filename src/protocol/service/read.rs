@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::cursor::{Cursor, Problem};
 use super::ext::{DATA_MESSAGE_TYPE, FILTER, IS_PARTIAL, PROTOCOL, TRACING_ID, TTL};
+use super::messages::*;
 use super::model::*;
 use super::{
     AckStatus, DataMessageType, Extensions, FlowControlOperation, FlowControlTarget,
@@ -22,10 +23,10 @@ type Result<T> = std::result::Result<T, ServiceProtocolError>;
 
 /// Parses one unframed message body. Payloads in the result are slices of `body`.
 pub fn parse_message(body: &Bytes) -> Result<ServiceMessage> {
-    let mut cursor = Cursor::new(body);
     if body.is_empty() {
         return Err(malformed("the message is empty"));
     }
+    let mut cursor = Cursor::new(body);
     let count = cursor
         .array_len()
         .map_err(|problem| malformed(format!("a message must be an array, but it {problem}")))?;

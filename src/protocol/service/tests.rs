@@ -370,3 +370,14 @@ fn group_member_query_responses_round_trip() {
     assert_eq!(empty.encode()[..], [0x92, 0x90, 0xc0]);
     assert!(GroupMemberQueryResponse::parse(&Bytes::from_static(&[0x92, 0x91])).is_err());
 }
+
+#[test]
+fn ping_pairs_are_built_and_looked_up_by_key() {
+    let ping = Ping::pairs([("#clientInHub", "3"), ("status", "1")]);
+    assert_eq!(ping.messages, ["#clientInHub", "3", "status", "1"]);
+    assert_eq!(ping.value("status"), Some("1"));
+    assert_eq!(ping.value("3"), None);
+    assert_eq!(Ping::default().value("status"), None);
+    let message: ServiceMessage = ping.into();
+    assert_eq!(message.name(), "Ping");
+}

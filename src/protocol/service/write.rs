@@ -7,9 +7,9 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use rmp::encode::{self as enc, ByteBuf, ValueWriteError};
 
-use super::Extensions;
 use super::ext::{DATA_MESSAGE_TYPE, FILTER, IS_PARTIAL, PROTOCOL, TRACING_ID, TTL};
 use super::model::*;
+use super::{Extensions, ServerConnectionType};
 
 /// Appends the unframed MessagePack array of `message` to `out`.
 pub fn write_message(message: &ServiceMessage, out: &mut Vec<u8>) {
@@ -18,8 +18,8 @@ pub fn write_message(message: &ServiceMessage, out: &mut Vec<u8>) {
     *out = buf.into_vec();
 }
 
-/// The writer's state: the buffer it appends to.
-struct Writer<'a>(&'a mut ByteBuf);
+/// Appends MessagePack to a buffer; shared with the GroupMemberQuery payload writer.
+pub(super) struct Writer<'a>(pub(super) &'a mut ByteBuf);
 
 impl Writer<'_> {
     fn message(&mut self, message: &ServiceMessage) {
@@ -31,7 +31,7 @@ impl Writer<'_> {
                 self.int(m.version.into());
                 self.int(m.connection_type.value().into());
                 let target = match m.connection_type {
-                    super::ServerConnectionType::Default => "",
+                    ServerConnectionType::Default => "",
                     _ => m.target.as_deref().unwrap_or(""),
                 };
                 self.str(target);
@@ -391,11 +391,11 @@ impl Writer<'_> {
         }
     }
 
-    fn str(&mut self, s: &str) {
+    pub(super) fn str(&mut self, s: &str) {
         written(enc::write_str(self.0, s));
     }
 
-    fn opt_str(&mut self, s: Option<&str>) {
+    pub(super) fn opt_str(&mut self, s: Option<&str>) {
         match s {
             Some(s) => self.str(s),
             None => self.nil(),
@@ -418,7 +418,7 @@ impl Writer<'_> {
         let Ok(()) = enc::write_nil(self.0);
     }
 
-    fn array_len(&mut self, len: usize) {
+    pub(super) fn array_len(&mut self, len: usize) {
         written(enc::write_array_len(self.0, wire_len(len)));
     }
 

@@ -183,6 +183,14 @@ pub(crate) struct WsClient {
 }
 
 impl WsClient {
+    /// A client over an already opened WebSocket.
+    pub(crate) fn from_socket(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        WsClient {
+            ws,
+            pending: Vec::new(),
+        }
+    }
+
     /// Sends one text frame.
     pub(crate) async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.unwrap();
