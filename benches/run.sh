@@ -234,11 +234,13 @@ fi
 # Default mode: the same broadcasts sent as BroadcastData by the load generator's own app server
 # (5 server connections, the hub in default mode, every client relayed to that app server), and
 # a client -> service -> app server -> service -> client echo against the raw server's echo.
+# The app server writes all its broadcasts at once (a REST caller waits for each answer), so the
+# deliveries are still arriving long after the last send: the drain gets a minute.
 ECHO=(-n "$ECHO_CLIENTS" -m "$ECHO_ROUNDS" -b "$PAYLOAD" --send echo --deadline 120)
 if want default-mode; then
-  emulator emulator-appserver --service-mode default && load appserver-emulator "$EMU_PORT" --send app-server "${FANOUT[@]}"
+  emulator emulator-appserver --service-mode default && load appserver-emulator "$EMU_PORT" --send app-server "${FANOUT[@]}" --drain-timeout 60
   stop_server
-  emulator emulator-appserver-large --service-mode default && load appserver-large-emulator "$EMU_PORT" --send app-server "${LARGE_RUN[@]}"
+  emulator emulator-appserver-large --service-mode default && load appserver-large-emulator "$EMU_PORT" --send app-server "${LARGE_RUN[@]}" --drain-timeout 60
   stop_server
   emulator emulator-echo --service-mode default && load echo-emulator "$EMU_PORT" "${ECHO[@]}"
   stop_server

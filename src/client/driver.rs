@@ -354,9 +354,7 @@ async fn serve<T: Transport>(
                 return End::Graceful("client sent Close");
             }
             Next::Close(close) => {
-                return End::Abnormal(
-                    close_with(transport, protocol, &mut outbox, Some(close)).await,
-                );
+                return End::Abnormal(close_with(transport, protocol, &mut outbox, close).await);
             }
         }
         if written.is_ok() {
@@ -420,7 +418,7 @@ async fn serve<T: Transport>(
                         )),
                         allow_reconnect: true,
                     };
-                    close_with(transport, protocol, &mut outbox, Some(close)).await;
+                    close_with(transport, protocol, &mut outbox, close).await;
                     return End::Abnormal("client timeout");
                 }
                 Wake::AuthExpired => {
@@ -495,8 +493,8 @@ async fn write_replies<T: Transport>(
     transport.flush().await
 }
 
-/// The Close a connection gets when asked to close: the recorded reason, none when its app
-/// server ended it (the hub's own Close frame went through already), or a shutdown.
+/// The Close a connection gets when asked to close: the recorded reason, or a shutdown; none
+/// when its app server ended it (the hub's own Close frame is already queued).
 fn closing_message(connection: &ConnectionHandle) -> Option<Close> {
     if connection.ended_by_app_server() {
         return None;
@@ -587,8 +585,9 @@ async fn close_with<T: Transport>(
     transport: &mut T,
     protocol: Protocol,
     outbox: &mut Outbox,
-    close: Option<Close>,
+    close: impl Into<Option<Close>>,
 ) -> &'static str {
+    let close = close.into();
     Box::pin(close_with_unboxed(transport, protocol, outbox, close)).await
 }
 
