@@ -39,6 +39,9 @@ pub enum Command {
         #[command(subcommand)]
         command: UpstreamCommand,
     },
+    /// Print a token signed with the access key: a REST token for an `/api/...` URL, a client
+    /// token for a `/client/?hub=...` URL (for curl, scripts and quick tests).
+    Token(TokenArgs),
     /// Exit 0 when the emulator on this machine answers its health check, 1 otherwise (for
     /// container HEALTHCHECKs: the image has no curl).
     Healthcheck {
@@ -54,6 +57,30 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
+}
+
+/// Options of `token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The URL the token is for, e.g. http://localhost:8888/api/v1/hubs/chat or
+    /// http://localhost:8888/client/?hub=chat; it becomes the token's audience.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// User id to put in the token (`nameid`).
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// Seconds the token stays valid.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub ttl: u64,
+    /// Access key to sign with (the first of a comma-separated list is used).
+    #[arg(
+        long = "access-key",
+        env = "SIGNALR_EMULATOR_ACCESS_KEY",
+        hide_env_values = true,
+        value_delimiter = ',',
+        default_value = DEFAULT_ACCESS_KEY
+    )]
+    pub access_keys: Vec<String>,
 }
 
 /// `upstream` subcommands.
@@ -119,6 +146,8 @@ pub struct StartArgs {
     #[arg(
         long = "access-key",
         env = "SIGNALR_EMULATOR_ACCESS_KEY",
+        // `--help` must not print a secret set in the environment.
+        hide_env_values = true,
         value_delimiter = ',',
         default_value = DEFAULT_ACCESS_KEY
     )]

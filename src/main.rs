@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use signalr_emulator::cli::{Cli, Command, StartArgs, UpstreamCommand};
+use signalr_emulator::auth::token_for_url;
+use signalr_emulator::cli::{Cli, Command, StartArgs, TokenArgs, UpstreamCommand};
 use signalr_emulator::upstream::{Upstream, commands, settings};
 use signalr_emulator::{Config, healthcheck, run, shutdown, telemetry};
 use tokio::net::TcpListener;
@@ -21,6 +22,7 @@ async fn main() -> ExitCode {
         Command::Upstream {
             command: UpstreamCommand::List { config },
         } => commands::list(config.as_deref()),
+        Command::Token(args) => token(&args),
         Command::Healthcheck { port, timeout } => {
             return match healthcheck::check(port, Duration::from_secs(timeout)).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -38,6 +40,19 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `token`: print a token for a URL, signed with the first access key.
+fn token(args: &TokenArgs) -> Result<(), String> {
+    let key = args
+        .access_keys
+        .iter()
+        .map(|key| key.trim())
+        .find(|key| !key.is_empty())
+        .ok_or("--access-key / SIGNALR_EMULATOR_ACCESS_KEY is empty: give a key")?;
+    let token = token_for_url(key, &args.url, args.user.as_deref(), args.ttl)?;
+    print_best_effort(&format!("{token}\n"));
+    Ok(())
 }
 
 /// `start`: validate, bind, announce, serve.
@@ -119,11 +134,12 @@ fn print_upstream(upstream: Option<&Upstream>) {
     print_best_effort(&text);
 }
 
-/// The start banner on stdout, in the shape asrs-emulator prints, so scripts can parse it.
+/// The start banner on stdout, in the shape asrs-emulator prints, so scripts can parse it (and
+/// those written for asrs-emulator find the line they wait for).
 fn print_banner(config: &Config, bound: std::net::SocketAddr) {
     let rule = "===================================================";
     print_best_effort(&format!(
-        "{rule}\nsignalr-emulator {} is listening on http://{bound}\n\nPress Ctrl+C to stop it.\n\nUse this ConnectionString:\n***********\n\n{}\n\n***********\n{rule}\n",
+        "{rule}\nThe Azure SignalR Emulator was successfully started.\nsignalr-emulator {} is listening on http://{bound}\n\nPress Ctrl+C to stop it.\n\nUse this ConnectionString:\n***********\n\n{}\n\n***********\n{rule}\n",
         env!("CARGO_PKG_VERSION"),
         config.connection_string(bound),
     ));
