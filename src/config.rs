@@ -48,6 +48,9 @@ pub struct Config {
     pub upstream_urls: Vec<String>,
     /// How long an upstream call may take before the client is told it failed.
     pub upstream_timeout: Duration,
+    /// The process environment's variables, where asrs-emulator's .NET-style upstream settings
+    /// (`UpstreamSettings__Templates__0__UrlTemplate`, ...) are read from.
+    pub environment: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             settings_file: None,
             upstream_urls: Vec::new(),
             upstream_timeout: Duration::from_secs(100),
+            environment: Vec::new(),
         }
     }
 }
@@ -128,6 +132,7 @@ impl TryFrom<StartArgs> for Config {
             },
             upstream_urls: args.upstream,
             upstream_timeout: seconds(args.upstream_timeout, "--upstream-timeout")?,
+            environment: std::env::vars().collect(),
             ..Config::default()
         })
     }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod binary;
+mod cli;
 mod common;
 mod framing;
 mod lifecycle;
