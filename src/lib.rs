@@ -68,10 +68,17 @@ pub fn router(state: AppState) -> Router {
     // The API goes first and the check stays off: see `api::router`.
     Router::new()
         .without_v07_checks()
-        .merge(api::router().layer(middleware::from_fn_with_state(
-            state.clone(),
-            api::count_requests,
-        )))
+        .merge(
+            api::router()
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    api::count_requests,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    api::trace_requests,
+                )),
+        )
         .merge(client::router())
         .merge(metrics::router())
         .layer(cors)

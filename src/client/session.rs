@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::reconnect::ReconnectState;
 use super::upstream_link::UpstreamLink;
-use crate::hub::{ConnectionHandle, Trace, TraceEvent, TraceKind};
+use crate::hub::{ConnectionHandle, Preview, Trace, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, HandshakeRequest};
 use crate::protocol::{self, Close, Completion, CompletionResult, Encoded, HubMessage, json};
 
@@ -141,6 +141,7 @@ impl Session {
             self.trace.emit(|| {
                 let kind = TraceKind::Invocation {
                     target: inv.target.clone(),
+                    arguments: Some(Preview::of(&inv.arguments)),
                 };
                 let connection = &self.connection;
                 TraceEvent::now(

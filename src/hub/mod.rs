@@ -21,7 +21,10 @@ pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::{ConnectionGroups, Hub};
 pub use queue::{FrameReceiver, QueueEmpty};
 pub use snapshot::{ConnectionSnapshot, HubSnapshot, HubStats, NameCount};
-pub use trace::{TRACE_CAPACITY, Trace, TraceEvent, TraceKind, TraceWatcher, Watched};
+pub use trace::{
+    BACKLOG_HUBS, BACKLOG_PER_HUB, MembershipChange, PREVIEW_BYTES, Preview, TRACE_CAPACITY, Trace,
+    TraceEvent, TraceKind, TraceWatcher, Watched,
+};
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
 
 use crate::protocol::Encoded;
