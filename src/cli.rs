@@ -152,8 +152,9 @@ pub struct StartArgs {
         default_value = DEFAULT_ACCESS_KEY
     )]
     pub access_keys: Vec<String>,
-    /// Endpoint clients use to reach the emulator (e.g. http://signalr:8888 in docker-compose);
-    /// printed in the connection string.
+    /// Endpoint printed in the connection string instead of localhost: http://localhost:8888 when
+    /// a published container port is used from the host, http://signalr:8888 (the compose
+    /// service name) when other containers use the printed string.
     #[arg(long, env = "SIGNALR_EMULATOR_PUBLIC_ENDPOINT")]
     pub public_endpoint: Option<String>,
     /// Token checks: strict (signature, exp, nbf, aud), relaxed (signature only, like
