@@ -183,6 +183,20 @@ pub struct StartArgs {
     /// Messages queued per connection before it counts as a slow consumer and is closed.
     #[arg(long, env = "SIGNALR_EMULATOR_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
+    /// Seconds a client has to send a request's headers; a half-sent request is then dropped.
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_HEADER_READ_TIMEOUT",
+        default_value_t = 30
+    )]
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers arrived.
+    #[arg(long, env = "SIGNALR_EMULATOR_BODY_READ_TIMEOUT", default_value_t = 30)]
+    pub body_read_timeout: u64,
+    /// Seconds shutdown waits for clients to take their Close and requests to finish; then
+    /// whatever is left is dropped and the process exits.
+    #[arg(long, env = "SIGNALR_EMULATOR_SHUTDOWN_TIMEOUT", default_value_t = 5)]
+    pub shutdown_timeout: u64,
 }
 
 /// `--auth` values.

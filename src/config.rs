@@ -38,8 +38,13 @@ pub struct Config {
     pub send_queue: usize,
     /// Largest single hub message a client may send.
     pub max_message_size: usize,
-    /// How long shutdown waits for connections to receive their Close.
+    /// How long shutdown waits for connections to receive their Close and for requests to
+    /// finish; whatever is left then is dropped.
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body, counted from its headers.
+    pub body_read_timeout: Duration,
     /// The upstream settings.json: the one given with `-c`, else `./settings.json` when it
     /// exists (as asrs-emulator does).
     pub settings_file: Option<PathBuf>,
@@ -69,6 +74,8 @@ impl Default for Config {
             send_queue: 1024,
             max_message_size: 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
             settings_file: None,
             upstream_urls: Vec::new(),
             upstream_timeout: Duration::from_secs(100),
@@ -133,6 +140,9 @@ impl TryFrom<StartArgs> for Config {
             upstream_urls: args.upstream,
             upstream_timeout: seconds(args.upstream_timeout, "--upstream-timeout")?,
             environment: std::env::vars().collect(),
+            header_read_timeout: seconds(args.header_read_timeout, "--header-read-timeout")?,
+            body_read_timeout: seconds(args.body_read_timeout, "--body-read-timeout")?,
+            shutdown_grace: seconds(args.shutdown_timeout, "--shutdown-timeout")?,
             ..Config::default()
         })
     }

@@ -10,6 +10,7 @@
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
+//! * [`serve`]: accept loops, per-connection HTTP, timeouts and the shutdown deadline.
 //! * [`config`], [`cli`], [`telemetry`], [`shutdown`]: running the process.
 //!
 //! Dependencies point one way: `api` and `client` use `hub`, which uses `protocol`.
@@ -28,6 +29,7 @@ pub mod hub;
 pub mod metrics;
 pub mod protocol;
 pub mod query;
+pub mod serve;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
@@ -87,7 +89,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `listener` until `shutdown` completes; then every client gets a Close message that
-/// allows reconnecting, and connections get the configured grace period to finish.
+/// allows reconnecting, and connections get the configured grace period to finish, after which
+/// whatever is left is dropped (see [`serve`]).
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -101,30 +104,24 @@ pub async fn run(
     }
     let token = state.shutdown.clone();
     let sweeper = state.tasks.spawn(sweep(state.clone()));
-    let grace = state.config.shutdown_grace;
+    let options = serve::ServeOptions {
+        header_read_timeout: state.config.header_read_timeout,
+        body_read_timeout: state.config.body_read_timeout,
+        shutdown_timeout: state.config.shutdown_grace,
+    };
     let tasks = state.tasks.clone();
     let app = router(state);
     let stop = token.clone();
-    // A make-service clones the router once per connection as an Arc; serving the Router
-    // itself would rebuild its route table for every accepted socket.
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown => {}
-                () = stop.cancelled() => {}
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => {
+                tracing::info!("shutting down: closing every connection");
+                stop.cancel();
             }
-            tracing::info!("shutting down: closing every connection");
-            stop.cancel();
-        })
-        .await?;
-    token.cancel();
-    tasks.close();
-    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        tracing::warn!(
-            grace_seconds = grace.as_secs(),
-            "some connections did not close in time"
-        );
-    }
+            () = stop.cancelled() => {}
+        }
+    });
+    serve::serve(vec![listener], serve::PlainTcp, app, options, tasks, token).await;
     sweeper.abort();
     Ok(())
 }

@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::SinkExt;
+use futures_util::{FutureExt, SinkExt};
 use tokio::sync::mpsc;
 
 use super::connections::{Binding, ClientConnection};
@@ -25,6 +25,11 @@ use crate::state::AppState;
 const READ_BUFFER: usize = 1024;
 /// Bytes buffered before tungstenite writes to the socket; the driver flushes every batch.
 const WRITE_BUFFER: usize = 8 * 1024;
+/// Room for a frame header beyond its payload.
+const FRAME_HEADER: usize = 14;
+/// Pings a client may send while its output cannot be written (it reads nothing) before it is
+/// dropped. tungstenite answers every Ping with a Pong the client never takes.
+const MAX_STALLED_PINGS: u32 = 1000;
 
 /// Handles a WebSocket upgrade request on the connect URL.
 pub(super) fn upgrade(
@@ -36,9 +41,13 @@ pub(super) fn upgrade(
     id: Option<&str>,
 ) -> Result<Response, ApiError> {
     let claims = claims_of(&state, headers, raw_query, hub, id.is_none())?;
+    // Our own writes wait for the socket once WRITE_BUFFER is passed, so only Pongs (queued
+    // while reading) can grow the buffer to the bound; a write past it fails and ends the
+    // connection. One largest message always fits.
     let upgrade = upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + state.config.max_message_size + FRAME_HEADER)
         .max_message_size(state.config.max_message_size);
     let Some(token) = id else {
         // No negotiate (Python clients' redirect path, skipNegotiation): a fresh connection.
@@ -111,6 +120,7 @@ fn start(
                 socket,
                 client: client.clone(),
                 reconnect_window: window,
+                stalled_pings: 0,
             };
             tasks.track_future(drive(transport, state, client, client_query))
         })
@@ -122,6 +132,18 @@ struct WebSocketTransport {
     socket: WebSocket,
     client: Arc<ClientConnection>,
     reconnect_window: Duration,
+    /// Pings received in a row while the output could not be written.
+    stalled_pings: u32,
+}
+
+impl WebSocketTransport {
+    /// Counts a Ping; false once the client has sent too many without reading our output.
+    fn ping_allowed(&mut self) -> bool {
+        // A Pong is queued for the Ping just read: see whether the output drains at once.
+        let drained = matches!(self.socket.flush().now_or_never(), Some(Ok(())));
+        self.stalled_pings = if drained { 0 } else { self.stalled_pings + 1 };
+        self.stalled_pings <= MAX_STALLED_PINGS
+    }
 }
 
 impl Transport for WebSocketTransport {
@@ -135,6 +157,14 @@ impl Transport for WebSocketTransport {
                 Some(Ok(Message::Text(text))) => return Received::Data(Bytes::from(text)),
                 Some(Ok(Message::Binary(data))) => return Received::Data(data),
                 Some(Ok(Message::Close(_))) => return Received::Closed,
+                Some(Ok(Message::Ping(_))) if !self.ping_allowed() => {
+                    tracing::warn!(
+                        connection = %self.client.connection_id,
+                        pings = MAX_STALLED_PINGS,
+                        "dropping a client that sends Pings but reads none of its output"
+                    );
+                    return Received::Lost;
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Received::Lost,
             }

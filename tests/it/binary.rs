@@ -68,13 +68,21 @@ async fn banner_and_sigterm() {
 
 /// Starts the binary with `args` and `env`, returning it and the port it bound (read from the
 /// "listening on" line, which names the bound address even when a public endpoint is set).
-async fn spawn_binary(
+pub(crate) async fn spawn_binary(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, u16, Vec<String>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_signalr-emulator"));
+    command.args(args);
+    spawn_started(command, env).await
+}
+
+/// Like [`spawn_binary`] for a command that ends up running the binary (`prlimit … -- bin`).
+pub(crate) async fn spawn_started(
+    mut command: Command,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, u16, Vec<String>) {
     command
-        .args(args)
         .env_clear()
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

@@ -18,6 +18,7 @@ mod rest_support;
 mod rest_tokens;
 mod rest_v1;
 mod rest_v1_preview;
+mod slow_clients;
 mod streams;
 mod swagger;
 mod transports;
