@@ -114,14 +114,10 @@ pub struct StartArgs {
         default_value_t = 8888
     )]
     pub port: u16,
-    /// IP address to bind (0.0.0.0 in containers).
-    #[arg(
-        short = 'i',
-        long,
-        env = "SIGNALR_EMULATOR_IP",
-        default_value = "127.0.0.1"
-    )]
-    pub ip: IpAddr,
+    /// IP address to bind (0.0.0.0 in containers) [default: 127.0.0.1 and ::1, both loopback
+    /// addresses, as asrs-emulator listens].
+    #[arg(short = 'i', long, env = "SIGNALR_EMULATOR_IP")]
+    pub ip: Option<IpAddr>,
     /// settings.json with upstream templates, or a folder that holds one (default:
     /// ./settings.json when it exists). Changes to the file are hot-loaded.
     #[arg(short = 'c', long, env = "SIGNALR_EMULATOR_CONFIG")]
@@ -256,7 +252,7 @@ mod tests {
             "--access-key",
             "b",
         ]);
-        assert_eq!(args.ip.to_string(), "0.0.0.0");
+        assert_eq!(args.ip.map(|ip| ip.to_string()).as_deref(), Some("0.0.0.0"));
         assert_eq!(args.access_keys, vec!["a", "b"]);
         assert_eq!(args.auth, AuthArg::Strict);
     }
@@ -265,6 +261,7 @@ mod tests {
     fn defaults_match_asrs_emulator() {
         let args = start(&[]);
         assert_eq!(args.port, 8888);
+        assert_eq!(args.ip, None, "no -i: both loopback addresses");
         assert_eq!(args.access_keys, vec![DEFAULT_ACCESS_KEY]);
     }
 

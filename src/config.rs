@@ -14,6 +14,9 @@ use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, StartArgs};
 pub struct Config {
     /// Address to bind.
     pub bind: SocketAddr,
+    /// Also listen on `[::1]` at the bound port: no `-i` was given, so the server listens on
+    /// both loopback addresses, as asrs-emulator does (`localhost` may resolve to either).
+    pub also_ipv6_loopback: bool,
     /// Access keys; tokens signed with any of them are accepted. The first one is advertised.
     pub access_keys: Vec<String>,
     /// The endpoint clients should use, when it differs from the bound address.
@@ -62,6 +65,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8888)),
+            also_ipv6_loopback: false,
             access_keys: vec![DEFAULT_ACCESS_KEY.to_owned()],
             public_endpoint: None,
             auth: AuthMode::Strict,
@@ -116,7 +120,8 @@ impl TryFrom<StartArgs> for Config {
             return Err(ConfigError("--send-queue must be at least 1.".into()));
         }
         Ok(Config {
-            bind: SocketAddr::new(args.ip, args.port),
+            bind: SocketAddr::new(args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1])), args.port),
+            also_ipv6_loopback: args.ip.is_none(),
             access_keys,
             public_endpoint: args
                 .public_endpoint

@@ -96,6 +96,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run_on(config, vec![listener], shutdown).await
+}
+
+/// [`run`] on several listeners at once (e.g. `127.0.0.1` and `::1`), one state for all.
+pub async fn run_on(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let upstream = Upstream::from_config(&config)
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()))?;
     let state = AppState::new(config, upstream);
@@ -121,7 +130,7 @@ pub async fn run(
             () = stop.cancelled() => {}
         }
     });
-    serve::serve(vec![listener], serve::PlainTcp, app, options, tasks, token).await;
+    serve::serve(listeners, serve::PlainTcp, app, options, tasks, token).await;
     sweeper.abort();
     Ok(())
 }

@@ -222,3 +222,86 @@ async fn the_token_subcommand_signs_rest_and_client_tokens_the_server_accepts() 
     assert!(text(&output.stderr).contains("absolute http://"));
     child.start_kill().unwrap();
 }
+
+/// Whether this machine can listen on `[::1]` at all.
+fn has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+async fn health(addr: SocketAddr) -> Result<u16, reqwest::Error> {
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/health"))
+        .timeout(WAIT)
+        .send()
+        .await?;
+    Ok(response.status().as_u16())
+}
+
+#[tokio::test]
+async fn both_loopback_addresses_answer_by_default_and_i_picks_one() {
+    if !has_ipv6_loopback() {
+        eprintln!(
+            "SKIPPED both_loopback_addresses_answer_by_default: this machine has no IPv6 loopback (::1)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, banner) = start(dir.path(), &[], &[]).await;
+    let v4 = SocketAddr::from(([127, 0, 0, 1], port));
+    let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.ends_with(&format!("listening on http://{v4} and http://{v6}"))),
+        "{banner:?}"
+    );
+    assert_eq!(health(v4).await.unwrap(), 200);
+    assert_eq!(health(v6).await.unwrap(), 200);
+    child.start_kill().unwrap();
+
+    let (mut child, port, _) = start(dir.path(), &["-i", "127.0.0.1"], &[]).await;
+    let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    assert_eq!(
+        health(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .unwrap(),
+        200
+    );
+    assert!(
+        health(v6).await.is_err(),
+        "-i 127.0.0.1 must not listen on ::1"
+    );
+    child.start_kill().unwrap();
+
+    let (mut child, port, _) = start(dir.path(), &["-i", "::1"], &[]).await;
+    assert_eq!(
+        health(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)))
+            .await
+            .unwrap(),
+        200
+    );
+    assert!(
+        health(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .is_err()
+    );
+    child.start_kill().unwrap();
+}
+
+#[tokio::test]
+async fn a_port_taken_on_ipv6_loopback_is_a_clear_error() {
+    if !has_ipv6_loopback() {
+        eprintln!("SKIPPED a_port_taken_on_ipv6_loopback: this machine has no IPv6 loopback (::1)");
+        return;
+    }
+    let taken = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["start", "-p", &port], &[]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let err = text(&output.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on [::1]:{port}")) && err.contains("-i 127.0.0.1"),
+        "{err}"
+    );
+}
