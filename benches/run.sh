@@ -87,7 +87,7 @@ log() { echo "[bench] $*" >&2; }
 
 # --- Tools -----------------------------------------------------------------------------------
 log "building release binaries"
-cargo build --release --bins --quiet || exit 1
+cargo build --release --workspace --bins --quiet || exit 1
 if [[ ! -d benches/socketio/node_modules ]]; then
   log "installing the Socket.IO baseline (npm ci)"
   (cd benches/socketio && npm ci --no-audit --no-fund --quiet) || log "npm ci failed: Socket.IO rows will be empty"

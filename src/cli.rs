@@ -39,6 +39,9 @@ pub enum Command {
         #[command(subcommand)]
         command: UpstreamCommand,
     },
+    /// Print a token signed with the access key: a REST token for an `/api/...` URL, a client
+    /// token for a `/client/?hub=...` URL (for curl, scripts and quick tests).
+    Token(TokenArgs),
     /// Exit 0 when the emulator on this machine answers its health check, 1 otherwise (for
     /// container HEALTHCHECKs: the image has no curl).
     Healthcheck {
@@ -54,6 +57,30 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
+}
+
+/// Options of `token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The URL the token is for, e.g. http://localhost:8888/api/v1/hubs/chat or
+    /// http://localhost:8888/client/?hub=chat; it becomes the token's audience.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// User id to put in the token (`nameid`).
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// Seconds the token stays valid.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub ttl: u64,
+    /// Access key to sign with (the first of a comma-separated list is used).
+    #[arg(
+        long = "access-key",
+        env = "SIGNALR_EMULATOR_ACCESS_KEY",
+        hide_env_values = true,
+        value_delimiter = ',',
+        default_value = DEFAULT_ACCESS_KEY
+    )]
+    pub access_keys: Vec<String>,
 }
 
 /// `upstream` subcommands.
@@ -87,14 +114,10 @@ pub struct StartArgs {
         default_value_t = 8888
     )]
     pub port: u16,
-    /// IP address to bind (0.0.0.0 in containers).
-    #[arg(
-        short = 'i',
-        long,
-        env = "SIGNALR_EMULATOR_IP",
-        default_value = "127.0.0.1"
-    )]
-    pub ip: IpAddr,
+    /// IP address to bind (0.0.0.0 in containers) [default: 127.0.0.1 and ::1, both loopback
+    /// addresses, as asrs-emulator listens].
+    #[arg(short = 'i', long, env = "SIGNALR_EMULATOR_IP")]
+    pub ip: Option<IpAddr>,
     /// settings.json with upstream templates, or a folder that holds one (default:
     /// ./settings.json when it exists). Changes to the file are hot-loaded.
     #[arg(short = 'c', long, env = "SIGNALR_EMULATOR_CONFIG")]
@@ -128,12 +151,15 @@ pub struct StartArgs {
     #[arg(
         long = "access-key",
         env = "SIGNALR_EMULATOR_ACCESS_KEY",
+        // `--help` must not print a secret set in the environment.
+        hide_env_values = true,
         value_delimiter = ',',
         default_value = DEFAULT_ACCESS_KEY
     )]
     pub access_keys: Vec<String>,
-    /// Endpoint clients use to reach the emulator (e.g. http://signalr:8888 in docker-compose);
-    /// printed in the connection string.
+    /// Endpoint printed in the connection string instead of localhost: http://localhost:8888 when
+    /// a published container port is used from the host, http://signalr:8888 (the compose
+    /// service name) when other containers use the printed string.
     #[arg(long, env = "SIGNALR_EMULATOR_PUBLIC_ENDPOINT")]
     pub public_endpoint: Option<String>,
     /// Token checks: strict (signature, exp, nbf, aud), relaxed (signature only, like
@@ -308,7 +334,7 @@ mod tests {
             "--access-key",
             "b",
         ]);
-        assert_eq!(args.ip.to_string(), "0.0.0.0");
+        assert_eq!(args.ip.map(|ip| ip.to_string()).as_deref(), Some("0.0.0.0"));
         assert_eq!(args.access_keys, vec!["a", "b"]);
         assert_eq!(args.auth, AuthArg::Strict);
     }
@@ -317,6 +343,7 @@ mod tests {
     fn defaults_match_asrs_emulator() {
         let args = start(&[]);
         assert_eq!(args.port, 8888);
+        assert_eq!(args.ip, None, "no -i: both loopback addresses");
         assert_eq!(args.access_keys, vec![DEFAULT_ACCESS_KEY]);
     }
 

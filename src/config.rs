@@ -14,6 +14,9 @@ use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, SecurityArgs, ServiceModeArg, Star
 pub struct Config {
     /// Address to bind.
     pub bind: SocketAddr,
+    /// Also listen on `[::1]` at the bound port: no `-i` was given, so the server listens on
+    /// both loopback addresses, as asrs-emulator does (`localhost` may resolve to either).
+    pub also_ipv6_loopback: bool,
     /// Access keys; tokens signed with any of them are accepted. The first one is advertised.
     pub access_keys: Vec<String>,
     /// The endpoint clients should use, when it differs from the bound address.
@@ -67,6 +70,9 @@ pub struct Config {
     pub server_ping_interval: Duration,
     /// Frames queued per app-server connection before it is closed as too slow.
     pub server_send_queue: usize,
+    /// The process environment's variables, where asrs-emulator's .NET-style upstream settings
+    /// (`UpstreamSettings__Templates__0__UrlTemplate`, ...) are read from.
+    pub environment: Vec<(String, String)>,
 }
 
 /// Where the service port's certificate comes from.
@@ -113,6 +119,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8888)),
+            also_ipv6_loopback: false,
             access_keys: vec![DEFAULT_ACCESS_KEY.to_owned()],
             public_endpoint: None,
             auth: AuthMode::Strict,
@@ -137,6 +144,7 @@ impl Default for Config {
             service_mode: ServiceMode::Classic,
             server_ping_interval: Duration::from_secs(5),
             server_send_queue: 16 * 1024,
+            environment: Vec::new(),
         }
     }
 }
@@ -178,7 +186,8 @@ impl TryFrom<StartArgs> for Config {
             return Err(ConfigError("--send-queue must be at least 1.".into()));
         }
         Ok(Config {
-            bind: SocketAddr::new(args.ip, args.port),
+            bind: SocketAddr::new(args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1])), args.port),
+            also_ipv6_loopback: args.ip.is_none(),
             access_keys,
             public_endpoint: args
                 .public_endpoint
@@ -201,6 +210,7 @@ impl TryFrom<StartArgs> for Config {
             },
             upstream_urls: args.upstream,
             upstream_timeout: seconds(args.upstream_timeout, "--upstream-timeout")?,
+            environment: std::env::vars().collect(),
             header_read_timeout: seconds(args.header_read_timeout, "--header-read-timeout")?,
             body_read_timeout: seconds(args.body_read_timeout, "--body-read-timeout")?,
             shutdown_grace: seconds(args.shutdown_timeout, "--shutdown-timeout")?,

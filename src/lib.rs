@@ -95,6 +95,10 @@ pub fn router(state: AppState) -> Router {
                     state.clone(),
                     api::count_requests,
                 ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    api::trace_requests,
+                ))
                 .layer(rest_callers),
         )
         .merge(client::router().layer(browser_clients))
@@ -110,6 +114,15 @@ pub fn router(state: AppState) -> Router {
 pub async fn run(
     config: Config,
     listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run_on(config, vec![listener], shutdown).await
+}
+
+/// [`run`] on several listeners at once (e.g. `127.0.0.1` and `::1`), one state for all.
+pub async fn run_on(
+    config: Config,
+    listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let upstream = Upstream::from_config(&config)
@@ -139,14 +152,14 @@ pub async fn run(
         }
     });
     match &config_tls {
-        None => serve::serve(vec![listener], serve::PlainTcp, app, options, tasks, token).await,
+        None => serve::serve(listeners, serve::PlainTcp, app, options, tasks, token).await,
         Some(source) => {
             let invalid = |err: tls::TlsError| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string())
             };
             let files = tls::prepare(source).map_err(invalid)?;
             let acceptor = tls::TlsAcceptor::new(&files, token.clone()).map_err(invalid)?;
-            serve::serve(vec![listener], acceptor, app, options, tasks, token).await;
+            serve::serve(listeners, acceptor, app, options, tasks, token).await;
         }
     }
     sweeper.abort();

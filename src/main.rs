@@ -2,16 +2,18 @@
 //! connection string and serves until SIGINT or SIGTERM; `upstream init|list` manage the
 //! upstream settings file; `healthcheck` probes a running emulator.
 
+use std::io::ErrorKind;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use signalr_emulator::auth::EntraTokens;
-use signalr_emulator::cli::{Cli, Command, StartArgs, UpstreamCommand};
+use signalr_emulator::auth::{EntraTokens, token_for_url};
+use signalr_emulator::cli::{Cli, Command, StartArgs, TokenArgs, UpstreamCommand};
 use signalr_emulator::config::TlsSource;
 use signalr_emulator::tls::{self, TlsFiles};
 use signalr_emulator::upstream::{Upstream, commands, settings};
-use signalr_emulator::{Config, healthcheck, run, shutdown, telemetry};
+use signalr_emulator::{Config, healthcheck, run_on, shutdown, telemetry};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -24,6 +26,7 @@ async fn main() -> ExitCode {
         Command::Upstream {
             command: UpstreamCommand::List { config },
         } => commands::list(config.as_deref()),
+        Command::Token(args) => token(&args),
         Command::Healthcheck { port, timeout } => {
             return match healthcheck::check(port, Duration::from_secs(timeout)).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -41,6 +44,19 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `token`: print a token for a URL, signed with the first access key.
+fn token(args: &TokenArgs) -> Result<(), String> {
+    let key = args
+        .access_keys
+        .iter()
+        .map(|key| key.trim())
+        .find(|key| !key.is_empty())
+        .ok_or("--access-key / SIGNALR_EMULATOR_ACCESS_KEY is empty: give a key")?;
+    let token = token_for_url(key, &args.url, args.user.as_deref(), args.ttl)?;
+    print_best_effort(&format!("{token}\n"));
+    Ok(())
 }
 
 /// `start`: validate, bind, announce, serve.
@@ -67,29 +83,22 @@ async fn start(args: StartArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let listener = match listen(config.bind) {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("error: cannot listen on {}: {err}", config.bind);
-            return ExitCode::FAILURE;
-        }
-    };
-    let bound = match listener.local_addr() {
-        Ok(addr) => addr,
+    let (listeners, bound) = match listeners(&config) {
+        Ok(bound) => bound,
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::FAILURE;
         }
     };
-    print_banner(&config, bound);
+    print_banner(&config, &bound);
     print_security_notes(&config, tls.as_ref());
     tracing::info!(
-        address = %bound,
+        address = %bound[0],
         auth = ?config.auth,
         access_keys = config.access_keys.len(),
         "signalr-emulator started"
     );
-    match run(config, listener, shutdown::signal()).await {
+    match run_on(config, listeners, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -103,8 +112,51 @@ async fn start(args: StartArgs) -> ExitCode {
 /// SYNs and each of those clients waits a second for its retransmit.
 const LISTEN_BACKLOG: u32 = 4096;
 
+/// How often `-p 0` without `-i` looks for a port free on both loopback addresses.
+const PORT_ATTEMPTS: usize = 20;
+
+/// The listeners `config` asks for and their addresses: its address, and `[::1]` at the same
+/// port when no `-i` was given. Where the machine has no IPv6 loopback, a warning and IPv4
+/// alone; with `-p 0` the pair is retried until one port is free on both.
+fn listeners(config: &Config) -> Result<(Vec<TcpListener>, Vec<SocketAddr>), String> {
+    let bind = |addr: SocketAddr| {
+        let listener = listen(addr).map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+        let bound = listener.local_addr().map_err(|err| err.to_string())?;
+        Ok::<_, String>((listener, bound))
+    };
+    let (v4, v4_addr) = bind(config.bind)?;
+    if !config.also_ipv6_loopback {
+        return Ok((vec![v4], vec![v4_addr]));
+    }
+    let mut v4 = (v4, v4_addr);
+    for _ in 0..PORT_ATTEMPTS {
+        let v6_addr = SocketAddr::from((Ipv6Addr::LOCALHOST, v4.1.port()));
+        match listen(v6_addr) {
+            Ok(v6) => return Ok((vec![v4.0, v6], vec![v4.1, v6_addr])),
+            Err(err) if err.kind() == ErrorKind::AddrInUse && config.bind.port() == 0 => {
+                v4 = bind(config.bind)?;
+            }
+            Err(err) if err.kind() == ErrorKind::AddrInUse => {
+                return Err(format!(
+                    "cannot listen on {v6_addr}: {err}; pass -i 127.0.0.1 to listen on IPv4 only"
+                ));
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "not listening on {v6_addr} ({err}): this machine seems to have no IPv6 loopback; serving {} only",
+                    v4.1
+                );
+                return Ok((vec![v4.0], vec![v4.1]));
+            }
+        }
+    }
+    Err(format!(
+        "no port was free on both 127.0.0.1 and ::1 in {PORT_ATTEMPTS} tries: pass -p PORT, or -i 127.0.0.1"
+    ))
+}
+
 /// Binds `addr` with a listen backlog fit for connection bursts.
-fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -130,14 +182,19 @@ fn print_upstream(upstream: Option<&Upstream>) {
     print_best_effort(&text);
 }
 
-/// The start banner on stdout, in the shape asrs-emulator prints, so scripts can parse it.
-fn print_banner(config: &Config, bound: std::net::SocketAddr) {
+/// The start banner on stdout, in the shape asrs-emulator prints, so scripts can parse it (and
+/// those written for asrs-emulator find the line they wait for).
+fn print_banner(config: &Config, bound: &[SocketAddr]) {
     let rule = "===================================================";
+    let addresses = bound
+        .iter()
+        .map(|addr| format!("{}://{addr}", config.scheme()))
+        .collect::<Vec<_>>()
+        .join(" and ");
     print_best_effort(&format!(
-        "{rule}\nsignalr-emulator {} is listening on {}://{bound}\n\nPress Ctrl+C to stop it.\n\nUse this ConnectionString:\n***********\n\n{}\n\n***********\n{rule}\n",
+        "{rule}\nThe Azure SignalR Emulator was successfully started.\nsignalr-emulator {} is listening on {addresses}\n\nPress Ctrl+C to stop it.\n\nUse this ConnectionString:\n***********\n\n{}\n\n***********\n{rule}\n",
         env!("CARGO_PKG_VERSION"),
-        config.scheme(),
-        config.connection_string(bound),
+        config.connection_string(bound[0]),
     ));
 }
 

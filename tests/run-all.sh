@@ -10,9 +10,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 echo "== cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --locked
+cargo test --locked --workspace
 echo "== real clients"
 cargo build --locked --bin signalr-emulator
 # The README's run command must start the server, not the load generator beside it.

@@ -18,6 +18,7 @@ mod limits;
 mod metrics;
 mod operations;
 mod payload;
+mod rest_trace;
 mod streams;
 mod swagger;
 mod tokens;
@@ -34,6 +35,7 @@ use crate::state::AppState;
 pub use group_members::MAX_PAGE_SIZE;
 pub use limits::MAX_HEADER_BYTES;
 pub use metrics::{RestMetrics, RestRoute, count_requests};
+pub use rest_trace::trace_requests;
 pub use tokens::PRIMARY_KEY_ID;
 
 /// Largest REST request body Azure accepts (1 MB).

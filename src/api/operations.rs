@@ -10,7 +10,7 @@ use super::extract::HubRequest;
 use super::payload::Payload;
 use crate::error::ApiError;
 use crate::hub::names::{check_group, check_user};
-use crate::hub::{ConnectionHandle, TraceEvent, TraceKind};
+use crate::hub::{ConnectionHandle, Preview, TraceEvent, TraceKind};
 use crate::protocol::Close;
 
 /// Sends the payload to every connection of the hub but the excluded ones.
@@ -79,12 +79,14 @@ fn sent(
     targets: &[ConnectionHandle],
 ) -> usize {
     let target = payload.invocation.target.clone();
+    let arguments = Preview::of(&payload.invocation.arguments);
     let recipients = payload.deliver(targets);
     req.hub.trace().emit(|| {
         let kind = TraceKind::Sent {
             to: to(),
             target,
             recipients,
+            arguments: Some(arguments),
         };
         TraceEvent::now(req.hub.name().clone(), None, kind)
     });

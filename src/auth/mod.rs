@@ -4,7 +4,8 @@
 //! token ([`token_from_request`]), checking a token against the configured access keys
 //! ([`Verifier`]) with a precise reason for every rejection ([`AuthError`]), turning the payload
 //! into the user id and claim list the hub and upstream need ([`Claims`]), and signing tokens
-//! ([`issue_token`], for tests and the REST `:generateToken` operation).
+//! ([`issue_token`], for tests and the REST `:generateToken` operation; [`token_for_url`], for the
+//! `token` subcommand).
 //!
 //! Microsoft Entra ID tokens (RS256/ES256) are accepted only when the operator opts in
 //! ([`EntraTokens`]).
@@ -21,6 +22,7 @@ mod error;
 mod lifetime;
 mod request;
 mod token;
+mod url_token;
 mod verify;
 
 pub use audience::Audience;
@@ -30,4 +32,5 @@ pub use error::AuthError;
 pub use lifetime::{iso8601, unix_now};
 pub use request::token_from_request;
 pub use token::issue_token;
+pub use url_token::token_for_url;
 pub use verify::{AuthMode, Verifier};

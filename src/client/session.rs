@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use super::app_server_link::AppServerLink;
 use super::reconnect::ReconnectState;
 use super::upstream_link::UpstreamLink;
-use crate::hub::{ConnectionHandle, Trace, TraceEvent, TraceKind};
+use crate::hub::{ConnectionHandle, Preview, Trace, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, HandshakeRequest};
 use crate::protocol::{
     self, Close, Completion, CompletionResult, Encoded, FrameReader, HubMessage, Protocol, json,
@@ -192,6 +192,7 @@ impl Session {
             self.trace.emit(|| {
                 let kind = TraceKind::Invocation {
                     target: inv.target.clone(),
+                    arguments: Some(Preview::of(&inv.arguments)),
                 };
                 let connection = &self.connection;
                 TraceEvent::now(

@@ -2,7 +2,8 @@
 //! step, nothing from a CDN) over a small JSON API: the hubs with their connections, users and
 //! groups, the connection string, a live trace over Server-Sent Events, and short-lived REST
 //! tokens so the page's send form goes through the real REST API. Protected by the access key
-//! unless `--auth off` (see [`session`]).
+//! unless `--auth off` (see [`session`]). Also the interactive API reference at `/swagger/`
+//! over the served OpenAPI documents, whose calls are signed through the same session.
 //!
 //! These routes are merged outside the CORS layer on purpose: other origins (the user's own app
 //! on another port) must not read the dashboard with the viewer's cookie.
@@ -27,22 +28,49 @@ use session::Viewer;
 /// How long a REST token handed to the page stays valid, in seconds.
 const REST_TOKEN_SECONDS: u64 = 300;
 
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
 const INDEX_HTML: &str = include_str!("assets/index.html");
-const APP_JS: &str = include_str!("assets/app.js");
-const STYLE_CSS: &str = include_str!("assets/style.css");
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
+const API_REFERENCE_HTML: &str = include_str!("assets/api-reference.html");
+
+/// The embedded files under `/dashboard/`: name, content type, content.
+const ASSETS: [(&str, &str, &str); 7] = [
+    ("app.js", JS, include_str!("assets/app.js")),
+    ("dom.js", JS, include_str!("assets/dom.js")),
+    ("trace.js", JS, include_str!("assets/trace.js")),
+    ("style.css", CSS, include_str!("assets/style.css")),
+    ("favicon.svg", SVG, FAVICON_SVG),
+    (
+        "api-reference.js",
+        JS,
+        include_str!("assets/api-reference.js"),
+    ),
+    (
+        "api-reference.css",
+        CSS,
+        include_str!("assets/api-reference.css"),
+    ),
+];
 
 /// The dashboard's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| asset("text/html; charset=utf-8", INDEX_HTML)))
-        .route(
-            "/dashboard/app.js",
-            get(|| asset("text/javascript; charset=utf-8", APP_JS)),
-        )
-        .route(
-            "/dashboard/style.css",
-            get(|| asset("text/css; charset=utf-8", STYLE_CSS)),
-        )
+    let mut router = Router::new()
+        .route("/", get(|| asset(HTML, INDEX_HTML)))
+        // Browsers ask for /favicon.ico whatever the page links; an SVG answers both.
+        .route("/favicon.ico", get(|| asset(SVG, FAVICON_SVG)))
+        .route("/swagger", get(|| asset(HTML, API_REFERENCE_HTML)))
+        .route("/swagger/", get(|| asset(HTML, API_REFERENCE_HTML)));
+    for (name, content_type, body) in ASSETS {
+        router = router.route(
+            &format!("/dashboard/{name}"),
+            get(move || asset(content_type, body)),
+        );
+    }
+    router
         .route("/dashboard/login", post(session::login))
         .route("/dashboard/logout", post(session::logout))
         .route("/dashboard/api/state", get(overview))

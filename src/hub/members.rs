@@ -13,7 +13,7 @@ use super::app_servers::ClientInvocations;
 use super::connection::ConnectionHandle;
 use super::servers::ServerSet;
 use super::snapshot::Retired;
-use super::trace::Trace;
+use super::trace::{MembershipChange, Trace, TraceEvent, TraceKind};
 use super::user_groups::UserGroups;
 
 type Members = HashMap<Arc<str>, ConnectionHandle>;
@@ -245,22 +245,38 @@ impl Hub {
 
     /// Adds a connection to a group. Returns false when the connection is not in this hub.
     pub fn add_to_group(&self, connection_id: &str, group: &str) -> bool {
-        let mut state = self.write();
-        let Some(connection) = state.connections.get(connection_id).cloned() else {
-            return false;
-        };
-        state.join(&connection, group);
+        {
+            let mut state = self.write();
+            let Some(connection) = state.connections.get(connection_id).cloned() else {
+                return false;
+            };
+            state.join(&connection, group);
+        }
+        self.trace_membership(
+            Some(connection_id),
+            None,
+            MembershipChange::Joined,
+            Some(group),
+        );
         true
     }
 
     /// Removes a connection from a group. Returns false when the connection is not in this hub;
     /// removing a connection from a group it is not in is not an error.
     pub fn remove_from_group(&self, connection_id: &str, group: &str) -> bool {
-        let mut state = self.write();
-        if !state.connections.contains_key(connection_id) {
-            return false;
+        {
+            let mut state = self.write();
+            if !state.connections.contains_key(connection_id) {
+                return false;
+            }
+            state.leave(connection_id, group);
         }
-        state.leave(connection_id, group);
+        self.trace_membership(
+            Some(connection_id),
+            None,
+            MembershipChange::Left,
+            Some(group),
+        );
         true
     }
 
@@ -282,11 +298,14 @@ impl Hub {
         for connection in &connections {
             state.join(connection, group);
         }
+        drop(state);
+        self.trace_membership(None, Some(user), MembershipChange::Joined, Some(group));
     }
 
     /// Removes a user's membership and the user's connections from the group.
     pub fn remove_user_from_group(&self, user: &str, group: &str) {
         self.write().remove_user_from_group(user, group);
+        self.trace_membership(None, Some(user), MembershipChange::Left, Some(group));
     }
 
     /// Removes every membership of the user and the user's connections from every group.
@@ -296,36 +315,72 @@ impl Hub {
         for id in state.user_connection_ids(user) {
             state.leave_all(&id);
         }
+        drop(state);
+        self.trace_membership(None, Some(user), MembershipChange::Left, None);
     }
 
     /// Removes a connection from every group. Returns false when the connection is not in this
     /// hub. The user's memberships stay: they apply to the user's later connections.
     pub fn remove_from_all_groups(&self, connection_id: &str) -> bool {
-        let mut state = self.write();
-        if !state.connections.contains_key(connection_id) {
-            return false;
+        {
+            let mut state = self.write();
+            if !state.connections.contains_key(connection_id) {
+                return false;
+            }
+            state.leave_all(connection_id);
         }
-        state.leave_all(connection_id);
+        self.trace_membership(Some(connection_id), None, MembershipChange::Left, None);
         true
     }
 
     /// Joins every connection of `connections` that is still in this hub to the group, under
     /// one lock.
     pub fn add_connections_to_group(&self, connections: &[ConnectionHandle], group: &str) {
-        let mut state = self.write();
-        for connection in connections {
-            if state.connections.contains_key(connection.id().as_ref()) {
-                state.join(connection, group);
+        let mut joined = Vec::with_capacity(connections.len());
+        {
+            let mut state = self.write();
+            for connection in connections {
+                if state.connections.contains_key(connection.id().as_ref()) {
+                    state.join(connection, group);
+                    joined.push(connection.id());
+                }
             }
+        }
+        for id in joined {
+            self.trace_membership(Some(id), None, MembershipChange::Joined, Some(group));
         }
     }
 
     /// Takes every connection of `connections` out of the group, under one lock.
     pub fn remove_connections_from_group(&self, connections: &[ConnectionHandle], group: &str) {
-        let mut state = self.write();
-        for connection in connections {
-            state.leave(connection.id(), group);
+        {
+            let mut state = self.write();
+            for connection in connections {
+                state.leave(connection.id(), group);
+            }
         }
+        for connection in connections {
+            let id = connection.id();
+            self.trace_membership(Some(id), None, MembershipChange::Left, Some(group));
+        }
+    }
+
+    /// Reports a membership change of a connection or a user to the live trace.
+    fn trace_membership(
+        &self,
+        connection_id: Option<&str>,
+        user: Option<&str>,
+        change: MembershipChange,
+        group: Option<&str>,
+    ) {
+        self.trace.emit(|| {
+            let kind = TraceKind::Membership {
+                change,
+                group: group.map(str::to_owned),
+                user_id: user.map(Arc::from),
+            };
+            TraceEvent::now(self.name.clone(), connection_id.map(Arc::from), kind)
+        });
     }
 
     /// Up to `limit` of the group's connections in connection-id order, starting after the id

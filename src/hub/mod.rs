@@ -30,7 +30,10 @@ pub use servers::{
 };
 pub use service_metrics::ServiceMessageMetrics;
 pub use snapshot::{ConnectionSnapshot, HubSnapshot, HubStats, NameCount};
-pub use trace::{TRACE_CAPACITY, Trace, TraceEvent, TraceKind, TraceWatcher, Watched};
+pub use trace::{
+    BACKLOG_HUBS, BACKLOG_PER_HUB, MembershipChange, PREVIEW_BYTES, Preview, TRACE_CAPACITY, Trace,
+    TraceEvent, TraceKind, TraceWatcher, Watched,
+};
 pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
 
 use crate::protocol::Frames;

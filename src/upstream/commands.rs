@@ -4,6 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use super::env_settings::EnvSettings;
 use super::settings::{self, DEFAULT_SETTINGS};
 use crate::config::{DEFAULT_SETTINGS_FILE, resolve_settings_file};
 
@@ -49,19 +50,20 @@ pub fn init(dir: Option<&Path>, force: bool) -> Result<(), String> {
 /// Prints the templates of `config` (a file, or a folder holding settings.json; default
 /// ./settings.json).
 pub fn list(config: Option<&Path>) -> Result<(), String> {
+    let env = EnvSettings::from_vars(std::env::vars());
     let file = match config {
         Some(path) => absolute(&resolve_settings_file(path).map_err(|err| err.to_string())?),
         None => {
             let file = absolute(Path::new(DEFAULT_SETTINGS_FILE));
             if !file.is_file() {
                 println!("No settings file at '{}'.", file.display());
-                println!("{}", settings::describe(&[]));
+                println!("{}", settings::describe(&settings::from_env(&env)?));
                 return Ok(());
             }
             file
         }
     };
-    let (templates, _) = settings::load(&file).map_err(|err| err.to_string())?;
+    let (templates, _) = settings::load(&file, &env).map_err(|err| err.to_string())?;
     println!("Loaded upstream settings from '{}'", file.display());
     println!("{}", settings::describe(&templates));
     Ok(())

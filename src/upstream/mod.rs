@@ -11,6 +11,7 @@
 //! * [`commands`]: the `upstream init` and `upstream list` subcommands.
 
 pub mod commands;
+pub mod env_settings;
 mod jsonc;
 pub mod metrics;
 mod reload;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::text::sentence_end;
+use env_settings::EnvSettings;
 use metrics::{CallOutcome, UpstreamMetrics};
 use report::Call;
 use response::Attempt;
@@ -50,6 +52,8 @@ struct Inner {
     loaded: Vec<u8>,
     /// Templates from `--upstream`, kept after the file's across reloads.
     extra: Vec<Template>,
+    /// asrs-emulator's `UpstreamSettings__…` variables, laid over the file on every reload.
+    env: EnvSettings,
     /// The templates in effect: the file's, then `extra`. Swapped whole on reload; the lock is
     /// only held to clone or replace the `Arc`, never across an await.
     templates: RwLock<Arc<[Template]>>,
@@ -146,12 +150,13 @@ impl Upstream {
                 Template::catch_all(url).map_err(|why| ConfigError(format!("--upstream: {why}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if config.settings_file.is_none() && extra.is_empty() {
+        let env = EnvSettings::from_vars(config.environment.iter().cloned());
+        if config.settings_file.is_none() && extra.is_empty() && env.is_empty() {
             return Ok(None);
         }
         let (from_file, loaded) = match &config.settings_file {
-            Some(file) => settings::load(file).map_err(|err| ConfigError(err.to_string()))?,
-            None => (Vec::new(), Vec::new()),
+            Some(file) => settings::load(file, &env).map_err(|err| ConfigError(err.to_string()))?,
+            None => (settings::from_env(&env).map_err(ConfigError)?, Vec::new()),
         };
         let mut http = reqwest::Client::builder()
             // Upstreams are local or on the compose network: a system proxy would only get
@@ -173,6 +178,7 @@ impl Upstream {
                 file: config.settings_file.clone(),
                 loaded,
                 extra,
+                env,
                 templates: RwLock::new(templates),
                 keys: config.access_keys.clone(),
                 http,

@@ -49,7 +49,7 @@ pub(super) async fn watch(
 
 /// Parses changed content and swaps it in, or says why it was not.
 fn apply(upstream: &Upstream, file: &std::path::Path, bytes: &[u8]) {
-    match settings::parse(bytes) {
+    match settings::parse(bytes, &upstream.inner.env) {
         Ok(templates) => {
             let all = upstream.replace(templates);
             tracing::info!(

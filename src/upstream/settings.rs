@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::env_settings::EnvSettings;
 use super::jsonc;
 use super::template::{Pattern, Template};
 
@@ -73,24 +74,36 @@ pub fn read(file: &Path) -> Result<Vec<u8>, SettingsError> {
     Ok(bytes)
 }
 
-/// Reads and parses `file`.
-pub fn load(file: &Path) -> Result<(Vec<Template>, Vec<u8>), SettingsError> {
+/// Reads and parses `file`, with the environment's settings laid over it.
+pub fn load(file: &Path, env: &EnvSettings) -> Result<(Vec<Template>, Vec<u8>), SettingsError> {
     let bytes = read(file)?;
-    let templates = parse(&bytes).map_err(|reason| SettingsError {
+    let templates = parse(&bytes, env).map_err(|reason| SettingsError {
         file: file.to_owned(),
         reason,
     })?;
     Ok((templates, bytes))
 }
 
-/// The templates in a settings document, in order. No `UpstreamSettings` or no `Templates`
-/// means no templates, as in the official emulator.
-pub fn parse(bytes: &[u8]) -> Result<Vec<Template>, String> {
+/// The templates in a settings document with the environment's settings laid over it, in
+/// order. No `UpstreamSettings` or no `Templates` means no templates, as in the official
+/// emulator.
+pub fn parse(bytes: &[u8], env: &EnvSettings) -> Result<Vec<Template>, String> {
     let text = std::str::from_utf8(bytes)
         .map_err(|err| format!("it is not UTF-8 text ({err})"))?
         .trim_start_matches('\u{feff}');
     let root: Value = serde_json::from_str(&jsonc::to_json(text))
         .map_err(|err| format!("it is not valid JSON: {err}"))?;
+    templates(env.apply(root))
+}
+
+/// The templates of the environment's settings alone (no settings file).
+pub fn from_env(env: &EnvSettings) -> Result<Vec<Template>, String> {
+    templates(env.apply(Value::Object(Map::new())))
+        .map_err(|why| format!("in the UpstreamSettings__… environment variables: {why}"))
+}
+
+/// The templates of a parsed settings document.
+fn templates(root: Value) -> Result<Vec<Template>, String> {
     let Value::Object(root) = root else {
         return Err("the top level must be a JSON object".into());
     };
@@ -177,7 +190,7 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Result<Vec<Template>, String> {
-        parse(text.as_bytes())
+        parse(text.as_bytes(), &EnvSettings::default())
     }
 
     #[test]
@@ -263,13 +276,15 @@ mod tests {
     fn load_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.json");
-        let err = load(&file).unwrap_err();
+        let err = load(&file, &EnvSettings::default()).unwrap_err();
         assert!(
             err.to_string().contains("settings.json': cannot open it"),
             "{err}"
         );
         std::fs::write(&file, "{\"UpstreamSettings\": 1}").unwrap();
-        let err = load(&file).unwrap_err().to_string();
+        let err = load(&file, &EnvSettings::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("invalid upstream settings file '"), "{err}");
         assert!(err.ends_with("UpstreamSettings must be an object"), "{err}");
     }

@@ -4,6 +4,7 @@
 mod app_server;
 mod auth;
 mod binary;
+mod cli;
 mod common;
 mod connection_auth;
 mod cors;

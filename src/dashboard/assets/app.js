@@ -1,48 +1,34 @@
-// The signalr-emulator dashboard: polls /dashboard/api/state, follows the live trace over
-// Server-Sent Events, and sends test messages through the real REST API with a short-lived
-// token the server signs for exactly that path. Plain DOM, no framework, no build step; every
-// user-supplied string goes in through textContent.
+// The signalr-emulator dashboard: polls /dashboard/api/state, shows the live trace (trace.js),
+// and sends test messages through the real REST API with a short-lived token the server signs
+// for exactly that path. Plain DOM, no framework, no build step; uses dom.js.
 "use strict";
 
-const MAX_TRACE_LINES = 500;
 const POLL_MS = 2000;
 const REFRESH_DEBOUNCE_MS = 150;
 
-const $ = (id) => document.getElementById(id);
-let events = null;
 let refreshTimer = null;
-let dropped = 0;
 let latest = { hubs: [] };
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "onclick") node.addEventListener("click", value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child);
-  }
-  return node;
-}
+// Whether this page has shown the dashboard: a 401 then means the session ended, which is
+// worth saying; before that, the login card needs no error.
+let wasIn = false;
 
 async function api(path, init) {
   const response = await fetch(path, { credentials: "same-origin", ...init });
   if (response.status === 401) {
-    showLogin((await response.json().catch(() => ({}))).message);
+    showLogin(wasIn ? "Your session ended: log in again." : "");
     throw new Error("unauthorized");
   }
   return response;
 }
 
 function showLogin(message) {
-  if (events) { events.close(); events = null; }
+  dashboardTrace.stop();
+  wasIn = false;
   setLive(false);
   $("app").hidden = true;
-  $("logout").hidden = true;
+  $("header-app").hidden = true;
   $("login").hidden = false;
-  $("login-error").textContent = message ?? "";
+  $("login-error").textContent = message;
   $("key").focus();
 }
 
@@ -55,14 +41,16 @@ async function refresh() {
   const response = await api("/dashboard/api/state", { cache: "no-store" });
   if (!response.ok) return;
   latest = await response.json();
+  wasIn = true;
   $("login").hidden = true;
   $("app").hidden = false;
+  $("header-app").hidden = false;
   $("logout").hidden = latest.auth === "off";
   const cs = $("connection-string");
   if (cs.value !== latest.connectionString) cs.value = latest.connectionString;
   renderHubs(latest.hubs);
   fillSuggestions();
-  if (!events) follow();
+  if (!dashboardTrace.following()) follow();
 }
 
 function scheduleRefresh() {
@@ -78,7 +66,7 @@ function pick(hub, scope, who) {
 }
 
 function renderHubs(hubs) {
-  $("hub-count").textContent = `${hubs.length} hub(s)`;
+  $("hub-count").textContent = plural(hubs.length, "hub");
   const container = $("hubs");
   if (hubs.length === 0) {
     container.replaceChildren(el("p", { class: "muted" }, "No hub yet: connect a client or call the REST API."));
@@ -123,66 +111,20 @@ function renderHub(hub) {
     el("div", { class: "hub-head" },
       el("h3", { class: "clickable", onclick: () => pick(hub.name, "hub") }, hub.name),
       el("span", { class: `tag mode ${hub.mode}`, title: "default: clients are relayed to app servers; serverless: REST and upstream" }, `${hub.mode} mode`),
-      el("span", { class: "muted" }, `${hub.connections.length} connection(s), ${hub.users.length} user(s), ${hub.groups.length} group(s), ${hub.servers.length} app-server connection(s)`)),
+      el("span", { class: "muted" }, [plural(hub.connections.length, "connection"), plural(hub.users.length, "user"), plural(hub.groups.length, "group"), plural(hub.servers.length, "app-server connection")].join(", "))),
     servers, table, tags("user", hub.users), tags("group", hub.groups));
 }
 
-function describe(event) {
-  const who = event.connectionId ?? "";
-  switch (event.type) {
-    case "connected":
-      return `${who} connected over ${event.transport} (${event.protocol})${event.userId ? ` as user ${event.userId}` : ""}`;
-    case "disconnected":
-      return `${who} disconnected: ${event.reason}`;
-    case "invocation":
-      return `${who} invoked ${event.target}`;
-    case "sent":
-      return `REST send of ${event.target} to ${event.to}: ${event.recipients} recipient(s)`;
-    case "closed":
-      return `REST close of ${event.to}: ${event.count} connection(s)${event.reason ? ` (reason: ${event.reason})` : ""}`;
-    case "serverConnected":
-      return `app server ${event.serverId} connected (${event.serverKind} connection ${event.serverConnection})`;
-    case "serverDisconnected":
-      return `app-server connection ${event.serverConnection} closed: ${event.reason}`;
-    case "serverMessage":
-      return `app-server connection ${event.serverConnection} sent ${event.message}`;
-    default:
-      return JSON.stringify(event);
-  }
-}
-
-function addTrace(event) {
-  const time = new Date(event.atMs).toISOString().slice(11, 23);
-  const line = el("li", { "data-type": event.type },
-    el("span", { class: "time" }, time),
-    el("span", { class: `kind ${event.type}` }, event.type),
-    el("span", {}, el("span", { class: "muted" }, `${event.hub} · `), describe(event)));
-  const list = $("trace");
-  list.prepend(line);
-  while (list.children.length > MAX_TRACE_LINES) list.lastElementChild.remove();
-}
-
 function follow() {
-  events = new EventSource("/dashboard/api/events");
-  events.onopen = () => setLive(true);
-  events.addEventListener("trace", (message) => {
-    addTrace(JSON.parse(message.data));
-    scheduleRefresh();
+  dashboardTrace.follow({
+    onOpen: () => setLive(true),
+    onEvent: scheduleRefresh,
+    onClosed: (closed) => {
+      setLive(false);
+      // A closed stream is not retried by the browser: find out why (e.g. the session ended).
+      if (closed) setTimeout(() => refresh().catch(() => {}), 1000);
+    },
   });
-  events.addEventListener("dropped", (message) => {
-    dropped += Number(message.data);
-    const notice = $("dropped");
-    notice.hidden = false;
-    notice.textContent = `${dropped} trace line(s) were dropped because this page fell behind; connections are never slowed down for the dashboard.`;
-  });
-  events.onerror = () => {
-    setLive(false);
-    // A closed stream (e.g. the session expired) is not retried by the browser: check why.
-    if (events && events.readyState === EventSource.CLOSED) {
-      events = null;
-      setTimeout(() => refresh().catch(() => {}), 1000);
-    }
-  };
 }
 
 function fillSuggestions() {
@@ -256,7 +198,6 @@ $("send-form").addEventListener("submit", (event) => {
 });
 $("send-scope").addEventListener("change", updateScope);
 $("send-hub").addEventListener("change", fillSuggestions);
-$("clear-trace").addEventListener("click", () => $("trace").replaceChildren());
 $("copy").addEventListener("click", async () => {
   const input = $("connection-string");
   try {
@@ -284,7 +225,7 @@ $("login-form").addEventListener("submit", async (event) => {
 });
 $("logout").addEventListener("click", async () => {
   await fetch("/dashboard/logout", { method: "POST", credentials: "same-origin" });
-  showLogin("Logged out.");
+  showLogin("");
 });
 
 updateScope();

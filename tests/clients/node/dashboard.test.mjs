@@ -109,7 +109,7 @@ describe("live dashboard in headless Chromium", () => {
       const [message] = await inbox.waitForCount(1, 10_000, "the form's message at the client");
       assert.deepEqual(message, ["Hello from the dashboard", 42]);
       await page.waitForFunction(() => document.getElementById("send-result").textContent.includes("→ 202"), null, UI_WAIT);
-      await traced("sent", "REST send of newMessage to user alice: 1 recipient(s)");
+      await traced("sent", "REST send of newMessage to user alice: 1 recipient");
       await page.waitForFunction(
         (row) => document.querySelector(row)?.lastElementChild.textContent === "1 / 1",
         row,
