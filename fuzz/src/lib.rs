@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use serde_json::Value;
 use signalr_emulator::api::filter::{Filter, Subject};
 use signalr_emulator::auth::{Audience, AuthMode, Verifier, issue_token};
-use signalr_emulator::protocol::{self, Protocol, handshake};
+use signalr_emulator::protocol::{self, Protocol, handshake, service};
 
 /// A hub protocol's framing and parser on arbitrary client bytes: no panic, and whatever
 /// parses survives our own encoding in both protocols.
@@ -37,6 +37,25 @@ fn parse_own(protocol: Protocol, encoded: &[u8]) -> protocol::HubMessage {
     protocol::parse(protocol, &frame)
         .expect("our encoding parses")
         .expect("our message type is known")
+}
+
+/// The ServiceProtocol reader on an arbitrary app-server byte stream: no panic, frames are taken
+/// one after another with the endpoint's size limit, and whatever parses is written back in a
+/// layout that reads again to the same bytes.
+pub fn service_protocol(data: &[u8]) {
+    let mut buf = BytesMut::from(data);
+    while let Ok(Some(message)) = service::next_frame(&mut buf, 1 << 20) {
+        let encoded = service::encode_frame(&message);
+        let reparsed = match service::parse_frame(&encoded) {
+            Ok(Some((reparsed, used))) => {
+                assert_eq!(used, encoded.len(), "one message makes one frame");
+                reparsed
+            }
+            other => panic!("our own frame of {message:?} does not parse: {other:?}"),
+        };
+        // The current layout is a fixed point: writing what it reads gives the same bytes.
+        assert_eq!(service::encode_frame(&reparsed), encoded);
+    }
 }
 
 /// The handshake request parser and the protocol agreement, on arbitrary bytes.

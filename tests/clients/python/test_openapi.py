@@ -28,7 +28,7 @@ from conftest import REPO_ROOT, _start_emulator, _stop_emulator, mint_token
 DOCUMENTS = ["v1-preview", "v1", "latest"]
 MAX_EXAMPLES = 50
 SEED = 20261123
-RUN_TIMEOUT_S = 120
+RUN_TIMEOUT_S = 400
 OUTPUT_TAIL_CHARS = 20_000
 
 
