@@ -4,16 +4,14 @@
 //! CloseConnection (plus an ErrorCompletion for every client invocation left unanswered) when
 //! the client goes away. The app server's answers reach the client through its queue.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use super::request::ConnectRequest;
 use crate::auth::Claims;
 use crate::hub::{ConnectionHandle, Hub, NoServer, ServerHandle, Stickiness};
 use crate::protocol::service::{
-    CloseConnection, ConnectionData, ConnectionReconnect, ErrorCompletion, Extensions,
-    OpenConnection, ServiceMessage,
+    CloseConnection, ConnectionData, ConnectionReconnect, Extensions, OpenConnection,
+    ServiceMessage,
 };
 
 /// JWT registered claims: they describe the token, not the user, and the SDK drops them.
@@ -131,19 +129,7 @@ impl AppServerLink {
             self.server
                 .send_message(&ServiceMessage::CloseConnection(close));
         }
-        for (invocation_id, route) in hub.abandon_client_invocations(self.connection.id()) {
-            let failed = ErrorCompletion {
-                invocation_id,
-                connection_id: self.connection.id().to_string(),
-                caller_server_id: route.caller_server_id.to_string(),
-                error: Some("The client connection closed before it answered.".to_owned()),
-                ext: Extensions::default(),
-            };
-            let caller = hub
-                .server_of(&route.caller_server_id, Some(&route.caller))
-                .unwrap_or_else(|| Arc::clone(&route.caller));
-            caller.send_message(&ServiceMessage::ErrorCompletion(failed));
-        }
+        hub.fail_client_invocations(self.connection.id());
     }
 }
 

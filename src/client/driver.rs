@@ -226,6 +226,7 @@ async fn run<T: Transport>(
         hub.trace().clone(),
     );
     session.relay = relay;
+    session.client_results = Some(hub.clone());
     let auth_expiry = client.claims.close_on_auth_expiry();
     let end = serve(transport, state, &mut session, outbox, auth_expiry).await;
     let relay = session.relay.take();
@@ -243,8 +244,9 @@ async fn run<T: Transport>(
         let kind = TraceKind::Disconnected { reason };
         TraceEvent::now(hub.name().clone(), Some(connection.id().clone()), kind)
     });
-    if let Some(link) = relay {
-        link.closed(&hub, end.error());
+    match relay {
+        Some(link) => link.closed(&hub, end.error()),
+        None => hub.fail_client_invocations(connection.id()),
     }
     if let Some(link) = session.upstream.take() {
         link.disconnected(end.error()).await;

@@ -2,12 +2,14 @@
 //! handshake, splitting client bytes into messages regardless of how the transport chunked them,
 //! stateful-reconnect bookkeeping, and deciding what each client message causes.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 
 use super::app_server_link::AppServerLink;
 use super::reconnect::ReconnectState;
 use super::upstream_link::UpstreamLink;
-use crate::hub::{ConnectionHandle, Preview, Trace, TraceEvent, TraceKind};
+use crate::hub::{ConnectionHandle, Hub, Preview, Trace, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, HandshakeRequest};
 use crate::protocol::{
     self, Close, Completion, CompletionResult, Encoded, FrameReader, HubMessage, Protocol, json,
@@ -60,6 +62,9 @@ pub(super) struct Session {
     pub(super) relay: Option<AppServerLink>,
     /// Where client invocations are reported for the dashboard.
     trace: Trace,
+    /// The hub whose app servers or Management SDK connections may invoke this client (client
+    /// results), when the service serves the client itself.
+    pub(super) client_results: Option<Arc<Hub>>,
 }
 
 fn is_trackable(message: &HubMessage) -> bool {
@@ -92,6 +97,7 @@ impl Session {
             upstream,
             relay: None,
             trace,
+            client_results: None,
         }
     }
 
@@ -264,7 +270,13 @@ impl Session {
             }
             HubMessage::Completion(completion) => {
                 let id = completion.invocation_id.clone();
-                if !connection.complete(completion) {
+                let for_app_server = || {
+                    self.client_results.as_ref().is_some_and(|hub| {
+                        let framed = protocol::framed(connection.protocol(), &frame);
+                        hub.answer_client_invocation(connection, &id, framed)
+                    })
+                };
+                if !connection.complete(completion) && !for_app_server() {
                     tracing::debug!(invocation = %id, "completion for no pending server invocation ignored");
                 }
                 Reply::None

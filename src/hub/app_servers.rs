@@ -10,6 +10,7 @@ use super::connection::ConnectionHandle;
 use super::members::Hub;
 use super::servers::{NoServer, ServerHandle, ServerSnapshot, Stickiness};
 use crate::protocol::Close;
+use crate::protocol::service::{ClientCompletion, ErrorCompletion, Extensions, ServiceMessage};
 
 /// A client invocation an app server sent, remembered until the client answers or goes away.
 #[derive(Debug, Clone)]
@@ -116,12 +117,8 @@ impl Hub {
         self.invocations.lock().remove(invocation_id)
     }
 
-    /// Forgets every invocation in flight to a client that went away and returns them, so
-    /// their callers can be told.
-    pub fn abandon_client_invocations(
-        &self,
-        connection_id: &str,
-    ) -> Vec<(String, RoutedInvocation)> {
+    /// Forgets every invocation in flight to a client that went away and returns them.
+    fn abandon_client_invocations(&self, connection_id: &str) -> Vec<(String, RoutedInvocation)> {
         let mut pending = self.invocations.lock();
         let ids: Vec<String> = pending
             .iter()
@@ -131,5 +128,53 @@ impl Hub {
         ids.into_iter()
             .filter_map(|id| pending.remove(&id).map(|route| (id, route)))
             .collect()
+    }
+
+    /// Fails every invocation in flight to a client that went away: each caller gets an
+    /// ErrorCompletion.
+    pub fn fail_client_invocations(&self, connection_id: &str) {
+        for (invocation_id, route) in self.abandon_client_invocations(connection_id) {
+            let failed = ErrorCompletion {
+                invocation_id,
+                connection_id: connection_id.to_owned(),
+                caller_server_id: route.caller_server_id.to_string(),
+                error: Some("The client connection closed before it answered.".to_owned()),
+                ext: Extensions::default(),
+            };
+            self.caller_of(&route)
+                .send_message(&ServiceMessage::ErrorCompletion(failed));
+        }
+    }
+
+    /// Hands a client's Completion (`framed` in its protocol) to the app server or Management
+    /// SDK connection whose ClientInvocation it answers, when the service serves that client
+    /// itself (no app server of its own routes it). False when no such invocation is in flight.
+    pub fn answer_client_invocation(
+        &self,
+        client: &ConnectionHandle,
+        invocation_id: &str,
+        framed: bytes::Bytes,
+    ) -> bool {
+        let Some(route) = self.finish_client_invocation(invocation_id) else {
+            return false;
+        };
+        let completion = ClientCompletion {
+            invocation_id: invocation_id.to_owned(),
+            connection_id: client.id().to_string(),
+            caller_server_id: route.caller_server_id.to_string(),
+            protocol: Some(client.protocol().name().to_owned()),
+            payload: framed,
+            ext: Extensions::default(),
+        };
+        self.caller_of(&route)
+            .send_message(&ServiceMessage::ClientCompletion(completion));
+        true
+    }
+
+    /// The caller's connection: the one the invocation came on, or another of the same app
+    /// server when that one is gone.
+    fn caller_of(&self, route: &RoutedInvocation) -> ServerHandle {
+        self.server_of(&route.caller_server_id, Some(&route.caller))
+            .unwrap_or_else(|| Arc::clone(&route.caller))
     }
 }

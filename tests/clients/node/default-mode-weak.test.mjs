@@ -66,5 +66,21 @@ for (const mode of ["classic", "serverless"]) {
         sdk.closeConnection(id(lp), "closed by the sdk");
         assert.match(String(await waitFor(lp.closed, DELIVERY_MS, "the close")), /closed by the sdk/);
       }));
+
+    test("client results: a ClientInvocation from a Weak connection is answered by the client's handler", TEST_OPTS,
+      withAppDiagnostics(ctx, async () => {
+        for (const c of [json, mp]) c.connection.on("weakAsk", (question) => `${c.userId} answers ${question}`);
+        assert.equal(await sdk.invokeClient(id(json), "weakAsk", ["q1"], { timeoutMs: DELIVERY_MS }), "wendy answers q1");
+        assert.equal(await sdk.invokeClient(id(mp), "weakAsk", ["q2"], { timeoutMs: DELIVERY_MS }), "walt answers q2");
+        // A client that leaves before it answers fails the call instead of leaving it pending.
+        const quiet = await connectClient(server, "quinn");
+        let asked;
+        const called = new Promise((resolve) => { asked = resolve; });
+        quiet.connection.on("weakAsk", () => { asked(); return new Promise(() => {}); });
+        const pending = sdk.invokeClient(id(quiet), "weakAsk", ["q3"], { timeoutMs: DELIVERY_MS });
+        await waitFor(called, DELIVERY_MS, "the invocation at the client");
+        await quiet.connection.stop();
+        await assert.rejects(pending, /closed before it answered/);
+      }));
   });
 }
