@@ -382,27 +382,32 @@ fn client_invocation(cx: &Context<'_>, invocation: ClientInvocation) {
 /// The owning app server read the client's Completion. From the caller itself it only ends the
 /// invocation; from a router it carries the result, which goes on to the caller.
 fn client_completion(cx: &Context<'_>, completion: ClientCompletion) {
-    let Some(route) = cx.hub.finish_client_invocation(&completion.invocation_id) else {
-        return;
-    };
-    if *route.caller_server_id == **cx.server.server_id() {
-        return;
-    }
-    if let Some(caller) = cx
-        .hub
-        .server_of(&route.caller_server_id, Some(&route.caller))
-    {
-        let forwarded = ClientCompletion {
+    let invocation_id = completion.invocation_id.clone();
+    to_caller(cx, &invocation_id, |route| {
+        ServiceMessage::ClientCompletion(ClientCompletion {
             caller_server_id: route.caller_server_id.to_string(),
             ..completion
-        };
-        caller.send_message(&ServiceMessage::ClientCompletion(forwarded));
-    }
+        })
+    });
 }
 
 /// An app server failed an invocation it routed: the caller is told.
 fn error_completion(cx: &Context<'_>, error: ErrorCompletion) {
-    let Some(route) = cx.hub.finish_client_invocation(&error.invocation_id) else {
+    let invocation_id = error.invocation_id.clone();
+    to_caller(cx, &invocation_id, |_| {
+        ServiceMessage::ErrorCompletion(error)
+    });
+}
+
+/// Ends a routed invocation and sends the caller what `message` makes of its route; nothing
+/// when the invocation is unknown or the caller is this very app server (the owner's own
+/// cleanup signal).
+fn to_caller(
+    cx: &Context<'_>,
+    invocation_id: &str,
+    message: impl FnOnce(&RoutedInvocation) -> ServiceMessage,
+) {
+    let Some(route) = cx.hub.finish_client_invocation(invocation_id) else {
         return;
     };
     if *route.caller_server_id == **cx.server.server_id() {
@@ -412,7 +417,7 @@ fn error_completion(cx: &Context<'_>, error: ErrorCompletion) {
         .hub
         .server_of(&route.caller_server_id, Some(&route.caller))
     {
-        caller.send_message(&ServiceMessage::ErrorCompletion(error));
+        caller.send_message(&message(&route));
     }
 }
 

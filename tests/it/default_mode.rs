@@ -11,7 +11,7 @@ use signalr_emulator::config::ServiceMode;
 use signalr_emulator::protocol::service::*;
 
 use crate::app_server::{AppServer, dial, handshake, payloads};
-use crate::common::{TestServer, WsClient, now, token};
+use crate::common::{TestServer, WsClient, client_token, now, token};
 
 const HUB: &str = "chat";
 const SHORT: Duration = Duration::from_millis(300);
@@ -32,7 +32,9 @@ async fn relayed(
     user: Option<&str>,
 ) -> (WsClient, String) {
     let (id, token) = server.negotiate(HUB, user).await;
-    let mut client = server.open(HUB, &token).await;
+    let mut client = server
+        .open_with_token(HUB, &token, &client_token(HUB, user))
+        .await;
     client
         .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
         .await;
@@ -203,7 +205,9 @@ async fn a_relayed_client_is_opened_with_its_claims_headers_query_and_protocol()
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
     let (id, token) = server.negotiate(HUB, Some("alice")).await;
-    let mut client = server.open(HUB, &token).await;
+    let mut client = server
+        .open_with_token(HUB, &token, &client_token(HUB, Some("alice")))
+        .await;
     client
         .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
         .await;
