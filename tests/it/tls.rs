@@ -168,8 +168,9 @@ async fn rest_negotiate_and_websockets_work_over_tls() {
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let tls = ca.rustls_client().connect(name, tcp).await.unwrap();
     let url = format!(
-        "wss://localhost:{}/client/?hub=chat&id={connection_token}",
-        server.addr.port()
+        "wss://localhost:{}/client/?hub=chat&id={connection_token}&access_token={}",
+        server.addr.port(),
+        client_token("chat", Some("alice"))
     );
     let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, tls))
         .await
