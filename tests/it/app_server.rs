@@ -97,8 +97,18 @@ impl AppServer {
 
     /// Opens the WebSocket without a handshake.
     pub(crate) async fn open(server: &TestServer, hub: &str, server_id: &str) -> Self {
-        let token = server_token(hub, server_id);
-        let ws = dial(server, hub, server_id, Some(&token))
+        Self::open_with_token(server, hub, server_id, &server_token(hub, server_id)).await
+    }
+
+    /// Opens the WebSocket with `token` (an access-key or an Entra ID token), without a
+    /// handshake.
+    pub(crate) async fn open_with_token(
+        server: &TestServer,
+        hub: &str,
+        server_id: &str,
+        token: &str,
+    ) -> Self {
+        let ws = dial(server, hub, server_id, Some(token))
             .await
             .expect("the upgrade succeeds");
         AppServer {

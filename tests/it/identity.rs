@@ -10,6 +10,11 @@ use serde_json::{Value, json};
 use signalr_emulator::Config;
 use signalr_emulator::auth::EntraTokens;
 
+use signalr_emulator::protocol::service::{
+    AccessKeyRequest, Extensions, ServerConnectionType, ServiceMessage,
+};
+
+use crate::app_server::{AppServer, handshake};
 use crate::common::{TestServer, now, token};
 
 /// An ES256 key as an identity provider holds it, with its public JWK.
@@ -132,6 +137,41 @@ async fn unvalidated_entra_tokens_are_accepted_only_for_this_service() {
     // Access-key tokens work as before.
     let hmac = token(json!({"aud": "http://localhost/api/v1/hubs/chat", "exp": now() + 60}));
     assert_eq!(broadcast(&server, &hmac).await.0, 202);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_app_server_with_an_entra_token_gets_the_access_key_it_signs_client_tokens_with() {
+    let server = TestServer::with_config(Config {
+        entra: EntraTokens::Unvalidated,
+        ..Config::default()
+    })
+    .await;
+    let idp = TestIdp::new("any");
+    let entra = idp.token(entra_claims("https://signalr.azure.com"));
+    let mut app = AppServer::open_with_token(&server, "chat", "entra-app", &entra).await;
+    app.send(&handshake(ServerConnectionType::Default)).await;
+    match app.recv().await {
+        ServiceMessage::HandshakeResponse(response) => assert_eq!(response.error_message, None),
+        other => panic!("expected a HandshakeResponse, got {other:?}"),
+    }
+    let request = AccessKeyRequest {
+        token: Some(entra),
+        kid: Some("entra-kid".to_owned()),
+        ext: Extensions::default(),
+    };
+    app.send(&ServiceMessage::AccessKeyRequest(request)).await;
+    match app.recv().await {
+        ServiceMessage::AccessKeyResponse(response) => {
+            assert_eq!(response.kid.as_deref(), Some("entra-kid"));
+            assert_eq!(
+                response.access_key.as_deref(),
+                Some(Config::default().access_keys[0].as_str())
+            );
+            assert_eq!(response.error_message, None);
+        }
+        other => panic!("expected an AccessKeyResponse, got {other:?}"),
+    }
     server.stop().await;
 }
 
