@@ -65,7 +65,7 @@ fn single_invocation(protocol: Protocol, framed: &[u8]) -> Result<Invocation, Ap
         Ok(Some(HubMessage::Invocation(invocation))) => Ok(invocation),
         Ok(Some(other)) => Err(invalid(format!(
             "is a {} message; only an Invocation (type 1) can be sent",
-            kind(&other)
+            other.kind_name()
         ))),
         Ok(None) => Err(invalid("has an unknown message type".to_owned())),
         Err(e) => Err(invalid(format!("is not a valid invocation: {e}"))),
@@ -136,20 +136,6 @@ fn entries(body: &[u8]) -> Result<Entries<'_>, ApiError> {
                 }
             )))
         }
-    }
-}
-
-fn kind(message: &HubMessage) -> &'static str {
-    match message {
-        HubMessage::Invocation(_) => "Invocation",
-        HubMessage::StreamItem { .. } => "StreamItem",
-        HubMessage::Completion(_) => "Completion",
-        HubMessage::StreamInvocation(_) => "StreamInvocation",
-        HubMessage::CancelInvocation { .. } => "CancelInvocation",
-        HubMessage::Ping => "Ping",
-        HubMessage::Close(_) => "Close",
-        HubMessage::Ack { .. } => "Ack",
-        HubMessage::Sequence { .. } => "Sequence",
     }
 }
 

@@ -224,7 +224,7 @@ fn check_answer(protocol: Protocol, body: &Bytes, id: &str, stream: bool) -> Res
             other => {
                 return Err(format!(
                     "is a {} message, not the Completion of invocation '{id}'.",
-                    kind_name(&other)
+                    other.kind_name()
                 ));
             }
         }
@@ -242,21 +242,6 @@ fn printable(id: &str) -> String {
     match id.char_indices().nth(SHOWN) {
         Some((cut, _)) => format!("{}…", &id[..cut]),
         None => id.to_owned(),
-    }
-}
-
-/// The message type's name, as the hub protocol documents it.
-fn kind_name(message: &HubMessage) -> &'static str {
-    match message {
-        HubMessage::Invocation(_) => "Invocation",
-        HubMessage::StreamItem { .. } => "StreamItem",
-        HubMessage::Completion(_) => "Completion",
-        HubMessage::StreamInvocation(_) => "StreamInvocation",
-        HubMessage::CancelInvocation { .. } => "CancelInvocation",
-        HubMessage::Ping => "Ping",
-        HubMessage::Close(_) => "Close",
-        HubMessage::Ack { .. } => "Ack",
-        HubMessage::Sequence { .. } => "Sequence",
     }
 }
 

@@ -48,6 +48,23 @@ pub enum HubMessage {
     },
 }
 
+impl HubMessage {
+    /// The message type's name, as the hub protocol documents it (for error texts).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            HubMessage::Invocation(_) => "Invocation",
+            HubMessage::StreamItem { .. } => "StreamItem",
+            HubMessage::Completion(_) => "Completion",
+            HubMessage::StreamInvocation(_) => "StreamInvocation",
+            HubMessage::CancelInvocation { .. } => "CancelInvocation",
+            HubMessage::Ping => "Ping",
+            HubMessage::Close(_) => "Close",
+            HubMessage::Ack { .. } => "Ack",
+            HubMessage::Sequence { .. } => "Sequence",
+        }
+    }
+}
+
 /// An Invocation or StreamInvocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
