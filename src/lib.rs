@@ -43,6 +43,7 @@ pub mod tls;
 pub mod upstream;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -54,12 +55,15 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 pub use config::Config;
 pub use state::AppState;
 
+use api::RestMetrics;
+use client::{ClientConnections, ClientState};
 use upstream::Upstream;
 
 /// How often expired memberships and abandoned negotiations are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The whole HTTP surface for a state, with each part's CORS policy:
+/// The whole HTTP surface for a state and the client connection table, with each part's CORS
+/// policy:
 ///
 /// * the client endpoint (negotiate, transports) echoes any origin and allows credentials, as
 ///   Azure does: browser clients negotiate with `withCredentials` (cookies for sticky sessions);
@@ -67,7 +71,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 ///   bearer header, never cookies, so a page can call it only with a token it holds;
 /// * `/metrics` (for Prometheus, not for pages) and the dashboard (same-origin) send no CORS
 ///   headers, so no other origin can read them from a browser.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, connections: Arc<ClientConnections>) -> Router {
+    let rest_metrics = Arc::new(RestMetrics::default());
     let methods = [
         Method::GET,
         Method::POST,
@@ -92,7 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(
             api::router()
                 .layer(middleware::from_fn_with_state(
-                    state.clone(),
+                    rest_metrics.clone(),
                     api::count_requests,
                 ))
                 .layer(middleware::from_fn_with_state(
@@ -101,9 +106,13 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(rest_callers),
         )
-        .merge(client::router().layer(browser_clients))
+        .merge(
+            client::router()
+                .layer(browser_clients)
+                .with_state(ClientState::new(state.clone(), connections)),
+        )
         .merge(server::router())
-        .merge(metrics::router())
+        .merge(metrics::router(rest_metrics))
         .merge(dashboard::router())
         .with_state(state)
 }
@@ -132,7 +141,8 @@ pub async fn run_on(
         upstream.watch(state.shutdown.clone());
     }
     let token = state.shutdown.clone();
-    let sweeper = state.tasks.spawn(sweep(state.clone()));
+    let connections = Arc::new(ClientConnections::default());
+    let sweeper = state.tasks.spawn(sweep(state.clone(), connections.clone()));
     let options = serve::ServeOptions {
         header_read_timeout: state.config.header_read_timeout,
         body_read_timeout: state.config.body_read_timeout,
@@ -140,7 +150,7 @@ pub async fn run_on(
     };
     let tasks = state.tasks.clone();
     let config_tls = state.config.tls.clone();
-    let app = router(state);
+    let app = router(state, connections);
     let stop = token.clone();
     tokio::spawn(async move {
         tokio::select! {
@@ -167,14 +177,14 @@ pub async fn run_on(
 }
 
 /// Periodic housekeeping until shutdown.
-async fn sweep(state: AppState) {
+async fn sweep(state: AppState, connections: Arc<ClientConnections>) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
                 state.hubs.expire_memberships(now);
-                state.connections.sweep(now, state.config.disconnect_timeout);
+                connections.sweep(now, state.config.disconnect_timeout);
             }
             () = state.shutdown.cancelled() => return,
         }

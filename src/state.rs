@@ -1,15 +1,14 @@
-//! The state every handler shares: configuration, token verifier, hub registry, the client
-//! connection table, and the shutdown token and task tracker that let
-//! shutdown reach WebSocket tasks axum does not track.
+//! The state every handler shares: configuration, token verifier, hub registry, upstream, and
+//! the shutdown token and task tracker that let shutdown reach WebSocket tasks axum does not
+//! track. It knows no endpoint: what one endpoint alone uses (the client connection table, the
+//! REST counts) is that endpoint's, joined to this state where the router is built.
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::RestMetrics;
 use crate::auth::Verifier;
-use crate::client::ClientConnections;
 use crate::config::Config;
 use crate::hub::Hubs;
 use crate::upstream::Upstream;
@@ -23,16 +22,12 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Every hub.
     pub hubs: Arc<Hubs>,
-    /// Client connections by token: negotiated ones and the transports bound to them.
-    pub connections: Arc<ClientConnections>,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// Tracks connection tasks so shutdown can wait for them.
     pub tasks: TaskTracker,
     /// The serverless upstream, when `-c` or `--upstream` configured one.
     pub upstream: Option<Upstream>,
-    /// REST request counts for `/metrics`.
-    pub rest_metrics: Arc<RestMetrics>,
 }
 
 impl AppState {
@@ -45,11 +40,9 @@ impl AppState {
             ),
             config: Arc::new(config),
             hubs: Arc::new(Hubs::default()),
-            connections: Arc::new(ClientConnections::default()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             upstream,
-            rest_metrics: Arc::default(),
         }
     }
 }

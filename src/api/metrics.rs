@@ -9,8 +9,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use dashmap::DashMap;
 
-use crate::state::AppState;
-
 /// What requests are counted by: method, route template, status code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RestRoute {
@@ -48,9 +46,9 @@ impl RestMetrics {
     }
 }
 
-/// The middleware: runs the request, then counts it under its matched route.
+/// The middleware: runs the request, then counts it under its matched route in `metrics`.
 pub async fn count_requests(
-    State(state): State<AppState>,
+    State(metrics): State<Arc<RestMetrics>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -60,7 +58,7 @@ pub async fn count_requests(
         .get::<MatchedPath>()
         .map_or_else(|| Arc::from("unmatched"), |path| Arc::from(path.as_str()));
     let response = next.run(request).await;
-    state.rest_metrics.record(RestRoute {
+    metrics.record(RestRoute {
         method,
         route,
         status: response.status().as_u16(),

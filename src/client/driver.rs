@@ -14,6 +14,7 @@ use super::app_server_link::{self, AppServerLink};
 use super::connections::ClientConnection;
 use super::request::ConnectRequest;
 use super::session::{Next, Session, read_handshake};
+use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use super::upstream_link::{Caller, UpstreamLink};
 use crate::auth::{iso8601, unix_now};
@@ -35,7 +36,7 @@ const ACK_INTERVAL: Duration = Duration::from_secs(1);
 /// Runs one connection over `transport` until it ends, then forgets it.
 pub(super) async fn drive<T: Transport>(
     mut transport: T,
-    state: AppState,
+    state: ClientState,
     client: Arc<ClientConnection>,
     request: ConnectRequest,
     early: BytesMut,

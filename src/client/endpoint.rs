@@ -13,15 +13,15 @@ use axum::response::Response;
 
 use super::connections::{Binding, ClientConnection};
 use super::request::{ConnectRequest, claims_of, hub_of, plain, same_user};
+use super::state::ClientState;
 use super::transport::{Received, TransportKind};
 use super::{long_polling, sse, websocket};
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::state::AppState;
 
 /// # `GET|POST|DELETE /client/?hub={hub}&id={connectionToken}`
 pub(super) async fn connect(
-    State(state): State<AppState>,
+    State(state): State<ClientState>,
     method: Method,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
@@ -70,7 +70,7 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
 
 /// Starts SSE or long polling on a negotiated connection, or answers why it cannot.
 fn start_or_refuse(
-    state: AppState,
+    state: ClientState,
     client: Arc<ClientConnection>,
     kind: TransportKind,
     request: ConnectRequest,
@@ -105,7 +105,7 @@ fn start_or_refuse(
 
 /// A long-polling GET: the first one starts the transport, later ones poll.
 async fn long_poll(
-    state: AppState,
+    state: ClientState,
     client: Arc<ClientConnection>,
     request: ConnectRequest,
 ) -> Response {

@@ -17,8 +17,8 @@ use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::request::ConnectRequest;
 use super::sse::INBOUND_QUEUE;
+use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
-use crate::state::AppState;
 
 /// Output bytes buffered for the next poll before the driver waits for a poll to take them.
 const POLL_BUFFER: usize = 1024 * 1024;
@@ -105,7 +105,7 @@ impl Drop for PollGuard<'_> {
 
 /// Binds the connection to long polling and starts its driver: the first poll returns at once.
 pub(super) fn start(
-    state: AppState,
+    state: ClientState,
     client: Arc<ClientConnection>,
     request: ConnectRequest,
 ) -> Response {

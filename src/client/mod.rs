@@ -1,7 +1,8 @@
 //! The client endpoint of Azure SignalR: `POST /client/negotiate` and the `/client/` connect URL
 //! (WebSockets, Server-Sent Events, long polling), with the hub taken from `?hub=`. Owns
 //! negotiation, the table of client connections, the transports, and the driver that runs the
-//! hub protocol over any of them.
+//! hub protocol over any of them. Its state is the shared state plus that table
+//! ([`ClientState`]).
 
 mod app_server_link;
 mod connections;
@@ -13,6 +14,7 @@ mod reconnect;
 mod request;
 mod session;
 mod sse;
+mod state;
 mod transport;
 mod upstream_link;
 mod websocket;
@@ -22,12 +24,11 @@ use axum::routing::{any, post};
 
 pub use connections::{ClientConnection, ClientConnections, allowed_transports};
 pub use long_polling::PollQueue;
+pub use state::ClientState;
 pub use transport::TransportKind;
 
-use crate::state::AppState;
-
 /// Routes of the client endpoint.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<ClientState> {
     Router::new()
         .route(
             "/client/negotiate",

@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use super::connections::allowed_transports;
 use super::request::{claims_of, hub_of, plain};
+use super::state::ClientState;
 use super::transport::TransportKind;
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::state::AppState;
 
 /// The newest negotiate version the server speaks.
 const MAX_NEGOTIATE_VERSION: i64 = 1;
@@ -60,7 +60,7 @@ pub(super) fn new_id() -> String {
 /// Verifies the token, creates the connection and answers with its id (and token for version
 /// 1) and the transports. Version errors are 200 with an `error` body, as clients expect.
 pub(super) async fn negotiate(
-    State(state): State<AppState>,
+    State(state): State<ClientState>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

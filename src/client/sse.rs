@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::request::ConnectRequest;
+use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
-use crate::state::AppState;
 
 /// Events buffered towards the response body before the driver waits.
 const EVENT_QUEUE: usize = 16;
@@ -27,7 +27,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds the connection to SSE, starts its driver and returns the streaming response.
 pub(super) fn start(
-    state: AppState,
+    state: ClientState,
     client: Arc<ClientConnection>,
     request: ConnectRequest,
 ) -> Response {

@@ -16,9 +16,9 @@ use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
 use super::request::{ConnectRequest, claims_of, plain, same_user};
+use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Read buffer per socket. Hub messages are small; a large default buffer per idle connection
 /// would dominate memory at tens of thousands of connections.
@@ -33,7 +33,7 @@ const MAX_STALLED_PINGS: u32 = 1000;
 
 /// Handles a WebSocket upgrade request on the connect URL.
 pub(super) fn upgrade(
-    state: AppState,
+    state: ClientState,
     upgrade: WebSocketUpgrade,
     headers: &HeaderMap,
     raw_query: Option<&str>,
@@ -114,7 +114,7 @@ pub(super) fn upgrade(
 
 /// Upgrades and runs the driver in the upgraded task, tracked for shutdown.
 fn start(
-    state: AppState,
+    state: ClientState,
     upgrade: WebSocketUpgrade,
     client: Arc<ClientConnection>,
     request: ConnectRequest,

@@ -4,6 +4,8 @@
 
 mod exposition;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -19,12 +21,15 @@ use exposition::Exposition;
 /// The content type Prometheus expects for the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The `/metrics` route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+/// The `/metrics` route, reporting the REST counts `rest` holds beside the shared state.
+pub fn router(rest: Arc<RestMetrics>) -> Router<AppState> {
+    Router::new().route(
+        "/metrics",
+        get(move |State(state): State<AppState>| scrape(state, rest.clone())),
+    )
 }
 
-async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+async fn scrape(state: AppState, rest_metrics: Arc<RestMetrics>) -> impl IntoResponse {
     let stats: Vec<HubStats> = state
         .hubs
         .sorted()
@@ -34,7 +39,7 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let mut page = Exposition::default();
     hubs(&mut page, &stats);
     app_servers(&mut page, &state);
-    rest(&mut page, &state.rest_metrics);
+    rest(&mut page, &rest_metrics);
     if let Some(upstream) = &state.upstream {
         upstream_calls(&mut page, upstream.metrics());
     }
