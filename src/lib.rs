@@ -136,7 +136,16 @@ pub async fn run_on(
 ) -> std::io::Result<()> {
     let upstream = Upstream::from_config(&config)
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()))?;
-    let state = AppState::new(config, upstream);
+    run_state(AppState::new(config, upstream), listeners, shutdown).await
+}
+
+/// [`run_on`] for a state already built, so a caller that built the upstream (to print it)
+/// does not build it again.
+pub async fn run_state(
+    state: AppState,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     if let Some(upstream) = &state.upstream {
         upstream.watch(state.shutdown.clone());
     }

@@ -13,7 +13,7 @@ use signalr_emulator::cli::{Cli, Command, StartArgs, TokenArgs, UpstreamCommand}
 use signalr_emulator::config::TlsSource;
 use signalr_emulator::tls::{self, TlsFiles};
 use signalr_emulator::upstream::{Upstream, commands, settings};
-use signalr_emulator::{Config, healthcheck, run_on, shutdown, telemetry};
+use signalr_emulator::{AppState, Config, healthcheck, run_state, shutdown, telemetry};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -76,13 +76,14 @@ async fn start(args: StartArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match Upstream::from_config(&config) {
-        Ok(upstream) => print_upstream(upstream.as_ref()),
+    let upstream = match Upstream::from_config(&config) {
+        Ok(upstream) => upstream,
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(2);
         }
-    }
+    };
+    print_upstream(upstream.as_ref());
     let (listeners, bound) = match listeners(&config) {
         Ok(bound) => bound,
         Err(err) => {
@@ -98,7 +99,8 @@ async fn start(args: StartArgs) -> ExitCode {
         access_keys = config.access_keys.len(),
         "signalr-emulator started"
     );
-    match run_on(config, listeners, shutdown::signal()).await {
+    let state = AppState::new(config, upstream);
+    match run_state(state, listeners, shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
