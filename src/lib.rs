@@ -59,7 +59,7 @@ use api::RestMetrics;
 use client::{ClientConnections, ClientState};
 use upstream::Upstream;
 
-/// How often expired memberships and abandoned negotiations are swept.
+/// How often abandoned negotiations are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The whole HTTP surface for a state and the client connection table, with each part's CORS
@@ -152,6 +152,7 @@ pub async fn run_state(
     let token = state.shutdown.clone();
     let connections = Arc::new(ClientConnections::default());
     let sweeper = state.tasks.spawn(sweep(state.clone(), connections.clone()));
+    let expirer = state.tasks.spawn(expire_memberships(state.clone()));
     let options = serve::ServeOptions {
         header_read_timeout: state.config.header_read_timeout,
         body_read_timeout: state.config.body_read_timeout,
@@ -182,6 +183,7 @@ pub async fn run_state(
         }
     }
     sweeper.abort();
+    expirer.abort();
     Ok(())
 }
 
@@ -192,9 +194,29 @@ async fn sweep(state: AppState, connections: Arc<ClientConnections>) {
         tokio::select! {
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
-                state.hubs.expire_memberships(now);
                 connections.sweep(now, state.config.disconnect_timeout);
             }
+            () = state.shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Expires user-group memberships as they fall due, until shutdown: sleeps until the earliest
+/// deadline, or until one earlier than that is added.
+async fn expire_memberships(state: AppState) {
+    let expiries = state.hubs.expiries();
+    loop {
+        state.hubs.expire_due(tokio::time::Instant::now());
+        let next = expiries.next();
+        let due = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = due => {}
+            () = expiries.earlier() => {}
             () = state.shutdown.cancelled() => return,
         }
     }

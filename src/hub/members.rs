@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::app_servers::ClientInvocations;
 use super::connection::ConnectionHandle;
+use super::expiries::Expiries;
 use super::servers::ServerSet;
 use super::snapshot::Retired;
 use super::trace::{MembershipChange, Trace, TraceEvent, TraceKind};
@@ -29,7 +30,7 @@ pub struct ConnectionGroups {
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct State {
     pub(super) connections: Members,
     pub(super) groups: HashMap<String, GroupMembers>,
@@ -42,6 +43,17 @@ pub(super) struct State {
 }
 
 impl State {
+    fn new(hub: Arc<str>, expiries: Arc<Expiries>) -> Self {
+        State {
+            connections: Members::default(),
+            groups: HashMap::new(),
+            users: HashMap::new(),
+            connection_groups: HashMap::new(),
+            user_groups: UserGroups::new(hub, expiries),
+            retired: Retired::default(),
+        }
+    }
+
     fn join(&mut self, connection: &ConnectionHandle, group: &str) {
         self.groups
             .entry(group.to_owned())
@@ -109,16 +121,18 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// An empty hub with its internal (lowercased, prefixed) name and a trace of its own.
+    /// An empty hub with its internal (lowercased, prefixed) name, and a trace and membership
+    /// deadlines of its own.
     pub fn new(name: Arc<str>) -> Self {
-        Self::with_trace(name, Trace::default())
+        Self::registered(name, Trace::default(), Arc::default())
     }
 
-    /// An empty hub that reports to `trace`.
-    pub fn with_trace(name: Arc<str>, trace: Trace) -> Self {
+    /// An empty hub of a registry: it reports to `trace` and keeps its memberships' deadlines
+    /// in `expiries`.
+    pub(super) fn registered(name: Arc<str>, trace: Trace, expiries: Arc<Expiries>) -> Self {
         Hub {
+            state: RwLock::new(State::new(name.clone(), expiries)),
             name,
-            state: RwLock::new(State::default()),
             trace,
             servers: ServerSet::default(),
             invocations: ClientInvocations::default(),
@@ -434,12 +448,13 @@ impl Hub {
             })
     }
 
-    /// Drops expired memberships and takes the users' live connections out of those groups.
-    pub fn expire_memberships(&self, now: Instant) {
+    /// Drops the user's membership of the group if it has expired by `now`, and takes the
+    /// user's live connections out of the group with it.
+    pub(super) fn expire_membership(&self, user: &str, group: &str, now: Instant) {
         let mut state = self.write();
-        for (user, group) in state.user_groups.expire(now) {
-            for id in state.user_connection_ids(&user) {
-                state.leave(&id, &group);
+        if state.user_groups.expire(user, group, now) {
+            for id in state.user_connection_ids(user) {
+                state.leave(&id, group);
             }
         }
     }
@@ -502,6 +517,23 @@ mod tests {
         // The membership still applies to the user's next connection.
         connect(&hub, "c2", Some("u"));
         assert_eq!(ids(&hub.group_connections("by-user", &[])), ["c2"]);
+    }
+
+    #[test]
+    fn due_memberships_take_live_connections_out_and_renewed_ones_stay() {
+        let hubs = crate::hub::Hubs::default();
+        let hub = hubs.get_or_create("hub");
+        connect(&hub, "c1", Some("u"));
+        hub.add_user_to_group("u", "short", Some(Duration::from_secs(1)));
+        hub.add_user_to_group("u", "renewed", Some(Duration::from_secs(1)));
+        hub.add_user_to_group("u", "renewed", Some(Duration::from_secs(60)));
+        let later = Instant::now() + Duration::from_secs(2);
+        hubs.expire_due(later);
+        assert!(!hub.has_group("short"));
+        assert!(!hub.is_user_in_group("u", "short"));
+        assert_eq!(ids(&hub.group_connections("renewed", &[])), ["c1"]);
+        assert!(hub.is_user_in_group("u", "renewed"));
+        assert!(hubs.expiries().next().is_some_and(|next| next > later));
     }
 
     #[test]

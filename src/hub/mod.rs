@@ -4,6 +4,7 @@
 
 mod app_servers;
 mod connection;
+mod expiries;
 mod invocations;
 mod members;
 pub mod names;
@@ -21,6 +22,7 @@ use tokio::time::Instant;
 
 pub use app_servers::RoutedInvocation;
 pub use connection::{Connection, ConnectionHandle, Outbox};
+pub use expiries::Expiries;
 pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::{ConnectionGroups, Hub};
 pub use queue::{FrameReceiver, QueueEmpty};
@@ -46,6 +48,8 @@ pub struct Hubs {
     trace: Trace,
     /// ServiceProtocol messages to and from app servers, by type.
     service_metrics: Arc<ServiceMessageMetrics>,
+    /// Every hub's user-group membership deadlines, earliest first.
+    expiries: Arc<Expiries>,
 }
 
 impl Hubs {
@@ -57,7 +61,13 @@ impl Hubs {
         let name: Arc<str> = Arc::from(name);
         self.hubs
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(Hub::with_trace(name, self.trace.clone())))
+            .or_insert_with(|| {
+                Arc::new(Hub::registered(
+                    name,
+                    self.trace.clone(),
+                    self.expiries.clone(),
+                ))
+            })
             .clone()
     }
 
@@ -86,10 +96,20 @@ impl Hubs {
         &self.trace
     }
 
-    /// Drops expired user-group memberships in every hub.
-    pub fn expire_memberships(&self, now: Instant) {
-        for hub in self.all() {
-            hub.expire_memberships(now);
+    /// Every hub's user-group membership deadlines: wait on them to know when to call
+    /// [`Self::expire_due`].
+    pub fn expiries(&self) -> &Expiries {
+        &self.expiries
+    }
+
+    /// Drops the user-group memberships due by `now`, each under its own hub's lock (no other
+    /// hub is touched), and takes their users' live connections out of those groups.
+    pub fn expire_due(&self, now: Instant) {
+        for due in self.expiries.take_due(now) {
+            let hub = self.hubs.get(&due.hub).map(|hub| hub.value().clone());
+            if let Some(hub) = hub {
+                hub.expire_membership(&due.user, &due.group, now);
+            }
         }
     }
 }

@@ -4,9 +4,12 @@
 //! without a TTL; adding more drops the oldest, as Azure does.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use super::expiries::{Deadline, Expiries};
 
 /// How long a membership added without `ttl` lasts (one year, as on Azure).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -21,14 +24,42 @@ struct Membership {
     unlimited_seq: Option<u64>,
 }
 
-/// Every user's group memberships in one hub.
-#[derive(Debug, Default)]
+/// Every user's group memberships in one hub, each with its deadline in the registry's
+/// [`Expiries`]: every change here moves that deadline too.
+#[derive(Debug)]
 pub(super) struct UserGroups {
     by_user: HashMap<String, HashMap<String, Membership>>,
     next_seq: u64,
+    hub: Arc<str>,
+    expiries: Arc<Expiries>,
 }
 
 impl UserGroups {
+    /// No memberships yet, for the hub named `hub`, with deadlines kept in `expiries`.
+    pub(super) fn new(hub: Arc<str>, expiries: Arc<Expiries>) -> Self {
+        UserGroups {
+            by_user: HashMap::new(),
+            next_seq: 0,
+            hub,
+            expiries,
+        }
+    }
+
+    fn deadline(&self, user: &str, group: &str, at: Instant) -> Deadline {
+        Deadline {
+            at,
+            hub: self.hub.clone(),
+            user: user.to_owned(),
+            group: group.to_owned(),
+        }
+    }
+
+    /// Takes a removed membership's deadline out of the index.
+    fn forget(&self, user: &str, group: &str, removed: Membership) {
+        let old = self.deadline(user, group, removed.expires_at);
+        self.expiries.replace(Some(old), None);
+    }
+
     /// Adds or refreshes a membership. Returns the groups dropped by the 100-group cap.
     pub(super) fn add(
         &mut self,
@@ -45,23 +76,18 @@ impl UserGroups {
             }),
         };
         let groups = self.by_user.entry(user.to_owned()).or_default();
-        groups.insert(group.to_owned(), membership);
-        let mut unlimited: Vec<(u64, &String)> = groups
-            .iter()
-            .filter_map(|(g, m)| m.unlimited_seq.map(|seq| (seq, g)))
+        let replaced = groups.insert(group.to_owned(), membership);
+        let dropped: Vec<(String, Membership)> = oldest_over_cap(groups)
+            .into_iter()
+            .filter_map(|g| groups.remove(&g).map(|m| (g, m)))
             .collect();
-        if unlimited.len() <= MAX_UNLIMITED_GROUPS {
-            return Vec::new();
+        let old = replaced.map(|m| self.deadline(user, group, m.expires_at));
+        let new = self.deadline(user, group, membership.expires_at);
+        self.expiries.replace(old, Some(new));
+        for (g, m) in &dropped {
+            self.forget(user, g, *m);
         }
-        unlimited.sort_unstable();
-        let dropped: Vec<String> = unlimited[..unlimited.len() - MAX_UNLIMITED_GROUPS]
-            .iter()
-            .map(|(_, g)| (*g).clone())
-            .collect();
-        for group in &dropped {
-            groups.remove(group);
-        }
-        dropped
+        dropped.into_iter().map(|(g, _)| g).collect()
     }
 
     /// Removes one membership; returns whether it existed.
@@ -69,19 +95,20 @@ impl UserGroups {
         let Some(groups) = self.by_user.get_mut(user) else {
             return false;
         };
-        let removed = groups.remove(group).is_some();
+        let removed = groups.remove(group);
         if groups.is_empty() {
             self.by_user.remove(user);
         }
-        removed
+        removed.inspect(|m| self.forget(user, group, *m)).is_some()
     }
 
     /// Removes every membership of a user and returns the groups.
     pub(super) fn remove_all(&mut self, user: &str) -> Vec<String> {
-        self.by_user
-            .remove(user)
-            .map(|groups| groups.into_keys().collect())
-            .unwrap_or_default()
+        let groups = self.by_user.remove(user).unwrap_or_default();
+        for (group, m) in &groups {
+            self.forget(user, group, *m);
+        }
+        groups.into_keys().collect()
     }
 
     /// Whether the user holds an unexpired membership of the group.
@@ -106,31 +133,66 @@ impl UserGroups {
             .unwrap_or_default()
     }
 
-    /// Removes expired memberships and returns them as (user, group) pairs.
-    pub(super) fn expire(&mut self, now: Instant) -> Vec<(String, String)> {
-        let mut expired = Vec::new();
-        self.by_user.retain(|user, groups| {
-            groups.retain(|group, m| {
-                let keep = m.expires_at > now;
-                if !keep {
-                    expired.push((user.clone(), group.clone()));
-                }
-                keep
-            });
-            !groups.is_empty()
-        });
-        expired
+    /// Removes the membership when it has expired by `now` (its deadline was taken out of the
+    /// index as due); returns whether it did. A membership refreshed since then has a later
+    /// deadline and stays.
+    pub(super) fn expire(&mut self, user: &str, group: &str, now: Instant) -> bool {
+        let Some(groups) = self.by_user.get_mut(user) else {
+            return false;
+        };
+        if groups.get(group).is_none_or(|m| m.expires_at > now) {
+            return false;
+        }
+        groups.remove(group);
+        if groups.is_empty() {
+            self.by_user.remove(user);
+        }
+        true
     }
+}
+
+/// The groups over the cap of memberships without a TTL, oldest first.
+fn oldest_over_cap(groups: &HashMap<String, Membership>) -> Vec<String> {
+    let mut unlimited: Vec<(u64, &String)> = groups
+        .iter()
+        .filter_map(|(g, m)| m.unlimited_seq.map(|seq| (seq, g)))
+        .collect();
+    if unlimited.len() <= MAX_UNLIMITED_GROUPS {
+        return Vec::new();
+    }
+    unlimited.sort_unstable();
+    unlimited[..unlimited.len() - MAX_UNLIMITED_GROUPS]
+        .iter()
+        .map(|(_, g)| (*g).clone())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn user_groups() -> (UserGroups, Arc<Expiries>) {
+        let expiries = Arc::new(Expiries::default());
+        (
+            UserGroups::new(Arc::from("hub"), expiries.clone()),
+            expiries,
+        )
+    }
+
+    /// Expires what the index says is due, as the registry does.
+    fn expire(ug: &mut UserGroups, expiries: &Expiries, now: Instant) -> Vec<(String, String)> {
+        expiries
+            .take_due(now)
+            .into_iter()
+            .filter(|d| ug.expire(&d.user, &d.group, now))
+            .map(|d| (d.user, d.group))
+            .collect()
+    }
+
     #[test]
     fn cap_drops_the_oldest_unlimited_memberships_only() {
         let now = Instant::now();
-        let mut ug = UserGroups::default();
+        let (mut ug, expiries) = user_groups();
         ug.add("u", "timed", Some(Duration::from_secs(60)), now);
         for i in 0..MAX_UNLIMITED_GROUPS {
             assert!(ug.add("u", &format!("g{i}"), None, now).is_empty());
@@ -139,17 +201,64 @@ mod tests {
         assert!(ug.contains("u", "timed", now));
         assert!(ug.contains("u", "newest", now));
         assert!(!ug.contains("u", "g0", now));
+        assert_eq!(expiries.len(), MAX_UNLIMITED_GROUPS + 1);
     }
 
     #[test]
     fn expiry_removes_and_reports_memberships() {
         let now = Instant::now();
-        let mut ug = UserGroups::default();
+        let (mut ug, expiries) = user_groups();
         ug.add("u", "short", Some(Duration::from_secs(1)), now);
         ug.add("u", "long", None, now);
         let later = now + Duration::from_secs(2);
         assert!(!ug.contains("u", "short", later));
-        assert_eq!(ug.expire(later), vec![("u".to_owned(), "short".to_owned())]);
+        assert_eq!(
+            expire(&mut ug, &expiries, later),
+            vec![("u".to_owned(), "short".to_owned())]
+        );
         assert_eq!(ug.groups_of("u", later), vec!["long".to_owned()]);
+    }
+
+    #[test]
+    fn a_membership_renewed_with_a_later_ttl_outlives_its_first_deadline() {
+        let now = Instant::now();
+        let (mut ug, expiries) = user_groups();
+        ug.add("u", "g", Some(Duration::from_secs(1)), now);
+        assert_eq!(expiries.next(), Some(now + Duration::from_secs(1)));
+        ug.add("u", "g", Some(Duration::from_secs(10)), now);
+        assert_eq!(expiries.len(), 1);
+        assert_eq!(expiries.next(), Some(now + Duration::from_secs(10)));
+        let after_first = now + Duration::from_secs(2);
+        assert!(expire(&mut ug, &expiries, after_first).is_empty());
+        assert!(ug.contains("u", "g", after_first));
+        let after_second = now + Duration::from_secs(11);
+        assert_eq!(expire(&mut ug, &expiries, after_second).len(), 1);
+        assert!(expiries.next().is_none());
+    }
+
+    #[test]
+    fn a_deadline_taken_before_a_renewal_does_not_drop_the_renewed_membership() {
+        let now = Instant::now();
+        let (mut ug, expiries) = user_groups();
+        ug.add("u", "g", Some(Duration::from_secs(1)), now);
+        let due_at = now + Duration::from_secs(1);
+        let due = expiries.take_due(due_at);
+        // Renewed between the index handing out the deadline and the hub acting on it.
+        ug.add("u", "g", Some(Duration::from_secs(10)), due_at);
+        assert!(!ug.expire(&due[0].user, &due[0].group, due_at));
+        assert!(ug.contains("u", "g", due_at));
+    }
+
+    #[test]
+    fn removed_memberships_leave_the_index() {
+        let now = Instant::now();
+        let (mut ug, expiries) = user_groups();
+        ug.add("u", "a", Some(Duration::from_secs(5)), now);
+        ug.add("u", "b", None, now);
+        ug.add("v", "a", None, now);
+        assert!(ug.remove("u", "a"));
+        assert_eq!(expiries.len(), 2);
+        assert_eq!(ug.remove_all("v"), vec!["a".to_owned()]);
+        assert_eq!(expiries.len(), 1);
     }
 }
