@@ -3,14 +3,13 @@
 //! shows up as a slow-consumer disconnect.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use axum::Router;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde_json::json;
 use signalr_emulator::Config;
 
-use crate::common::{TestServer, WAIT};
+use crate::common::{MockUpstream, TestServer, WaitUntil};
 
 /// Every sample of a scrape, keyed by `name{labels}` exactly as exposed.
 async fn scrape(server: &TestServer) -> HashMap<String, f64> {
@@ -36,29 +35,27 @@ fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
 
 /// Scrapes until `key` reaches `want` (upstream calls finish in the background).
 async fn scrape_until(server: &TestServer, key: &str, want: f64) -> HashMap<String, f64> {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let wait = WaitUntil::new("a scraped sample reaches its value");
     loop {
         let samples = scrape(server).await;
-        if value(&samples, key) == want || tokio::time::Instant::now() > deadline {
+        if value(&samples, key) == want {
             return samples;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        wait.retry().await;
     }
 }
 
 /// An upstream that accepts every event but answers 500 to the `fail` method.
 async fn upstream() -> String {
-    let app = Router::new().fallback(|uri: Uri| async move {
-        if uri.path().ends_with("/fail") {
-            StatusCode::INTERNAL_SERVER_ERROR
+    let upstream = MockUpstream::start(|request| async move {
+        if request.path.ends_with("/fail") {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         } else {
-            StatusCode::OK
+            StatusCode::OK.into_response()
         }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/{{event}}")
+    })
+    .await;
+    upstream.url("/{event}")
 }
 
 #[tokio::test]

@@ -3,17 +3,14 @@
 
 use serde_json::{Value, json};
 use signalr_emulator::Config;
-use tokio::net::TcpListener;
 
-use crate::common::{TestServer, WsClient};
+use crate::common::{MockUpstream, TestServer, WaitUntil, WsClient};
 
 /// An upstream that accepts every event with 204: items come later through REST.
 async fn accepting_upstream() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().fallback(|| async { axum::http::StatusCode::NO_CONTENT });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/{{hub}}/{{category}}/{{event}}")
+    MockUpstream::accepting()
+        .await
+        .url("/{hub}/{category}/{event}")
 }
 
 async fn streaming_client(server: &TestServer, stream_id: &str) -> (WsClient, String) {
@@ -42,14 +39,13 @@ async fn items_then_completion_reach_the_client() {
     let (mut client, id) = streaming_client(&server, "7").await;
     let base = format!("/api/hubs/chat/connections/{id}/streams/7");
     // The stream is registered as soon as the server read the StreamInvocation.
-    let deadline = tokio::time::Instant::now() + crate::common::WAIT;
-    loop {
-        let (status, _) = post(&server, &format!("{base}/:send"), Some(json!({"n": 1}))).await;
-        if status == 202 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the stream opens");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let wait = WaitUntil::new("the stream opens");
+    while post(&server, &format!("{base}/:send"), Some(json!({"n": 1})))
+        .await
+        .0
+        != 202
+    {
+        wait.retry().await;
     }
     assert_eq!(
         client.next_non_ping().await,
@@ -84,14 +80,13 @@ async fn complete_with_a_reason_is_an_error_completion() {
     .await;
     let (mut client, id) = streaming_client(&server, "s").await;
     let base = format!("/api/hubs/chat/connections/{id}/streams/s");
-    let deadline = tokio::time::Instant::now() + crate::common::WAIT;
+    let wait = WaitUntil::new("the stream opens");
     while post(&server, &format!("{base}/:complete?reason=no%20more"), None)
         .await
         .0
         != 202
     {
-        assert!(tokio::time::Instant::now() < deadline, "the stream opens");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        wait.retry().await;
     }
     assert_eq!(
         client.next_non_ping().await,

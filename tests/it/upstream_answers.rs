@@ -2,38 +2,26 @@
 //! protocol but not the Completion of that invocation: an error Completion saying so, never a
 //! call that hangs.
 
-use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde_json::Value;
 use signalr_emulator::Config;
-use tokio::net::TcpListener;
 
-use crate::common::TestServer;
+use crate::common::{MockUpstream, TestServer};
 
 /// An upstream that answers `messages/<event>` with the body the event names, and every
 /// connection event with 204.
-async fn scripted_upstream() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route(
-        "/{category}/{event}",
-        axum::routing::post(
-            |Path((category, event)): Path<(String, String)>| async move {
-                let body: &'static str = match (category.as_str(), event.as_str()) {
-                    ("messages", "ping") => "{\"type\":6}\x1e",
-                    ("messages", "other") => {
-                        "{\"type\":3,\"invocationId\":\"someone-else\",\"result\":1}\x1e"
-                    }
-                    ("messages", "right") => {
-                        "{\"type\":3,\"invocationId\":\"3\",\"result\":42}\x1e"
-                    }
-                    _ => return (axum::http::StatusCode::NO_CONTENT, ""),
-                };
-                (axum::http::StatusCode::OK, body)
-            },
-        ),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/{{category}}/{{event}}")
+async fn scripted_upstream() -> MockUpstream {
+    MockUpstream::start(|request| async move {
+        let body: &'static str = match request.path.as_str() {
+            "/messages/ping" => "{\"type\":6}\x1e",
+            "/messages/other" => "{\"type\":3,\"invocationId\":\"someone-else\",\"result\":1}\x1e",
+            "/messages/right" => "{\"type\":3,\"invocationId\":\"3\",\"result\":42}\x1e",
+            _ => return StatusCode::NO_CONTENT.into_response(),
+        };
+        (StatusCode::OK, body).into_response()
+    })
+    .await
 }
 
 fn invoke(id: &str, target: &str) -> String {
@@ -52,7 +40,7 @@ fn error_of(message: &Value, id: &str) -> String {
 #[tokio::test]
 async fn an_answer_that_is_not_this_invocations_completion_settles_it_with_an_error() {
     let server = TestServer::with_config(Config {
-        upstream_urls: vec![scripted_upstream().await],
+        upstream_urls: vec![scripted_upstream().await.url("/{category}/{event}")],
         ..Config::default()
     })
     .await;

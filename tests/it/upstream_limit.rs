@@ -1,34 +1,28 @@
 //! `--upstream-max-calls`: a hung upstream holds at most that many calls; the invocations
 //! beyond it fail at once with a Completion error that says why.
 
-use std::time::Duration;
-
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use signalr_emulator::Config;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::common::TestServer;
+use crate::common::{MockUpstream, TestServer, WaitUntil};
 
 /// An upstream that answers connection events at once and holds every message until
 /// `release` is sent.
-async fn hung_upstream() -> (String, watch::Sender<bool>) {
+async fn hung_upstream() -> (MockUpstream, watch::Sender<bool>) {
     let (release, released) = watch::channel(false);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new()
-        .route(
-            "/messages/{event}",
-            axum::routing::post(move || {
-                let mut released = released.clone();
-                async move {
-                    let _ = released.wait_for(|done| *done).await;
-                    axum::http::StatusCode::NO_CONTENT
-                }
-            }),
-        )
-        .fallback(|| async { axum::http::StatusCode::NO_CONTENT });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/{{category}}/{{event}}"), release)
+    let upstream = MockUpstream::start(move |request| {
+        let mut released = released.clone();
+        async move {
+            if request.path.starts_with("/messages/") {
+                let _ = released.wait_for(|done| *done).await;
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+    })
+    .await;
+    (upstream, release)
 }
 
 fn invoke(id: &str) -> String {
@@ -37,9 +31,9 @@ fn invoke(id: &str) -> String {
 
 #[tokio::test]
 async fn invocations_beyond_the_limit_fail_at_once() {
-    let (url, release) = hung_upstream().await;
+    let (upstream, release) = hung_upstream().await;
     let server = TestServer::with_config(Config {
-        upstream_urls: vec![url],
+        upstream_urls: vec![upstream.url("/{category}/{event}")],
         upstream_max_calls: 2,
         ..Config::default()
     })
@@ -50,8 +44,18 @@ async fn invocations_beyond_the_limit_fail_at_once() {
         client.send_text(&invoke(&n.to_string())).await;
         holders.push(client);
     }
-    // Let both calls reach the upstream (connection events are answered at once).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both calls reach the upstream (connection events are answered at once).
+    let wait = WaitUntil::new("both invocations reach the upstream");
+    let held = || {
+        upstream
+            .received()
+            .iter()
+            .filter(|r| r.path.starts_with("/messages/"))
+            .count()
+    };
+    while held() < 2 {
+        wait.retry().await;
+    }
     let (mut third, _) = server.connect("chat", None).await;
     third.send_text(&invoke("late")).await;
     let answer = third.next_non_ping().await;

@@ -2,15 +2,11 @@
 //! headers and bodies, the mapping of failures to client texts, timeouts, unreachable hosts
 //! and hot reload of settings.json.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -19,61 +15,13 @@ use signalr_emulator::cli::DEFAULT_ACCESS_KEY;
 use signalr_emulator::upstream::{EventKind, Upstream, UpstreamEvent, UpstreamOutcome};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::WAIT;
+use crate::common::{MockUpstream, Received, WAIT, WaitUntil};
 
-/// One request the test upstream received.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-}
-
-/// The upstream's side: the key it trusts and what it received.
-#[derive(Clone)]
-struct Shared {
-    key: String,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-/// A webhook receiver that checks signatures as the Azure Functions extension does.
-struct TestUpstream {
-    addr: SocketAddr,
-    shared: Shared,
-}
-
-impl TestUpstream {
-    async fn start(key: &str) -> Self {
-        let shared = Shared {
-            key: key.to_owned(),
-            received: Arc::default(),
-        };
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        TestUpstream { addr, shared }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn last(&self) -> Received {
-        self.shared
-            .received
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .expect("the upstream received a request")
-    }
+/// A webhook receiver that checks signatures as the Azure Functions extension does, trusting
+/// `key`.
+async fn signed_upstream(key: &str) -> MockUpstream {
+    let key = key.to_owned();
+    MockUpstream::start(move |request| answer(key.clone(), request)).await
 }
 
 /// Any `sha256=` entry equal (hex case-insensitively) to HMAC-SHA256(key, connection id).
@@ -100,24 +48,21 @@ fn signature_valid(key: &str, headers: &HeaderMap) -> bool {
     })
 }
 
-async fn handle(
-    State(shared): State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    shared.received.lock().unwrap().push(Received {
-        path: uri.path().to_owned(),
-        headers: headers.clone(),
-        body: body.clone(),
-    });
-    if !signature_valid(&shared.key, &headers) {
+/// What the receiver answers: 401 to a bad signature, 404 under `/missing`, late under
+/// `/slow`, the Completion of an invocation (its first argument as the result), else 204.
+async fn answer(key: String, request: Received) -> Response {
+    let Received {
+        path,
+        headers,
+        body,
+    } = request;
+    if !signature_valid(&key, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    if uri.path().starts_with("/missing") {
+    if path.starts_with("/missing") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if uri.path().starts_with("/slow") {
+    if path.starts_with("/slow") {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
     let json = headers
@@ -165,7 +110,7 @@ fn with_url(url: String) -> Config {
 #[tokio::test]
 async fn events_reach_the_upstream_signed_with_their_headers_and_bodies() {
     // The upstream trusts only the secondary key: one matching entry is enough.
-    let server = TestUpstream::start("secondary").await;
+    let server = signed_upstream("secondary").await;
     let upstream = upstream(Config {
         access_keys: vec![DEFAULT_ACCESS_KEY.to_owned(), "secondary".to_owned()],
         ..with_url(server.url("/api/{hub}/{category}/{event}"))
@@ -256,7 +201,7 @@ async fn events_reach_the_upstream_signed_with_their_headers_and_bodies() {
 
 #[tokio::test]
 async fn refusals_become_completion_errors() {
-    let server = TestUpstream::start(DEFAULT_ACCESS_KEY).await;
+    let server = signed_upstream(DEFAULT_ACCESS_KEY).await;
     let missing = upstream(with_url(server.url("/missing")));
     assert_eq!(
         missing.call(event(EventKind::Connected, &[])).await,
@@ -275,7 +220,7 @@ async fn refusals_become_completion_errors() {
 
 #[tokio::test]
 async fn a_slow_upstream_times_out() {
-    let server = TestUpstream::start(DEFAULT_ACCESS_KEY).await;
+    let server = signed_upstream(DEFAULT_ACCESS_KEY).await;
     let slow = upstream(Config {
         upstream_timeout: Duration::from_millis(300),
         ..with_url(server.url("/slow"))
@@ -323,7 +268,7 @@ fn write_settings(file: &Path, url: &str) {
 
 #[tokio::test]
 async fn settings_changes_are_hot_reloaded() {
-    let server = TestUpstream::start(DEFAULT_ACCESS_KEY).await;
+    let server = signed_upstream(DEFAULT_ACCESS_KEY).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("settings.json");
     write_settings(&file, &server.url("/first/{event}"));
@@ -343,14 +288,13 @@ async fn settings_changes_are_hot_reloaded() {
     assert_eq!(server.last().path, "/first/connected");
 
     write_settings(&file, &server.url("/second/{event}"));
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let wait = WaitUntil::within(Duration::from_secs(10), "the new URL is picked up");
     loop {
         upstream.call(event(EventKind::Connected, &[])).await;
         if server.last().path == "/second/connected" {
             break;
         }
-        assert!(Instant::now() < deadline, "the new URL was not picked up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        wait.retry().await;
     }
     shutdown.cancel();
 }

@@ -1,5 +1,12 @@
 //! Test harness: starts the server on an ephemeral loopback port, mints tokens, makes REST
-//! calls and drives hand-rolled WebSocket clients. Every wait is bounded.
+//! calls and drives hand-rolled WebSocket clients. Every wait is bounded. The mock upstream
+//! and the wait-until helper are in their own files.
+
+mod upstream;
+mod wait;
+
+pub(crate) use upstream::{MockUpstream, Received};
+pub(crate) use wait::WaitUntil;
 
 use std::net::SocketAddr;
 use std::time::Duration;
