@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::common::{TestServer, WAIT, client_token, now, token};
+use crate::common::{TestServer, WAIT, WaitUntil, client_token, now, token};
 
 /// A CA made for one test.
 struct TestCa {
@@ -268,17 +268,13 @@ async fn a_certificate_replaced_on_disk_is_served_to_new_connections() {
     std::fs::copy(&next.key, &files.key).unwrap();
     std::fs::copy(&next.cert, &files.cert).unwrap();
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let wait = WaitUntil::within(Duration::from_secs(10), "the new certificate is served");
     loop {
         if let Ok(response) = new_ca.client().get(&health).send().await {
             assert_eq!(response.status(), 200);
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the new certificate was not served within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        wait.retry().await;
     }
     assert!(
         old_ca.client().get(&health).send().await.is_err(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use signalr_emulator::Config;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{TestServer, WAIT, client_token};
+use crate::common::{TestServer, WAIT, WaitUntil, client_token};
 
 const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
 
@@ -213,13 +213,9 @@ async fn long_polling_round_trip() {
         tokio::time::timeout(WAIT, newer).await.unwrap().unwrap(),
         204
     );
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let wait = WaitUntil::new("the connection is forgotten");
     while post(&server, &token, "{\"type\":6}\x1e").await.status() != 404 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the connection is forgotten"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        wait.retry().await;
     }
     assert_eq!(
         server
@@ -274,18 +270,14 @@ async fn long_polls_time_out_empty_and_idle_connections_are_dropped() {
     assert_eq!(timed_out.headers()["content-type"], "text/plain");
     assert!(timed_out.bytes().await.unwrap().is_empty());
     // No pings on long polling, and no poll for the disconnect timeout drops the connection.
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let wait = WaitUntil::new("the idle connection is dropped");
     while server
         .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
         .await
         .status()
         == 200
     {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the idle connection is dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        wait.retry().await;
     }
     server.stop().await;
 }
@@ -437,15 +429,14 @@ async fn without_stateful_reconnect_a_dropped_socket_ends_the_connection() {
     let (mut client, id) = server.connect("chat", None).await;
     client.send_text("{\"type\":6}\x1e").await;
     drop(client);
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let wait = WaitUntil::new("the connection ends with its socket");
     while server
         .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
         .await
         .status()
         == 200
     {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        wait.retry().await;
     }
     server.stop().await;
 }
