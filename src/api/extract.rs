@@ -1,17 +1,22 @@
 //! The extractors every REST handler starts with: [`Authorized`] verifies the bearer token
 //! against the request path; [`HubRequest`] also resolves the hub (with the `application`
-//! prefix) and validates the user, group and connection-id path parameters it is asked for.
-//! Every failure becomes an `ErrorDetail` response.
+//! prefix) and validates every path parameter the route has into its own type ([`Group`],
+//! [`UserId`], [`ConnectionId`], [`StreamId`] and the v1-preview lists), so a handler only ever
+//! sees checked names. Every failure becomes an `ErrorDetail` response.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri, header};
+use serde::Deserialize;
 
-use crate::auth::{Audience, AuthError, Claims, Verifier, token_from_request, unix_now};
+use crate::auth::{Audience, AuthError, Verifier, token_from_request, unix_now};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -34,7 +39,7 @@ pub(super) struct HubRequest {
     /// The request target as received.
     pub(super) uri: Uri,
     host: Option<HeaderValue>,
-    params: HashMap<String, String>,
+    path: PathParams,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for HubRequest
@@ -46,7 +51,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Authorized(state) = Authorized::from_request_parts(parts, state).await?;
         let query = Query::parse(parts.uri.query());
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, &state)
+        let Path(raw) = Path::<RawPathParams>::from_request_parts(parts, &state)
             .await
             .map_err(|e| {
                 ApiError::bad_request(
@@ -54,19 +59,157 @@ where
                     format!("Invalid path parameter: {}", sentence_end(e)),
                 )
             })?;
-        let hub_name = internal_hub_name(
-            params.get("hub").map(String::as_str).unwrap_or_default(),
-            query.first("application"),
-        )?;
+        let hub_name = internal_hub_name(&raw.hub, query.first("application"))?;
+        let path = PathParams::checked(raw)?;
         Ok(HubRequest {
             hub: state.hubs.get_or_create(&hub_name),
             query,
             uri: parts.uri.clone(),
             host: parts.headers.get(header::HOST).cloned(),
             config: state.config,
-            params,
+            path,
         })
     }
+}
+
+/// The path parameters of every hub route, as axum decoded them; a route has `hub` and some of
+/// the others.
+#[derive(Debug, Deserialize)]
+struct RawPathParams {
+    #[serde(default)]
+    hub: String,
+    user: Option<String>,
+    #[serde(rename = "connectionId")]
+    connection_id: Option<String>,
+    group: Option<String>,
+    #[serde(rename = "streamId")]
+    stream_id: Option<String>,
+    users: Option<String>,
+    groups: Option<String>,
+}
+
+/// The path parameters of a hub route, each validated.
+#[derive(Debug, Default)]
+struct PathParams {
+    user: Option<UserId>,
+    connection_id: Option<ConnectionId>,
+    group: Option<Group>,
+    stream_id: Option<StreamId>,
+    users: Option<Vec<UserId>>,
+    groups: Option<Vec<Group>>,
+}
+
+impl PathParams {
+    /// Validates each parameter the route has, in the order the handlers always checked them
+    /// (a user or connection before a group), so the first invalid one is the one reported.
+    fn checked(raw: RawPathParams) -> Result<Self, ApiError> {
+        Ok(PathParams {
+            user: raw.user.map(UserId::new).transpose()?,
+            connection_id: raw.connection_id.map(ConnectionId::new).transpose()?,
+            group: raw.group.map(Group::new).transpose()?,
+            stream_id: raw.stream_id.map(StreamId::new).transpose()?,
+            users: raw
+                .users
+                .map(|list| checked_list("users", &list, UserId::new))
+                .transpose()?,
+            groups: raw
+                .groups
+                .map(|list| checked_list("groups", &list, Group::new))
+                .transpose()?,
+        })
+    }
+}
+
+/// Defines a path-parameter type that can only be built from a value `check` accepts.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub(super) struct $name(String);
+
+        impl $name {
+            fn new(value: String) -> Result<Self, InvalidName> {
+                $check(&value)?;
+                Ok($name(value))
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+checked_name!(
+    /// A `{user}` path parameter: 1 to 1024 characters, not only white space.
+    UserId,
+    check_user
+);
+checked_name!(
+    /// A `{group}` path parameter: 1 to 1024 characters, not only white space.
+    Group,
+    check_group
+);
+checked_name!(
+    /// A `{connectionId}` path parameter: not empty, at most 1024 characters.
+    ConnectionId,
+    check_connection_id
+);
+checked_name!(
+    /// A `{streamId}` path parameter: 1 to 100 characters, not only white space.
+    StreamId,
+    check_stream_id
+);
+
+/// Checks a client stream id (the 400 names `streamId`).
+fn check_stream_id(id: &str) -> Result<(), InvalidName> {
+    if id.trim().is_empty() || id.chars().count() > 100 {
+        return Err(InvalidName {
+            parameter: "streamId",
+            value: id.to_owned(),
+            rule: "It must be 1 to 100 characters long and not only white space.",
+        });
+    }
+    Ok(())
+}
+
+/// The items of the comma-separated list parameter `name` (v1-preview `{users}`, `{groups}`),
+/// each built with `item`, repeats dropped.
+fn checked_list<T: Eq + std::hash::Hash + Clone>(
+    name: &'static str,
+    list: &str,
+    item: fn(String) -> Result<T, InvalidName>,
+) -> Result<Vec<T>, ApiError> {
+    let mut seen = HashSet::new();
+    let mut items = Vec::new();
+    for text in list.split(',') {
+        let checked = item(text.to_owned()).map_err(|e| {
+            ApiError::bad_request(
+                name,
+                format!("Invalid item in the comma-separated '{name}' list: {e}"),
+            )
+        })?;
+        if seen.insert(checked.clone()) {
+            items.push(checked);
+        }
+    }
+    Ok(items)
 }
 
 /// A REST request whose bearer token was verified against the request path; it carries the
@@ -82,7 +225,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AppState::from_ref(state);
-        authorize(parts, &state, Verifier::verify)?;
+        authorize(parts, &state, Verifier::check)?;
         Ok(Authorized(state))
     }
 }
@@ -101,12 +244,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AppState::from_ref(state);
-        authorize(parts, &state, Verifier::verify_for_secrets)?;
+        authorize(parts, &state, Verifier::check_for_secrets)?;
         Ok(AuthorizedForSecrets(state))
     }
 }
 
-type Verify = fn(&Verifier, Option<&str>, &Audience<'_>, u64) -> Result<Claims, AuthError>;
+type Verify = fn(&Verifier, Option<&str>, &Audience<'_>, u64) -> Result<(), AuthError>;
 
 /// Verifies the request's token against its path with `verify`.
 fn authorize(parts: &Parts, state: &AppState, verify: Verify) -> Result<(), ApiError> {
@@ -144,69 +287,34 @@ impl HubRequest {
         format!("{}://{host}", self.config.scheme())
     }
 
-    fn param(&self, name: &str) -> &str {
-        self.params
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
+    /// The `{user}` path parameter.
+    pub(super) fn user(&self) -> Result<&UserId, ApiError> {
+        present("user", self.path.user.as_ref())
     }
 
-    /// The `{group}` path parameter, validated.
-    pub(super) fn group(&self) -> Result<&str, ApiError> {
-        let group = self.param("group");
-        check_group(group)?;
-        Ok(group)
+    /// The `{connectionId}` path parameter.
+    pub(super) fn connection_id(&self) -> Result<&ConnectionId, ApiError> {
+        present("connectionId", self.path.connection_id.as_ref())
     }
 
-    /// The `{user}` path parameter, validated.
-    pub(super) fn user(&self) -> Result<&str, ApiError> {
-        let user = self.param("user");
-        check_user(user)?;
-        Ok(user)
+    /// The `{group}` path parameter.
+    pub(super) fn group(&self) -> Result<&Group, ApiError> {
+        present("group", self.path.group.as_ref())
     }
 
-    /// The `{connectionId}` path parameter, validated.
-    pub(super) fn connection_id(&self) -> Result<&str, ApiError> {
-        let id = self.param("connectionId");
-        check_connection_id(id)?;
-        Ok(id)
+    /// The `{streamId}` path parameter.
+    pub(super) fn stream_id(&self) -> Result<&StreamId, ApiError> {
+        present("streamId", self.path.stream_id.as_ref())
     }
 
-    /// The `{streamId}` path parameter: 1 to 100 characters, not only white space.
-    pub(super) fn stream_id(&self) -> Result<&str, ApiError> {
-        let id = self.param("streamId");
-        if id.trim().is_empty() || id.chars().count() > 100 {
-            return Err(ApiError::bad_request(
-                "streamId",
-                format!(
-                    "Invalid streamId '{id}'. It must be 1 to 100 characters long and not only white space."
-                ),
-            ));
-        }
-        Ok(id)
+    /// The v1-preview `{users}` list, without repeats.
+    pub(super) fn users(&self) -> Result<&[UserId], ApiError> {
+        present("users", self.path.users.as_deref())
     }
 
-    /// The comma-separated list path parameter `name` (v1-preview `{users}`, `{groups}`), each
-    /// item checked with `check`, repeats dropped.
-    pub(super) fn list(
-        &self,
-        name: &'static str,
-        check: fn(&str) -> Result<(), InvalidName>,
-    ) -> Result<Vec<&str>, ApiError> {
-        let mut seen = HashSet::new();
-        let mut items = Vec::new();
-        for item in self.param(name).split(',') {
-            check(item).map_err(|e| {
-                ApiError::bad_request(
-                    name,
-                    format!("Invalid item in the comma-separated '{name}' list: {e}"),
-                )
-            })?;
-            if seen.insert(item) {
-                items.push(item);
-            }
-        }
-        Ok(items)
+    /// The v1-preview `{groups}` list, without repeats.
+    pub(super) fn groups(&self) -> Result<&[Group], ApiError> {
+        present("groups", self.path.groups.as_deref())
     }
 
     /// The `excluded` query values (repeatable).
@@ -244,4 +352,11 @@ impl HubRequest {
                 }),
         }
     }
+}
+
+/// A path parameter the route has; only a handler routed from a path without it gets the 400.
+fn present<'a, T: ?Sized>(name: &'static str, value: Option<&'a T>) -> Result<&'a T, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::bad_request(name, format!("This route has no '{name}' path parameter."))
+    })
 }

@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 
 use super::body::Body;
-use super::common::{
+use super::extract::{AuthorizedForSecrets, HubRequest};
+use super::operations::{
     add_connection_to_group, broadcast, connection_exists, group_exists, health,
     remove_connection_from_group, send_to_connection, send_to_group, send_to_user, user_exists,
     user_in_group,
 };
-use super::extract::{AuthorizedForSecrets, HubRequest};
 use super::payload::Payload;
 use super::{execute, group_members, invoke, operations as op, streams, tokens};
 use crate::error::ApiError;

@@ -1,12 +1,11 @@
 //! The data-plane REST API of every generation: v1-preview (`/api/v1-preview/hub/...`), v1
 //! (`/api/v1/...`) and 2022-06-01 to 2024-12-01 (`/api/...`). One thin module per generation
-//! maps routes and status codes onto shared operations; extractors verify the token and validate
+//! maps routes, and the status codes where generations differ, onto shared operations; extractors verify the token and validate
 //! names before any handler runs, and a middleware enforces Azure's request-size limits. The
 //! OpenAPI documents describing them are served under `/swagger/`.
 
 mod binary_payload;
 mod body;
-mod common;
 mod execute;
 mod extract;
 mod fallback;

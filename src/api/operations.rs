@@ -1,5 +1,7 @@
-//! The REST operations, independent of API generation: each one does its work on the hub and
-//! reports what happened; the generation modules choose the status codes.
+//! The REST operations, independent of API generation: each one does its work on the hub. Where
+//! every generation answers the same (sends, existence checks, connection-group changes,
+//! health), the operation is the handler itself and the generation modules only route to it;
+//! elsewhere it reports what happened and the generation modules choose the status codes.
 
 use std::collections::HashSet;
 
@@ -9,66 +11,83 @@ use axum::response::{IntoResponse, Response};
 use super::extract::HubRequest;
 use super::payload::Payload;
 use crate::error::ApiError;
-use crate::hub::names::{check_group, check_user};
 use crate::hub::{ConnectionHandle, Preview, TraceEvent, TraceKind};
 use crate::protocol::Close;
 
-/// Sends the payload to every connection of the hub but the excluded ones.
-pub(super) fn broadcast(req: &HubRequest, payload: Payload) -> usize {
-    sent(
-        req,
-        || "everyone".into(),
-        payload,
-        &req.hub.all_except(&req.excluded()),
-    )
+type Status = Result<StatusCode, ApiError>;
+
+/// # `GET|HEAD /api/v1/health`, `/api/health`
+///
+/// 200 while the server runs; needs no token.
+pub(super) async fn health() -> StatusCode {
+    StatusCode::OK
 }
 
-/// Sends the payload to every connection of the user.
-pub(super) fn send_to_user(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+/// # `POST /api/v1/hubs/{hub}`, `/api/hubs/{hub}[/:send]` `[?excluded=id...]`, `/api/v1-preview/hub/{hub}`
+///
+/// Broadcast to every connection of the hub but the excluded ones. 202.
+pub(super) async fn broadcast(req: HubRequest, payload: Payload) -> StatusCode {
+    let targets = req.hub.all_except(&req.excluded());
+    sent(&req, || "everyone".into(), payload, &targets);
+    StatusCode::ACCEPTED
+}
+
+/// # `POST /api/v1/hubs/{hub}/users/{user}`, `/api/hubs/{hub}/users/{user}[/:send]`, `/api/v1-preview/hub/{hub}/user/{user}`
+///
+/// Send to every connection of a user. 202, also when the user has no connection.
+pub(super) async fn send_to_user(req: HubRequest, payload: Payload) -> Status {
     let user = req.user()?;
-    Ok(sent(
-        req,
-        || format!("user {user}"),
-        payload,
-        &req.hub.user_connections(user),
-    ))
+    let targets = req.hub.user_connections(user);
+    sent(&req, || format!("user {user}"), payload, &targets);
+    Ok(StatusCode::ACCEPTED)
 }
 
-/// Sends the payload to every connection of each user of the comma-separated `{users}` list.
-pub(super) fn send_to_users(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+/// # `POST /api/v1-preview/hub/{hub}/users/{user1,user2,...}`
+///
+/// Send to every connection of each listed user. 202; 400 when an item is empty or too long.
+pub(super) async fn send_to_users(req: HubRequest, payload: Payload) -> Status {
     let mut targets = Vec::new();
-    let users = req.list("users", check_user)?;
-    for user in &users {
+    let users = req.users()?;
+    for user in users {
         targets.extend(req.hub.user_connections(user));
     }
     let to = || format!("users {}", users.join(","));
-    Ok(sent(req, to, payload, &unique(targets)))
+    sent(&req, to, payload, &unique(targets));
+    Ok(StatusCode::ACCEPTED)
 }
 
-/// Sends the payload to one connection (nothing happens if it is not connected).
-pub(super) fn send_to_connection(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+/// # `POST /api/v1/hubs/{hub}/connections/{id}`, `/api/hubs/{hub}/connections/{id}[/:send]`
+///
+/// Send to one connection. 202, also when it is not connected.
+pub(super) async fn send_to_connection(req: HubRequest, payload: Payload) -> Status {
     let id = req.connection_id()?;
     let targets: Vec<ConnectionHandle> = req.hub.connection(id).into_iter().collect();
-    Ok(sent(req, || format!("connection {id}"), payload, &targets))
+    sent(&req, || format!("connection {id}"), payload, &targets);
+    Ok(StatusCode::ACCEPTED)
 }
 
-/// Sends the payload to the group's connections but the excluded ones.
-pub(super) fn send_to_group(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+/// # `POST /api/v1/hubs/{hub}/groups/{group}`, `/api/hubs/{hub}/groups/{group}[/:send]` `[?excluded=id...]`, `/api/v1-preview/hub/{hub}/group/{group}`
+///
+/// Send to the group's connections but the excluded ones. 202.
+pub(super) async fn send_to_group(req: HubRequest, payload: Payload) -> Status {
     let group = req.group()?;
     let targets = req.hub.group_connections(group, &req.excluded());
-    Ok(sent(req, || format!("group {group}"), payload, &targets))
+    sent(&req, || format!("group {group}"), payload, &targets);
+    Ok(StatusCode::ACCEPTED)
 }
 
-/// Sends the payload once to every connection in any group of the comma-separated `{groups}`
-/// list.
-pub(super) fn send_to_groups(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+/// # `POST /api/v1-preview/hub/{hub}/groups/{group1,group2,...}`
+///
+/// Send once to every connection in any listed group. 202.
+pub(super) async fn send_to_groups(req: HubRequest, payload: Payload) -> Status {
     let mut targets = Vec::new();
-    let groups = req.list("groups", check_group)?;
-    for group in &groups {
+    let groups = req.groups()?;
+    for group in groups {
         targets.extend(req.hub.group_connections(group, &[]));
     }
     let to = || format!("groups {}", groups.join(","));
-    Ok(sent(req, to, payload, &unique(targets)))
+    sent(&req, to, payload, &unique(targets));
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Delivers the payload and reports the send, addressed `to`, to the live trace.
@@ -77,7 +96,7 @@ fn sent(
     to: impl FnOnce() -> String,
     payload: Payload,
     targets: &[ConnectionHandle],
-) -> usize {
+) {
     let target = payload.invocation.target.clone();
     let arguments = Preview::of(&payload.invocation.arguments);
     let recipients = payload.deliver(targets);
@@ -90,7 +109,6 @@ fn sent(
         };
         TraceEvent::now(req.hub.name().clone(), None, kind)
     });
-    recipients
 }
 
 /// The connections without repeats (a connection may be in several of the groups sent to).
@@ -166,22 +184,26 @@ fn existence(exists: bool, code: &'static str, what: String) -> Result<Response,
     }
 }
 
-/// Whether the connection exists.
-pub(super) fn connection_exists(req: &HubRequest) -> Result<Response, ApiError> {
+/// # `GET|HEAD …/hubs/{hub}/connections/{connectionId}`
+///
+/// 200 when connected, else 404 `Warning.Connection.NotExisted`.
+pub(super) async fn connection_exists(req: HubRequest) -> Result<Response, ApiError> {
     let id = req.connection_id()?;
     if req.hub.has_connection(id) {
         Ok(StatusCode::OK.into_response())
     } else {
         Err(connection_not_found(
-            req,
+            &req,
             id,
             "Warning.Connection.NotExisted",
         ))
     }
 }
 
-/// Whether the group has connections.
-pub(super) fn group_exists(req: &HubRequest) -> Result<Response, ApiError> {
+/// # `GET|HEAD …/hubs/{hub}/groups/{group}`
+///
+/// 200 when the group has a connection, else 404 `Warning.Group.NotExisted`.
+pub(super) async fn group_exists(req: HubRequest) -> Result<Response, ApiError> {
     let group = req.group()?;
     existence(
         req.hub.has_group(group),
@@ -193,8 +215,10 @@ pub(super) fn group_exists(req: &HubRequest) -> Result<Response, ApiError> {
     )
 }
 
-/// Whether the user has connections.
-pub(super) fn user_exists(req: &HubRequest) -> Result<Response, ApiError> {
+/// # `GET|HEAD …/hubs/{hub}/users/{user}`
+///
+/// 200 when the user has a connection, else 404 `Warning.User.NotExisted`.
+pub(super) async fn user_exists(req: HubRequest) -> Result<Response, ApiError> {
     let user = req.user()?;
     existence(
         req.hub.has_user(user),
@@ -206,8 +230,10 @@ pub(super) fn user_exists(req: &HubRequest) -> Result<Response, ApiError> {
     )
 }
 
-/// Whether the user is in the group.
-pub(super) fn user_in_group(req: &HubRequest) -> Result<Response, ApiError> {
+/// # `GET|HEAD …/hubs/{hub}/groups/{group}/users/{user}` (either path order)
+///
+/// 200 when the user is in the group, else 404 `Info.User.NotInGroup`.
+pub(super) async fn user_in_group(req: HubRequest) -> Result<Response, ApiError> {
     let (user, group) = (req.user()?, req.group()?);
     existence(
         req.hub.is_user_in_group(user, group),
@@ -232,23 +258,36 @@ pub(super) fn connection_not_found(req: &HubRequest, id: &str, code: &'static st
     )
 }
 
-/// Adds a connection to a group; 404 when the connection is not connected.
-pub(super) fn add_connection_to_group(req: &HubRequest) -> Result<(), ApiError> {
+/// # `PUT …/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
+///
+/// 200, or 404 `Error.Connection.NotExisted` when the connection is not connected.
+pub(super) async fn add_connection_to_group(req: HubRequest) -> Status {
     let (id, group) = (req.connection_id()?, req.group()?);
     if req.hub.add_to_group(id, group) {
-        Ok(())
+        Ok(StatusCode::OK)
     } else {
-        Err(connection_not_found(req, id, "Error.Connection.NotExisted"))
+        Err(connection_not_found(
+            &req,
+            id,
+            "Error.Connection.NotExisted",
+        ))
     }
 }
 
-/// Removes a connection from a group; 404 when the connection is not connected.
-pub(super) fn remove_connection_from_group(req: &HubRequest) -> Result<(), ApiError> {
+/// # `DELETE …/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)
+///
+/// 200 (also when the connection was not in the group), or 404 `Error.Connection.NotExisted`
+/// when the connection is not connected.
+pub(super) async fn remove_connection_from_group(req: HubRequest) -> Status {
     let (id, group) = (req.connection_id()?, req.group()?);
     if req.hub.remove_from_group(id, group) {
-        Ok(())
+        Ok(StatusCode::OK)
     } else {
-        Err(connection_not_found(req, id, "Error.Connection.NotExisted"))
+        Err(connection_not_found(
+            &req,
+            id,
+            "Error.Connection.NotExisted",
+        ))
     }
 }
 

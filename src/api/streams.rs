@@ -30,7 +30,7 @@ fn open_stream(req: &HubRequest) -> Result<(ConnectionHandle, String), ApiError>
         )
         .with_target("streamId"));
     }
-    Ok((connection, stream_id.to_owned()))
+    Ok((connection, stream_id.to_string()))
 }
 
 fn send(connection: &ConnectionHandle, message: HubMessage) {

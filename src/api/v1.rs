@@ -6,13 +6,13 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 
-use super::common::{
+use super::extract::HubRequest;
+use super::operations as op;
+use super::operations::{
     add_connection_to_group, broadcast, connection_exists, group_exists, health,
     remove_connection_from_group, send_to_connection, send_to_group, send_to_user, user_exists,
     user_in_group,
 };
-use super::extract::HubRequest;
-use super::operations as op;
 use crate::error::ApiError;
 use crate::state::AppState;
 

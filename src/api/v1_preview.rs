@@ -3,16 +3,10 @@
 //! comma-separated list of groups. Every route answers 202.
 
 use axum::Router;
-use axum::http::StatusCode;
 use axum::routing::post;
 
-use super::extract::HubRequest;
-use super::operations as op;
-use super::payload::Payload;
-use crate::error::ApiError;
+use super::operations::{broadcast, send_to_group, send_to_groups, send_to_user, send_to_users};
 use crate::state::AppState;
-
-type Status = Result<StatusCode, ApiError>;
 
 /// The v1-preview routes.
 pub(super) fn router() -> Router<AppState> {
@@ -32,40 +26,4 @@ pub(super) fn router() -> Router<AppState> {
             "/api/v1-preview/hub/{hub}/groups/{groups}",
             post(send_to_groups),
         )
-}
-
-/// # `POST /api/v1-preview/hub/{hub}`
-///
-/// Broadcast to every connection of the hub. 202.
-async fn broadcast(req: HubRequest, payload: Payload) -> StatusCode {
-    op::broadcast(&req, payload);
-    StatusCode::ACCEPTED
-}
-
-/// # `POST /api/v1-preview/hub/{hub}/user/{id}`
-///
-/// Send to every connection of the user. 202.
-async fn send_to_user(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_user(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `POST /api/v1-preview/hub/{hub}/users/{user1,user2,...}`
-///
-/// Send to every connection of each listed user. 202; 400 when an item is empty or too long.
-async fn send_to_users(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_users(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `POST /api/v1-preview/hub/{hub}/group/{group}`
-///
-/// Send to the group's connections. 202.
-async fn send_to_group(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_group(&req, payload).map(|_| StatusCode::ACCEPTED)
-}
-
-/// # `POST /api/v1-preview/hub/{hub}/groups/{group1,group2,...}`
-///
-/// Send once to every connection in any listed group. 202.
-async fn send_to_groups(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_groups(&req, payload).map(|_| StatusCode::ACCEPTED)
 }

@@ -16,6 +16,7 @@
 //! extracted from their requests.
 
 mod audience;
+mod cache;
 mod claims;
 mod entra;
 mod error;

@@ -1,5 +1,7 @@
 //! Where a request carries its access token.
 
+use std::borrow::Cow;
+
 /// The access token of a request: the Bearer token from the `Authorization` header value if there
 /// is one (scheme matched case-insensitively), otherwise the last `access_token` value in the raw
 /// query string (percent-decoded, `+` as space, per form encoding).
@@ -7,11 +9,15 @@
 /// The query fallback is accepted on every endpoint, not only WebSocket and SSE requests as in
 /// ASP.NET Core, because browsers cannot set headers on those and nothing is gained by refusing
 /// it elsewhere. "Last wins" matches ASP.NET Core's query handling.
-pub fn token_from_request(authorization: Option<&str>, raw_query: Option<&str>) -> Option<String> {
+/// A header token is borrowed; a query token is decoded only when the header has none.
+pub fn token_from_request<'a>(
+    authorization: Option<&'a str>,
+    raw_query: Option<&str>,
+) -> Option<Cow<'a, str>> {
     authorization
         .and_then(bearer_token)
-        .map(str::to_owned)
-        .or_else(|| raw_query.and_then(query_token))
+        .map(Cow::Borrowed)
+        .or_else(|| raw_query.and_then(query_token).map(Cow::Owned))
 }
 
 fn bearer_token(header: &str) -> Option<&str> {

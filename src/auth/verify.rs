@@ -1,11 +1,13 @@
 //! Token verification: signature against the configured access keys, then the checks the mode asks for.
 
 use std::fmt;
+use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::audience::{self, Audience};
+use super::cache::{VerifiedToken, VerifiedTokens};
 use super::claims::Claims;
 use super::entra::{self, EntraTokens};
 use super::error::AuthError;
@@ -32,6 +34,8 @@ pub struct Verifier {
     entra: EntraTokens,
     /// Hosts that name this service in an Entra token's `aud`.
     service_hosts: Vec<String>,
+    /// Access-key tokens already verified with `keys`; clones share it, as they share the keys.
+    verified: Arc<VerifiedTokens>,
 }
 
 // Hand-written so that key material can never end up in a log line.
@@ -58,6 +62,7 @@ impl Verifier {
             mode,
             entra: EntraTokens::Refused,
             service_hosts: Vec::new(),
+            verified: Arc::default(),
         }
     }
 
@@ -86,17 +91,29 @@ impl Verifier {
         now: u64,
     ) -> Result<Claims, AuthError> {
         self.verify_with(token, expected, now, false)
+            .map(Arc::unwrap_or_clone)
     }
 
-    /// As [`Verifier::verify`], but relaxed mode checks `aud` too: for a route that hands out a
-    /// secret (`GET /api/auth/accessKey`), where a client token must not pass for a REST one.
-    pub fn verify_for_secrets(
+    /// As [`Verifier::verify`], for a caller that needs only the verdict, not the claims (a
+    /// REST call): a token verified before costs no claim copy.
+    pub fn check(
         &self,
         token: Option<&str>,
         expected: &Audience<'_>,
         now: u64,
-    ) -> Result<Claims, AuthError> {
-        self.verify_with(token, expected, now, true)
+    ) -> Result<(), AuthError> {
+        self.verify_with(token, expected, now, false).map(drop)
+    }
+
+    /// As [`Verifier::check`], but relaxed mode checks `aud` too: for a route that hands out a
+    /// secret (`GET /api/auth/accessKey`), where a client token must not pass for a REST one.
+    pub fn check_for_secrets(
+        &self,
+        token: Option<&str>,
+        expected: &Audience<'_>,
+        now: u64,
+    ) -> Result<(), AuthError> {
+        self.verify_with(token, expected, now, true).map(drop)
     }
 
     fn verify_with(
@@ -105,34 +122,44 @@ impl Verifier {
         expected: &Audience<'_>,
         now: u64,
         audience_always: bool,
-    ) -> Result<Claims, AuthError> {
+    ) -> Result<Arc<Claims>, AuthError> {
         let token = token.map(str::trim).filter(|t| !t.is_empty());
         if self.mode == AuthMode::Off {
             let payload = token.and_then(token::payload_only).unwrap_or_default();
-            return Ok(Claims::from_payload(&payload));
+            return Ok(Arc::new(Claims::from_payload(&payload)));
         }
         let token = token.ok_or(AuthError::MissingToken)?;
-        if self.entra.enabled()
-            && let Some(header) = entra::header(token)
-        {
-            let rules = entra::Rules {
-                service_hosts: &self.service_hosts,
-                check_lifetime: self.mode == AuthMode::Strict,
-                now,
-            };
-            let payload = entra::verify(&self.entra, token, &header, rules)?;
-            return Ok(Claims::from_payload(&payload));
-        }
-        let parsed = token::parse(token)?;
-        self.check_signature(token, parsed.alg)?;
+        // A cached token is an access-key token (its `alg` is HS*), never an Entra one.
+        let verified = match self.verified.get(token) {
+            Some(verified) => verified,
+            None => {
+                if self.entra.enabled()
+                    && let Some(header) = entra::header(token)
+                {
+                    let rules = entra::Rules {
+                        service_hosts: &self.service_hosts,
+                        check_lifetime: self.mode == AuthMode::Strict,
+                        now,
+                    };
+                    let payload = entra::verify(&self.entra, token, &header, rules)?;
+                    return Ok(Arc::new(Claims::from_payload(&payload)));
+                }
+                let parsed = token::parse(token)?;
+                self.check_signature(token, parsed.alg)?;
+                let verified = Arc::new(VerifiedToken::new(token, parsed.payload));
+                self.verified.insert(token, verified.clone());
+                verified
+            }
+        };
+        let payload = &verified.payload;
         if self.mode == AuthMode::Strict {
-            lifetime::require_expiry(&parsed.payload)?;
-            lifetime::check(&parsed.payload, now)?;
-            audience::check(&parsed.payload, expected)?;
+            lifetime::require_expiry(payload)?;
+            lifetime::check(payload, now)?;
+            audience::check(payload, expected)?;
         } else if audience_always {
-            audience::check(&parsed.payload, expected)?;
+            audience::check(payload, expected)?;
         }
-        Ok(Claims::from_payload(&parsed.payload))
+        Ok(verified.claims.clone())
     }
 
     /// Tries every key: a token signed with the secondary key is as valid as one signed with the
@@ -485,5 +512,52 @@ mod tests {
             !text.contains(KEY) && text.contains("2 access key(s)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_verified_token_still_meets_exp_and_nbf_on_every_use() {
+        let v = strict();
+        let t = issue_token(KEY, &client_claims(json!({"nbf": NOW + 60})));
+        let e = v.verify(Some(&t), &CHAT, NOW).unwrap_err();
+        assert_eq!(e.code(), "Error.Auth.TokenNotYetValid");
+        assert!(v.verify(Some(&t), &CHAT, NOW + 60).is_ok());
+        // The hit of the same bytes is judged against its own time, both ways.
+        assert!(v.verify(Some(&t), &CHAT, NOW).is_err());
+        assert!(v.verify(Some(&t), &CHAT, NOW + 3605).is_ok());
+        let e = v.verify(Some(&t), &CHAT, NOW + 3606).unwrap_err();
+        assert_eq!(e.code(), "Error.Auth.TokenExpired");
+    }
+
+    #[test]
+    fn a_verified_token_still_meets_the_audience_of_each_request() {
+        let v = strict();
+        let t = issue_token(KEY, &client_claims(json!({})));
+        assert!(v.check(Some(&t), &CHAT, NOW).is_ok());
+        let other = Audience::Client { hub: "other" };
+        let e = v.check(Some(&t), &other, NOW).unwrap_err();
+        assert_eq!(e.code(), "Error.Auth.AudienceMismatch");
+        let relaxed = verifier(AuthMode::Relaxed);
+        assert!(relaxed.check(Some(&t), &other, NOW).is_ok());
+        assert!(relaxed.check_for_secrets(Some(&t), &other, NOW).is_err());
+    }
+
+    #[test]
+    fn a_refused_token_is_refused_every_time() {
+        let v = strict();
+        let good = issue_token(KEY, &client_claims(json!({"sub": "alice"})));
+        assert!(v.verify(Some(&good), &CHAT, NOW).is_ok());
+        let forged = issue_token("some-other-key", &client_claims(json!({"sub": "alice"})));
+        for _ in 0..2 {
+            let e = v.verify(Some(&forged), &CHAT, NOW).unwrap_err();
+            assert!(matches!(e, AuthError::UnknownKey { tried: 2 }), "{e}");
+        }
+        // One byte off a cached token is another key in the cache, verified afresh.
+        let mut tampered = good.clone();
+        let last = tampered.pop().expect("not empty");
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(v.verify(Some(&tampered), &CHAT, NOW).is_err());
+        // The claims of a hit are the token's own.
+        let claims = v.verify(Some(&good), &CHAT, NOW).expect("valid");
+        assert_eq!(claims.user_id.as_deref(), Some("alice"));
     }
 }
