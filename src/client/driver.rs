@@ -46,9 +46,11 @@ pub(super) async fn drive<T: Transport>(
         id = %client.connection_id,
         transport = transport.kind().name()
     );
+    let mut input = FrameReader::new();
+    input.push(&early);
+    // Not kept for the connection's life: the driver's future holds what it captures.
+    drop(early);
     async {
-        let mut input = FrameReader::new();
-        input.push(&early);
         // Boxed: the handshake runs once, and keeping its state out of the connection's task
         // keeps every idle connection smaller.
         if let Some(handshake) = Box::pin(handshake(&mut transport, &state, &mut input)).await {
@@ -189,6 +191,7 @@ async fn run<T: Transport>(
             raw,
         )),
         None => {
+            drop(raw);
             if !greet(transport, &hub, &connection, agreed.protocol.is_binary()).await {
                 return;
             }
@@ -204,19 +207,7 @@ async fn run<T: Transport>(
         };
         TraceEvent::now(hub.name().clone(), Some(connection.id().clone()), kind)
     });
-    // `connected` is queued before any client message can be, so the upstream sees it first.
-    // A relayed client's hub lives in its app server, which gets its events instead.
-    let upstream = match (&relay, state.upstream.clone()) {
-        (None, Some(upstream)) => {
-            let caller = Caller {
-                connection: connection.clone(),
-                claims: client.claims.clone(),
-                client_query: request.query,
-            };
-            Some(UpstreamLink::start(upstream, caller, &state.tasks))
-        }
-        _ => None,
-    };
+    let upstream = upstream_link(state, &relay, &connection, client, request);
     let mut session = Session::new(
         connection.clone(),
         leftover,
@@ -251,6 +242,26 @@ async fn run<T: Transport>(
     if let Some(link) = session.upstream.take() {
         link.disconnected(end.error()).await;
     }
+}
+
+/// Starts the connection's upstream link when an upstream is configured and the service serves
+/// the client itself. `connected` is queued before any client message can be, so the upstream
+/// sees it first. A relayed client's hub lives in its app server, which gets its events instead.
+/// Takes the connect request so that its headers are not held for the connection's life.
+fn upstream_link(
+    state: &AppState,
+    relay: &Option<AppServerLink>,
+    connection: &ConnectionHandle,
+    client: &ClientConnection,
+    request: ConnectRequest,
+) -> Option<UpstreamLink> {
+    let upstream = state.upstream.clone().filter(|_| relay.is_none())?;
+    let caller = Caller {
+        connection: connection.clone(),
+        claims: client.claims.clone(),
+        client_query: request.query,
+    };
+    Some(UpstreamLink::start(upstream, caller, &state.tasks))
 }
 
 /// Registers a connection the service answers itself and sends the handshake response.
@@ -334,7 +345,11 @@ async fn serve<T: Transport>(
     let timeout_timer = tokio::time::sleep_until(client_deadline);
     let expiry_timer = tokio::time::sleep_until(auth_expiry.map_or(ping_at, instant_of_unix));
     tokio::pin!(ping_timer, timeout_timer, expiry_timer);
-    let mut ack_tick = tokio::time::interval(ACK_INTERVAL);
+    // Only a stateful connection acks: the others do not carry an interval's timer.
+    let mut ack_tick = session
+        .reconnect
+        .is_some()
+        .then(|| tokio::time::interval(ACK_INTERVAL));
     let mut replies = Vec::new();
 
     // Messages the client sent in the same chunk as its handshake come first.
@@ -368,7 +383,7 @@ async fn serve<T: Transport>(
                 received = transport.recv() => Wake::Received(received),
                 () = &mut ping_timer, if keep_alive => Wake::Ping,
                 () = &mut timeout_timer, if keep_alive && session.client_pinged => Wake::ClientTimeout,
-                _ = ack_tick.tick(), if session.reconnect.is_some() => Wake::AckDue,
+                () = tick(&mut ack_tick) => Wake::AckDue,
                 () = &mut expiry_timer, if auth_expiry.is_some() => Wake::AuthExpired,
             };
             written = match wake {
@@ -470,6 +485,16 @@ async fn serve<T: Transport>(
             timeout_timer.as_mut().reset(client_deadline);
             ping_timer.as_mut().reset(ping_at);
         }
+    }
+}
+
+/// The next tick of `interval`; never, without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

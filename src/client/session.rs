@@ -138,6 +138,7 @@ impl Session {
             if !self.input.is_empty() {
                 link.forward(self.input.take_all().freeze());
             }
+            self.input.release_if_empty();
             return Next::Continue;
         }
         let format = self.connection.protocol();
@@ -185,6 +186,7 @@ impl Session {
         if self.input.len() > self.max_message_size {
             return self.too_large();
         }
+        self.input.release_if_empty();
         Next::Continue
     }
 
