@@ -20,7 +20,7 @@ use crate::auth::{iso8601, unix_now};
 use crate::config::ServiceMode;
 use crate::hub::{Connection, ConnectionHandle, Hub, Outbox, ServerHandle, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, Agreed};
-use crate::protocol::{Close, Encoded, FrameReader, HubMessage, Protocol};
+use crate::protocol::{Close, Encoded, Frame, FrameReader, HubMessage, Protocol};
 use crate::state::AppState;
 
 /// Frames written before one flush, so a burst costs few syscalls but latency stays bounded.
@@ -110,7 +110,7 @@ async fn reject<T: Transport>(transport: &mut T, error: &str) {
     tracing::debug!(error, "handshake failed");
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         if transport
-            .feed(false, handshake::error_response(error))
+            .feed(false, handshake::error_response(error).into())
             .await
             .is_ok()
         {
@@ -276,7 +276,7 @@ async fn greet<T: Transport>(
     hub.add_connection(connection.clone());
     let greeted = async {
         transport
-            .feed(binary, Bytes::from_static(handshake::SUCCESS))
+            .feed(binary, Bytes::from_static(handshake::SUCCESS).into())
             .await?;
         transport.flush().await
     };
@@ -313,7 +313,7 @@ impl End {
 /// What woke the message loop.
 enum Wake {
     Closing,
-    Frame(Bytes),
+    Frame(Frame),
     Received(Received),
     Ping,
     ClientTimeout,
@@ -419,7 +419,7 @@ async fn serve<T: Transport>(
                         transport,
                         &outbox.closing,
                         binary,
-                        Encoded::new(HubMessage::Ping).frame(protocol),
+                        Encoded::new(HubMessage::Ping).shared(protocol),
                     )
                     .await
                 }
@@ -451,7 +451,7 @@ async fn serve<T: Transport>(
                 }
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
                     Some(sequence_id) => {
-                        let ack = Encoded::new(HubMessage::Ack { sequence_id }).frame(protocol);
+                        let ack = Encoded::new(HubMessage::Ack { sequence_id }).shared(protocol);
                         send(transport, &outbox.closing, binary, ack).await
                     }
                     None => Ok(()),
@@ -514,6 +514,7 @@ async fn write_replies<T: Transport>(
     replies: &mut Vec<Bytes>,
 ) -> Result<(), TransportError> {
     for reply in replies.drain(..) {
+        let reply = Frame::from(reply);
         session.record_sent(&reply);
         transport.feed(binary, reply).await?;
     }
@@ -538,7 +539,7 @@ async fn write_batch<T: Transport>(
     transport: &mut T,
     session: &mut Session,
     binary: bool,
-    first: Bytes,
+    first: Frame,
     outbox: &mut Outbox,
 ) -> Result<(), TransportError> {
     let closing = outbox.closing.clone();
@@ -569,7 +570,7 @@ async fn feed_batch<T: Transport>(
     transport: &mut T,
     session: &mut Session,
     binary: bool,
-    first: Bytes,
+    first: Frame,
     outbox: &mut Outbox,
     written: &mut u64,
 ) -> Result<(), TransportError> {
@@ -598,10 +599,10 @@ async fn replay<T: Transport>(
         return Ok(());
     };
     let (sequence_id, frames) = state.replay();
-    let sequence = Encoded::new(HubMessage::Sequence { sequence_id }).frame(protocol);
+    let sequence = Encoded::new(HubMessage::Sequence { sequence_id }).shared(protocol);
     transport.feed(binary, sequence).await?;
     for frame in frames {
-        transport.feed(binary, frame).await?;
+        transport.feed(binary, frame.into()).await?;
     }
     transport.flush().await
 }
@@ -629,7 +630,7 @@ async fn close_with_unboxed<T: Transport>(
             transport.feed(protocol.is_binary(), frame).await?;
         }
         if let Some(close) = close {
-            let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
+            let frame = Encoded::new(HubMessage::Close(close)).shared(protocol);
             transport.feed(protocol.is_binary(), frame).await?;
         }
         transport.flush().await
@@ -643,7 +644,7 @@ async fn send<T: Transport>(
     transport: &mut T,
     closing: &tokio_util::sync::CancellationToken,
     binary: bool,
-    frame: Bytes,
+    frame: Frame,
 ) -> Result<(), TransportError> {
     guarded(closing, async {
         transport.feed(binary, frame).await?;
@@ -676,8 +677,8 @@ mod tests {
             std::future::pending().await
         }
 
-        async fn feed(&mut self, _binary: bool, frame: Bytes) -> Result<(), TransportError> {
-            self.fed.push(frame);
+        async fn feed(&mut self, _binary: bool, frame: Frame) -> Result<(), TransportError> {
+            self.fed.push(frame.into_bytes());
             Ok(())
         }
 

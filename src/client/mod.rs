@@ -16,6 +16,7 @@ mod sse;
 mod transport;
 mod upstream_link;
 mod websocket;
+mod ws_upgrade;
 
 use axum::Router;
 use axum::routing::{any, post};

@@ -16,6 +16,7 @@ use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::request::ConnectRequest;
 use super::transport::{Received, Transport, TransportError, TransportKind};
+use crate::protocol::Frame;
 use crate::state::AppState;
 
 /// Events buffered towards the response body before the driver waits.
@@ -111,7 +112,7 @@ impl Transport for SseTransport {
         }
     }
 
-    async fn feed(&mut self, _binary: bool, frame: Bytes) -> Result<(), TransportError> {
+    async fn feed(&mut self, _binary: bool, frame: Frame) -> Result<(), TransportError> {
         self.pending.extend_from_slice(&frame);
         Ok(())
     }
