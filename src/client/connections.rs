@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::ws::WebSocket;
 use bytes::BytesMut;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
@@ -14,6 +13,7 @@ use tokio::time::Instant;
 
 use super::long_polling::PollQueue;
 use super::transport::{Received, TransportKind};
+use super::ws_upgrade::Socket;
 use crate::auth::Claims;
 
 /// A connection created by negotiate (or by a WebSocket without `id`).
@@ -47,7 +47,7 @@ pub(super) enum Binding {
     /// waits for its client to come back after the socket dropped.
     WebSockets {
         /// Hands a new socket to the waiting driver.
-        reattach: Option<mpsc::Sender<WebSocket>>,
+        reattach: Option<mpsc::Sender<Socket>>,
     },
     /// Server-Sent Events; POSTs feed `inbound`.
     ServerSentEvents {

@@ -21,7 +21,7 @@ use crate::auth::{iso8601, unix_now};
 use crate::config::ServiceMode;
 use crate::hub::{Connection, ConnectionHandle, Hub, Outbox, ServerHandle, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, Agreed};
-use crate::protocol::{Close, Encoded, FrameReader, HubMessage, Protocol};
+use crate::protocol::{Close, Encoded, Frame, FrameReader, HubMessage, Protocol};
 use crate::state::AppState;
 
 /// Frames written before one flush, so a burst costs few syscalls but latency stays bounded.
@@ -47,9 +47,11 @@ pub(super) async fn drive<T: Transport>(
         id = %client.connection_id,
         transport = transport.kind().name()
     );
+    let mut input = FrameReader::new();
+    input.push(&early);
+    // Not kept for the connection's life: the driver's future holds what it captures.
+    drop(early);
     async {
-        let mut input = FrameReader::new();
-        input.push(&early);
         // Boxed: the handshake runs once, and keeping its state out of the connection's task
         // keeps every idle connection smaller.
         if let Some(handshake) = Box::pin(handshake(&mut transport, &state, &mut input)).await {
@@ -109,7 +111,7 @@ async fn reject<T: Transport>(transport: &mut T, error: &str) {
     tracing::debug!(error, "handshake failed");
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         if transport
-            .feed(false, handshake::error_response(error))
+            .feed(false, handshake::error_response(error).into())
             .await
             .is_ok()
         {
@@ -190,6 +192,7 @@ async fn run<T: Transport>(
             raw,
         )),
         None => {
+            drop(raw);
             if !greet(transport, &hub, &connection, agreed.protocol.is_binary()).await {
                 return;
             }
@@ -205,19 +208,7 @@ async fn run<T: Transport>(
         };
         TraceEvent::now(hub.name().clone(), Some(connection.id().clone()), kind)
     });
-    // `connected` is queued before any client message can be, so the upstream sees it first.
-    // A relayed client's hub lives in its app server, which gets its events instead.
-    let upstream = match (&relay, state.upstream.clone()) {
-        (None, Some(upstream)) => {
-            let caller = Caller {
-                connection: connection.clone(),
-                claims: client.claims.clone(),
-                client_query: request.query,
-            };
-            Some(UpstreamLink::start(upstream, caller, &state.tasks))
-        }
-        _ => None,
-    };
+    let upstream = upstream_link(state, &relay, &connection, client, request);
     let mut session = Session::new(
         connection.clone(),
         leftover,
@@ -254,6 +245,26 @@ async fn run<T: Transport>(
     }
 }
 
+/// Starts the connection's upstream link when an upstream is configured and the service serves
+/// the client itself. `connected` is queued before any client message can be, so the upstream
+/// sees it first. A relayed client's hub lives in its app server, which gets its events instead.
+/// Takes the connect request so that its headers are not held for the connection's life.
+fn upstream_link(
+    state: &AppState,
+    relay: &Option<AppServerLink>,
+    connection: &ConnectionHandle,
+    client: &ClientConnection,
+    request: ConnectRequest,
+) -> Option<UpstreamLink> {
+    let upstream = state.upstream.clone().filter(|_| relay.is_none())?;
+    let caller = Caller {
+        connection: connection.clone(),
+        claims: client.claims.clone(),
+        client_query: request.query,
+    };
+    Some(UpstreamLink::start(upstream, caller, &state.tasks))
+}
+
 /// Registers a connection the service answers itself and sends the handshake response.
 /// Registered before the client learns it is connected: a send made the moment its `start()`
 /// resolves must reach it. Anything queued meanwhile is written after `{}`.
@@ -266,7 +277,7 @@ async fn greet<T: Transport>(
     hub.add_connection(connection.clone());
     let greeted = async {
         transport
-            .feed(binary, Bytes::from_static(handshake::SUCCESS))
+            .feed(binary, Bytes::from_static(handshake::SUCCESS).into())
             .await?;
         transport.flush().await
     };
@@ -303,7 +314,7 @@ impl End {
 /// What woke the message loop.
 enum Wake {
     Closing,
-    Frame(Bytes),
+    Frame(Frame),
     Received(Received),
     Ping,
     ClientTimeout,
@@ -335,7 +346,11 @@ async fn serve<T: Transport>(
     let timeout_timer = tokio::time::sleep_until(client_deadline);
     let expiry_timer = tokio::time::sleep_until(auth_expiry.map_or(ping_at, instant_of_unix));
     tokio::pin!(ping_timer, timeout_timer, expiry_timer);
-    let mut ack_tick = tokio::time::interval(ACK_INTERVAL);
+    // Only a stateful connection acks: the others do not carry an interval's timer.
+    let mut ack_tick = session
+        .reconnect
+        .is_some()
+        .then(|| tokio::time::interval(ACK_INTERVAL));
     let mut replies = Vec::new();
 
     // Messages the client sent in the same chunk as its handshake come first.
@@ -369,7 +384,7 @@ async fn serve<T: Transport>(
                 received = transport.recv() => Wake::Received(received),
                 () = &mut ping_timer, if keep_alive => Wake::Ping,
                 () = &mut timeout_timer, if keep_alive && session.client_pinged => Wake::ClientTimeout,
-                _ = ack_tick.tick(), if session.reconnect.is_some() => Wake::AckDue,
+                () = tick(&mut ack_tick) => Wake::AckDue,
                 () = &mut expiry_timer, if auth_expiry.is_some() => Wake::AuthExpired,
             };
             written = match wake {
@@ -405,7 +420,7 @@ async fn serve<T: Transport>(
                         transport,
                         &outbox.closing,
                         binary,
-                        Encoded::new(HubMessage::Ping).frame(protocol),
+                        Encoded::new(HubMessage::Ping).shared(protocol),
                     )
                     .await
                 }
@@ -437,7 +452,7 @@ async fn serve<T: Transport>(
                 }
                 Wake::AckDue => match session.reconnect.as_mut().and_then(|s| s.ack_due()) {
                     Some(sequence_id) => {
-                        let ack = Encoded::new(HubMessage::Ack { sequence_id }).frame(protocol);
+                        let ack = Encoded::new(HubMessage::Ack { sequence_id }).shared(protocol);
                         send(transport, &outbox.closing, binary, ack).await
                     }
                     None => Ok(()),
@@ -474,6 +489,16 @@ async fn serve<T: Transport>(
     }
 }
 
+/// The next tick of `interval`; never, without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// The monotonic instant of a unix time: now plus however far away it is (at once if past).
 fn instant_of_unix(unix: i64) -> Instant {
     let ahead = u64::try_from(unix.saturating_sub(i64::try_from(unix_now()).unwrap_or(i64::MAX)))
@@ -490,6 +515,7 @@ async fn write_replies<T: Transport>(
     replies: &mut Vec<Bytes>,
 ) -> Result<(), TransportError> {
     for reply in replies.drain(..) {
+        let reply = Frame::from(reply);
         session.record_sent(&reply);
         transport.feed(binary, reply).await?;
     }
@@ -514,7 +540,7 @@ async fn write_batch<T: Transport>(
     transport: &mut T,
     session: &mut Session,
     binary: bool,
-    first: Bytes,
+    first: Frame,
     outbox: &mut Outbox,
 ) -> Result<(), TransportError> {
     let closing = outbox.closing.clone();
@@ -545,7 +571,7 @@ async fn feed_batch<T: Transport>(
     transport: &mut T,
     session: &mut Session,
     binary: bool,
-    first: Bytes,
+    first: Frame,
     outbox: &mut Outbox,
     written: &mut u64,
 ) -> Result<(), TransportError> {
@@ -574,10 +600,10 @@ async fn replay<T: Transport>(
         return Ok(());
     };
     let (sequence_id, frames) = state.replay();
-    let sequence = Encoded::new(HubMessage::Sequence { sequence_id }).frame(protocol);
+    let sequence = Encoded::new(HubMessage::Sequence { sequence_id }).shared(protocol);
     transport.feed(binary, sequence).await?;
     for frame in frames {
-        transport.feed(binary, frame).await?;
+        transport.feed(binary, frame.into()).await?;
     }
     transport.flush().await
 }
@@ -605,7 +631,7 @@ async fn close_with_unboxed<T: Transport>(
             transport.feed(protocol.is_binary(), frame).await?;
         }
         if let Some(close) = close {
-            let frame = Encoded::new(HubMessage::Close(close)).frame(protocol);
+            let frame = Encoded::new(HubMessage::Close(close)).shared(protocol);
             transport.feed(protocol.is_binary(), frame).await?;
         }
         transport.flush().await
@@ -619,7 +645,7 @@ async fn send<T: Transport>(
     transport: &mut T,
     closing: &tokio_util::sync::CancellationToken,
     binary: bool,
-    frame: Bytes,
+    frame: Frame,
 ) -> Result<(), TransportError> {
     guarded(closing, async {
         transport.feed(binary, frame).await?;
@@ -652,8 +678,8 @@ mod tests {
             std::future::pending().await
         }
 
-        async fn feed(&mut self, _binary: bool, frame: Bytes) -> Result<(), TransportError> {
-            self.fed.push(frame);
+        async fn feed(&mut self, _binary: bool, frame: Frame) -> Result<(), TransportError> {
+            self.fed.push(frame.into_bytes());
             Ok(())
         }
 

@@ -5,8 +5,6 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
@@ -15,6 +13,7 @@ use super::connections::{Binding, ClientConnection};
 use super::request::{ConnectRequest, claims_of, hub_of, plain, same_user};
 use super::state::ClientState;
 use super::transport::{Received, TransportKind};
+use super::ws_upgrade::{NotAnUpgrade, SocketUpgrade};
 use super::{long_polling, sse, websocket};
 use crate::error::ApiError;
 use crate::query::Query;
@@ -25,7 +24,7 @@ pub(super) async fn connect(
     method: Method,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<SocketUpgrade, NotAnUpgrade>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw_query.as_deref());

@@ -19,6 +19,7 @@ use super::request::ConnectRequest;
 use super::sse::INBOUND_QUEUE;
 use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
+use crate::protocol::Frame;
 
 /// Output bytes buffered for the next poll before the driver waits for a poll to take them.
 const POLL_BUFFER: usize = 1024 * 1024;
@@ -216,7 +217,7 @@ impl Transport for LongPollingTransport {
         }
     }
 
-    async fn feed(&mut self, _binary: bool, frame: Bytes) -> Result<(), TransportError> {
+    async fn feed(&mut self, _binary: bool, frame: Frame) -> Result<(), TransportError> {
         let deadline = Instant::now() + SEND_TIMEOUT;
         loop {
             let drained = self.polls.drained.notified();

@@ -18,6 +18,7 @@ mod state;
 mod transport;
 mod upstream_link;
 mod websocket;
+mod ws_upgrade;
 
 use axum::Router;
 use axum::routing::{any, post};

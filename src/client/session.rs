@@ -12,7 +12,8 @@ use super::upstream_link::UpstreamLink;
 use crate::hub::{ConnectionHandle, Hub, Preview, Trace, TraceEvent, TraceKind};
 use crate::protocol::handshake::{self, HandshakeRequest};
 use crate::protocol::{
-    self, Close, Completion, CompletionResult, Encoded, FrameReader, HubMessage, Protocol, json,
+    self, Close, Completion, CompletionResult, Encoded, Frame, FrameReader, HubMessage, Protocol,
+    json,
 };
 
 /// What the transport must do after client bytes were processed.
@@ -122,14 +123,14 @@ impl Session {
     /// Records a frame written to the client for stateful reconnect. A relayed client's output
     /// also carries what the app server's hub sends (handshake, pings), which the client does
     /// not number, so only its trackable messages count.
-    pub(super) fn record_sent(&mut self, frame: &Bytes) {
+    pub(super) fn record_sent(&mut self, frame: &Frame) {
         let Some(state) = &mut self.reconnect else {
             return;
         };
         if self.relay.is_some() && !is_trackable_frame(self.connection.protocol(), frame) {
             return;
         }
-        state.sent(frame.clone());
+        state.sent(frame.clone().into_bytes());
     }
 
     /// Handles the complete messages already buffered.
@@ -138,6 +139,7 @@ impl Session {
             if !self.input.is_empty() {
                 link.forward(self.input.take_all().freeze());
             }
+            self.input.release_if_empty();
             return Next::Continue;
         }
         let format = self.connection.protocol();
@@ -185,6 +187,7 @@ impl Session {
         if self.input.len() > self.max_message_size {
             return self.too_large();
         }
+        self.input.release_if_empty();
         Next::Continue
     }
 
@@ -306,8 +309,8 @@ impl Session {
 }
 
 /// Whether a framed message is one stateful reconnect numbers (types 1 to 5).
-fn is_trackable_frame(format: protocol::Protocol, frame: &Bytes) -> bool {
-    let mut buffer = BytesMut::from(&frame[..]);
+fn is_trackable_frame(format: protocol::Protocol, frame: &[u8]) -> bool {
+    let mut buffer = BytesMut::from(frame);
     match protocol::next_frame(format, &mut buffer) {
         Ok(Some(body)) => matches!(protocol::parse(format, &body), Ok(Some(m)) if is_trackable(&m)),
         _ => false,

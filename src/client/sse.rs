@@ -17,6 +17,7 @@ use super::driver::drive;
 use super::request::ConnectRequest;
 use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
+use crate::protocol::Frame;
 
 /// Events buffered towards the response body before the driver waits.
 const EVENT_QUEUE: usize = 16;
@@ -111,7 +112,7 @@ impl Transport for SseTransport {
         }
     }
 
-    async fn feed(&mut self, _binary: bool, frame: Bytes) -> Result<(), TransportError> {
+    async fn feed(&mut self, _binary: bool, frame: Frame) -> Result<(), TransportError> {
         self.pending.extend_from_slice(&frame);
         Ok(())
     }

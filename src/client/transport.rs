@@ -6,6 +6,8 @@ use std::future::Future;
 
 use bytes::Bytes;
 
+use crate::protocol::Frame;
+
 /// The three SignalR transports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
@@ -74,7 +76,7 @@ pub(super) trait Transport: Send {
     fn feed(
         &mut self,
         binary: bool,
-        frame: Bytes,
+        frame: Frame,
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
     /// Pushes buffered output to the client.

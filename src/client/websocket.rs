@@ -5,12 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt, SinkExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
@@ -18,7 +20,9 @@ use super::negotiate::new_id;
 use super::request::{ConnectRequest, claims_of, plain, same_user};
 use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
+use super::ws_upgrade::{Socket, SocketUpgrade};
 use crate::error::ApiError;
+use crate::protocol::Frame;
 
 /// Read buffer per socket. Hub messages are small; a large default buffer per idle connection
 /// would dominate memory at tens of thousands of connections.
@@ -34,7 +38,7 @@ const MAX_STALLED_PINGS: u32 = 1000;
 /// Handles a WebSocket upgrade request on the connect URL.
 pub(super) fn upgrade(
     state: ClientState,
-    upgrade: WebSocketUpgrade,
+    upgrade: SocketUpgrade,
     headers: &HeaderMap,
     raw_query: Option<&str>,
     hub: &str,
@@ -44,11 +48,13 @@ pub(super) fn upgrade(
     // Our own writes wait for the socket once WRITE_BUFFER is passed, so only Pongs (queued
     // while reading) can grow the buffer to the bound; a write past it fails and ends the
     // connection. One largest message always fits.
-    let upgrade = upgrade
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(WRITE_BUFFER + state.config.max_message_size + FRAME_HEADER)
-        .max_message_size(state.config.max_message_size);
+    let upgrade = upgrade.config(
+        WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(WRITE_BUFFER)
+            .max_write_buffer_size(WRITE_BUFFER + state.config.max_message_size + FRAME_HEADER)
+            .max_message_size(Some(state.config.max_message_size)),
+    );
     let Some(token) = id else {
         // No negotiate (Python clients' redirect path, skipNegotiation): a fresh connection.
         let id: Arc<str> = Arc::from(new_id().as_str());
@@ -93,13 +99,14 @@ pub(super) fn upgrade(
         } => {
             let reattach = reattach.clone();
             drop(binding);
-            Ok(upgrade
-                .on_upgrade(move |socket| async move {
+            Ok(upgrade.on_upgrade(
+                || {},
+                move |socket| async move {
                     // The waiting driver takes the socket over; if it already gave up, the
                     // socket is dropped and the client sees the connection end.
                     let _ = reattach.send(socket).await;
-                })
-                .into_response())
+                },
+            ))
         }
         Binding::WebSockets { reattach: None } => Ok(plain(
             StatusCode::CONFLICT,
@@ -115,7 +122,7 @@ pub(super) fn upgrade(
 /// Upgrades and runs the driver in the upgraded task, tracked for shutdown.
 fn start(
     state: ClientState,
-    upgrade: WebSocketUpgrade,
+    upgrade: SocketUpgrade,
     client: Arc<ClientConnection>,
     request: ConnectRequest,
     early: BytesMut,
@@ -124,9 +131,9 @@ fn start(
     let window = state.config.disconnect_timeout;
     let failed_state = state.clone();
     let failed_token = client.token.clone();
-    upgrade
-        .on_failed_upgrade(move |_| failed_state.connections.remove(&failed_token))
-        .on_upgrade(move |socket| {
+    upgrade.on_upgrade(
+        move || failed_state.connections.remove(&failed_token),
+        move |socket| {
             let transport = WebSocketTransport {
                 socket,
                 client: client.clone(),
@@ -134,13 +141,13 @@ fn start(
                 stalled_pings: 0,
             };
             tasks.track_future(drive(transport, state, client, request, early))
-        })
-        .into_response()
+        },
+    )
 }
 
 /// A WebSocket carrying one connection.
 struct WebSocketTransport {
-    socket: WebSocket,
+    socket: Socket,
     client: Arc<ClientConnection>,
     reconnect_window: Duration,
     /// Pings received in a row while the output could not be written.
@@ -164,7 +171,7 @@ impl Transport for WebSocketTransport {
 
     async fn recv(&mut self) -> Received {
         loop {
-            match self.socket.recv().await {
+            match self.socket.next().await {
                 Some(Ok(Message::Text(text))) => return Received::Data(Bytes::from(text)),
                 Some(Ok(Message::Binary(data))) => return Received::Data(data),
                 Some(Ok(Message::Close(_))) => return Received::Closed,
@@ -182,11 +189,14 @@ impl Transport for WebSocketTransport {
         }
     }
 
-    async fn feed(&mut self, binary: bool, frame: Bytes) -> Result<(), TransportError> {
-        let message = if binary {
-            Message::Binary(frame)
-        } else {
-            Message::Text(Utf8Bytes::try_from(frame).map_err(|_| TransportError)?)
+    async fn feed(&mut self, binary: bool, frame: Frame) -> Result<(), TransportError> {
+        let message = match (binary, frame) {
+            (true, frame) => Message::Binary(frame.into_bytes()),
+            // Checked once when the message was encoded, for all its recipients.
+            (false, Frame::Text(text)) => Message::Text(text),
+            (false, Frame::Bytes(bytes)) => {
+                Message::Text(Utf8Bytes::try_from(bytes).map_err(|_| TransportError)?)
+            }
         };
         self.socket.feed(message).await.map_err(|_| TransportError)
     }
@@ -199,7 +209,7 @@ impl Transport for WebSocketTransport {
         let _ = self
             .socket
             .send(Message::Close(Some(CloseFrame {
-                code: close_code::NORMAL,
+                code: CloseCode::Normal,
                 reason: Utf8Bytes::from_static(""),
             })))
             .await;

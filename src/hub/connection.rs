@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
@@ -13,7 +12,7 @@ use serde_json::Value;
 use super::invocations::{InvocationFailed, InvocationOutcome, PendingInvocations};
 use super::queue::{FrameReceiver, FrameSender, PushError, frame_queue};
 use super::servers::ServerHandle;
-use crate::protocol::{Close, Completion, Encoded, HubMessage, Invocation, Protocol};
+use crate::protocol::{Close, Completion, Encoded, Frame, HubMessage, Invocation, Protocol};
 
 /// A shared handle to a connection; cloning it is a reference-count increment.
 pub type ConnectionHandle = Arc<Connection>;
@@ -26,7 +25,7 @@ pub struct Connection {
     user_id: Option<Arc<str>>,
     protocol: Protocol,
     transport: &'static str,
-    outbox: FrameSender,
+    outbox: FrameSender<Frame>,
     /// Counted by this connection's own driver only, so no other core touches the cache line
     /// on the hot path; metrics sum them at scrape time.
     counters: Counters,
@@ -59,7 +58,7 @@ struct Counters {
 #[derive(Debug)]
 pub struct Outbox {
     /// Framed messages in the connection's protocol, in send order.
-    pub frames: FrameReceiver,
+    pub frames: FrameReceiver<Frame>,
     /// Cancelled when the connection must close (REST close, slow consumer, shutdown).
     pub closing: CancellationToken,
 }
@@ -155,8 +154,8 @@ impl Connection {
 
     /// Queues a framed message without waiting. Returns whether it was queued; a full queue
     /// closes the connection as a slow consumer.
-    pub fn deliver(&self, frame: Bytes) -> bool {
-        match self.outbox.try_send(frame) {
+    pub fn deliver(&self, frame: impl Into<Frame>) -> bool {
+        match self.outbox.try_send(frame.into()) {
             Ok(()) => true,
             // Already closing (e.g. an earlier overflow): nothing more to say or do.
             Err(PushError::Full) if self.closing.is_cancelled() => false,
@@ -228,7 +227,7 @@ impl Connection {
             invocation_id: Some(id.clone()),
             ..Invocation::send(target, arguments)
         };
-        let frame = Encoded::new(HubMessage::Invocation(invocation)).frame(self.protocol);
+        let frame = Encoded::new(HubMessage::Invocation(invocation)).shared(self.protocol);
         if !self.deliver(frame) {
             self.pending
                 .resolve(&id, Err(InvocationFailed::NotDelivered));

@@ -1,4 +1,5 @@
-//! The bounded queue of framed messages between the producers that deliver to a connection
+//! The bounded queue of framed messages (a client's [`crate::protocol::Frame`]s, an app server's
+//! bytes) between the producers that deliver to a connection
 //! (REST sends, broadcasts, invocations) and its one writer. A full queue is refused at once
 //! (`try_send` semantics: producers never wait); the writer waits for frames asynchronously.
 //!
@@ -31,27 +32,27 @@ pub(super) enum PushError {
 pub struct QueueEmpty;
 
 #[derive(Debug)]
-struct Shared {
-    state: Mutex<State>,
+struct Shared<T> {
+    state: Mutex<State<T>>,
     /// Wakes the writer; a permit is stored when it is not waiting, so no push is missed.
     ready: Notify,
     capacity: usize,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    frames: VecDeque<Bytes>,
+#[derive(Debug)]
+struct State<T> {
+    frames: VecDeque<T>,
     writer_gone: bool,
 }
 
-impl Shared {
+impl<T> Shared<T> {
     // Nothing below can panic while the lock is held, so a poisoned lock is taken over.
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes the oldest frame; gives back the memory of a drained burst.
-    fn pop(&self) -> Option<Bytes> {
+    fn pop(&self) -> Option<T> {
         let mut state = self.lock();
         let frame = state.frames.pop_front()?;
         if state.frames.is_empty() && state.frames.capacity() > IDLE_SLOTS {
@@ -63,20 +64,23 @@ impl Shared {
 
 /// The producers' end.
 #[derive(Debug)]
-pub(super) struct FrameSender {
-    shared: Arc<Shared>,
+pub(super) struct FrameSender<T = Bytes> {
+    shared: Arc<Shared<T>>,
 }
 
 /// The writer's end.
 #[derive(Debug)]
-pub struct FrameReceiver {
-    shared: Arc<Shared>,
+pub struct FrameReceiver<T = Bytes> {
+    shared: Arc<Shared<T>>,
 }
 
 /// A queue holding at most `capacity` frames (at least one).
-pub(super) fn frame_queue(capacity: usize) -> (FrameSender, FrameReceiver) {
+pub(super) fn frame_queue<T>(capacity: usize) -> (FrameSender<T>, FrameReceiver<T>) {
     let shared = Arc::new(Shared {
-        state: Mutex::new(State::default()),
+        state: Mutex::new(State {
+            frames: VecDeque::new(),
+            writer_gone: false,
+        }),
         ready: Notify::new(),
         capacity: capacity.max(1),
     });
@@ -88,9 +92,9 @@ pub(super) fn frame_queue(capacity: usize) -> (FrameSender, FrameReceiver) {
     )
 }
 
-impl FrameSender {
+impl<T> FrameSender<T> {
     /// Queues a frame without waiting.
-    pub(super) fn try_send(&self, frame: Bytes) -> Result<(), PushError> {
+    pub(super) fn try_send(&self, frame: T) -> Result<(), PushError> {
         {
             let mut state = self.shared.lock();
             if state.writer_gone {
@@ -111,9 +115,9 @@ impl FrameSender {
     }
 }
 
-impl FrameReceiver {
+impl<T> FrameReceiver<T> {
     /// The next frame, waiting for one. Cancel-safe: a frame is only taken when returned.
-    pub async fn recv(&mut self) -> Bytes {
+    pub async fn recv(&mut self) -> T {
         let shared = &*self.shared;
         loop {
             // Registered before looking, so a push between the look and the wait wakes us.
@@ -128,12 +132,12 @@ impl FrameReceiver {
     }
 
     /// The next frame if one is queued.
-    pub fn try_recv(&mut self) -> Result<Bytes, QueueEmpty> {
+    pub fn try_recv(&mut self) -> Result<T, QueueEmpty> {
         self.shared.pop().ok_or(QueueEmpty)
     }
 }
 
-impl Drop for FrameReceiver {
+impl<T> Drop for FrameReceiver<T> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.writer_gone = true;

@@ -1,25 +1,26 @@
-//! Encode-once cache for fan-out: a message is serialized at most once per protocol no matter how
-//! many connections receive it, and every recipient gets a reference-counted clone of the bytes.
+//! Encode-once cache for fan-out: a message is serialized (and a JSON frame checked as UTF-8) at
+//! most once per protocol no matter how many connections receive it, and every recipient gets a
+//! reference-counted clone of the frame.
 
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use super::{HubMessage, Protocol};
+use super::{Frame, HubMessage, Protocol};
 
 /// One message's framed bytes per hub protocol, whatever produced them: fan-out asks each
 /// recipient's protocol for its frame and delivers nothing to a protocol without one.
 pub trait Frames {
-    /// The framed bytes for `protocol`, shared between recipients.
-    fn frame_for(&self, protocol: Protocol) -> Option<Bytes>;
+    /// The frame for `protocol`, shared between recipients.
+    fn frame_for(&self, protocol: Protocol) -> Option<Frame>;
 }
 
 /// Frames that arrived already encoded per protocol (an app server's payload map): delivered
 /// byte for byte, never decoded; a protocol without an entry gets nothing.
 #[derive(Debug, Clone, Default)]
 pub struct PreFramed {
-    json: Option<Bytes>,
-    messagepack: Option<Bytes>,
+    json: Option<Frame>,
+    messagepack: Option<Frame>,
 }
 
 impl PreFramed {
@@ -28,18 +29,31 @@ impl PreFramed {
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a Bytes)>) -> Self {
         let mut frames = PreFramed::default();
         for (name, frame) in entries {
-            match Protocol::from_name(name) {
-                Some(Protocol::Json) => frames.json = Some(frame.clone()),
-                Some(Protocol::MessagePack) => frames.messagepack = Some(frame.clone()),
-                None => {}
+            if let Some(protocol) = Protocol::from_name(name) {
+                *frames.slot(protocol) = Some(framed(protocol, frame.clone()));
             }
         }
         frames
     }
+
+    fn slot(&mut self, protocol: Protocol) -> &mut Option<Frame> {
+        match protocol {
+            Protocol::Json => &mut self.json,
+            Protocol::MessagePack => &mut self.messagepack,
+        }
+    }
+}
+
+/// A frame of `protocol`: JSON is text, checked here once for every recipient.
+fn framed(protocol: Protocol, bytes: Bytes) -> Frame {
+    match protocol {
+        Protocol::Json => Frame::text(bytes),
+        Protocol::MessagePack => Frame::Bytes(bytes),
+    }
 }
 
 impl Frames for PreFramed {
-    fn frame_for(&self, protocol: Protocol) -> Option<Bytes> {
+    fn frame_for(&self, protocol: Protocol) -> Option<Frame> {
         match protocol {
             Protocol::Json => self.json.clone(),
             Protocol::MessagePack => self.messagepack.clone(),
@@ -48,8 +62,8 @@ impl Frames for PreFramed {
 }
 
 impl Frames for Encoded {
-    fn frame_for(&self, protocol: Protocol) -> Option<Bytes> {
-        Some(self.frame(protocol))
+    fn frame_for(&self, protocol: Protocol) -> Option<Frame> {
+        Some(self.shared(protocol))
     }
 }
 
@@ -57,8 +71,8 @@ impl Frames for Encoded {
 #[derive(Debug)]
 pub struct Encoded {
     message: HubMessage,
-    json: OnceLock<Bytes>,
-    messagepack: OnceLock<Bytes>,
+    json: OnceLock<Frame>,
+    messagepack: OnceLock<Frame>,
 }
 
 impl Encoded {
@@ -80,7 +94,7 @@ impl Encoded {
 
     /// Adds pre-framed bytes for one more protocol (see [`Encoded::with_frame`]).
     pub fn seed(self, protocol: Protocol, frame: Bytes) -> Self {
-        self.cell(protocol).get_or_init(|| frame);
+        self.cell(protocol).get_or_init(|| framed(protocol, frame));
         self
     }
 
@@ -91,12 +105,18 @@ impl Encoded {
 
     /// The framed bytes for `protocol`, serialized on first use and shared afterwards.
     pub fn frame(&self, protocol: Protocol) -> Bytes {
+        self.shared(protocol).into_bytes()
+    }
+
+    /// The frame for `protocol`, serialized (and checked, for JSON) on first use and shared
+    /// afterwards.
+    pub fn shared(&self, protocol: Protocol) -> Frame {
         self.cell(protocol)
-            .get_or_init(|| super::encode(protocol, &self.message))
+            .get_or_init(|| framed(protocol, super::encode(protocol, &self.message)))
             .clone()
     }
 
-    fn cell(&self, protocol: Protocol) -> &OnceLock<Bytes> {
+    fn cell(&self, protocol: Protocol) -> &OnceLock<Frame> {
         match protocol {
             Protocol::Json => &self.json,
             Protocol::MessagePack => &self.messagepack,
@@ -122,13 +142,14 @@ mod tests {
             assert_eq!(first, crate::protocol::encode(protocol, &message()));
             assert_eq!(encoded.frame(protocol).as_ptr(), first.as_ptr());
         }
+        assert!(matches!(encoded.shared(Protocol::Json), Frame::Text(_)));
     }
 
     #[test]
     fn pre_framed_entries_match_protocol_names_case_insensitively() {
         let json = Bytes::from_static(b"{}\x1e");
         let frames = PreFramed::from_entries([("JSON", &json), ("xml", &json)]);
-        assert_eq!(frames.frame_for(Protocol::Json), Some(json));
+        assert_eq!(frames.frame_for(Protocol::Json), Some(Frame::text(json)));
         assert_eq!(frames.frame_for(Protocol::MessagePack), None);
     }
 

@@ -8,6 +8,7 @@
 use bytes::{Bytes, BytesMut};
 
 pub mod encoded;
+mod frame;
 pub mod handshake;
 pub mod json;
 mod message;
@@ -19,6 +20,7 @@ mod tests;
 mod varint;
 
 pub use encoded::{Encoded, Frames, PreFramed};
+pub use frame::Frame;
 pub use message::{Close, Completion, CompletionResult, Headers, HubMessage, Invocation};
 pub use reader::FrameReader;
 

@@ -53,6 +53,15 @@ impl FrameReader {
         }
     }
 
+    /// Gives back the buffer's memory once every byte was taken: an idle connection holds no
+    /// input buffer, however large a message it received before.
+    pub fn release_if_empty(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+            self.scanned = 0;
+        }
+    }
+
     fn next_json_frame(&mut self) -> Option<BytesMut> {
         let Some(offset) = self.buf[self.scanned..]
             .iter()
@@ -135,5 +144,24 @@ mod tests {
             b"\x91\x06"
         );
         assert!(reader.is_empty());
+    }
+
+    #[test]
+    fn an_emptied_reader_releases_its_buffer_and_a_partial_one_keeps_it() {
+        let mut reader = FrameReader::new();
+        reader.push(&[b'x'; 4096]);
+        reader.push(b"\x1e{\"ty");
+        assert!(reader.next_frame(Protocol::Json).unwrap().is_some());
+        reader.release_if_empty();
+        assert_eq!(reader.len(), 4, "a partial message is kept");
+        reader.push(b"pe\":6}\x1e");
+        assert!(reader.next_frame(Protocol::Json).unwrap().is_some());
+        reader.release_if_empty();
+        assert_eq!(reader.buf.capacity(), 0);
+        reader.push(b"{\"type\":6}\x1e");
+        assert_eq!(
+            &reader.next_frame(Protocol::Json).unwrap().unwrap()[..],
+            b"{\"type\":6}"
+        );
     }
 }
