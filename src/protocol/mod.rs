@@ -1,6 +1,7 @@
 //! Pure SignalR hub-protocol codecs: the handshake, the JSON protocol (0x1E framing), the
-//! MessagePack protocol (VarInt framing), the message model and the encode-once cache used by
-//! fan-out; and, in [`service`], the Azure ServiceProtocol that app servers speak on `/server`.
+//! MessagePack protocol (VarInt framing), the message model, the encode-once cache used by
+//! fan-out and the shared [`Frame`] it hands to every recipient; and, in [`service`], the Azure
+//! ServiceProtocol that app servers speak on `/server`.
 //! No I/O and no web-framework types live here, so every codec can be tested with byte fixtures
 //! and reused by every transport. Transports buffer client bytes in a [`FrameReader`] and go
 //! through [`parse`], [`encode`] and [`unframed`] and never match on the protocol themselves.
