@@ -12,8 +12,7 @@ use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
 /// The layer: a `request` span per request, answered with a debug event.
-pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), Answered>
-{
+pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), Answered> {
     TraceLayer::new_for_http()
         .make_span_with(RequestSpan)
         .on_request(())
