@@ -32,6 +32,7 @@ pub mod hub;
 pub mod metrics;
 pub mod protocol;
 pub mod query;
+pub mod request_span;
 pub mod serve;
 pub mod server;
 mod settle;
@@ -114,6 +115,7 @@ pub fn router(state: AppState, connections: Arc<ClientConnections>) -> Router {
         .merge(server::router())
         .merge(metrics::router(rest_metrics))
         .merge(dashboard::router())
+        .layer(request_span::layer())
         .with_state(state)
 }
 

@@ -24,6 +24,9 @@ pub(super) struct Payload {
     /// The pre-framed invocations a binary payload carried, delivered to clients of each
     /// protocol as they are.
     frames: Vec<(Protocol, Bytes)>,
+    /// A JSON body, kept to frame its `arguments` verbatim, which is done only once there is a
+    /// recipient.
+    json_body: Option<Bytes>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Payload {
@@ -32,17 +35,18 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let body = Body::from_request(request, state).await?;
         match body.format {
-            BodyFormat::Json => {
-                let invocation = parse_json(&body.bytes)?;
-                let frames = verbatim_json_frame(&body.bytes, &invocation.target)
-                    .map(|frame| (Protocol::Json, frame))
-                    .into_iter()
-                    .collect();
-                Ok(Payload { invocation, frames })
-            }
+            BodyFormat::Json => Ok(Payload {
+                invocation: parse_json(&body.bytes)?,
+                frames: Vec::new(),
+                json_body: Some(body.bytes),
+            }),
             BodyFormat::MessagePack => {
                 let (invocation, frames) = binary_payload::parse(&body.bytes)?;
-                Ok(Payload { invocation, frames })
+                Ok(Payload {
+                    invocation,
+                    frames,
+                    json_body: None,
+                })
             }
         }
     }
@@ -54,6 +58,7 @@ impl Payload {
         Payload {
             invocation,
             frames: Vec::new(),
+            json_body: None,
         }
     }
 
@@ -63,7 +68,11 @@ impl Payload {
         if targets.is_empty() {
             return 0;
         }
-        let encoded = self.frames.into_iter().fold(
+        let verbatim = self
+            .json_body
+            .and_then(|body| verbatim_json_frame(&body, &self.invocation.target))
+            .map(|frame| (Protocol::Json, frame));
+        let encoded = self.frames.into_iter().chain(verbatim).fold(
             Encoded::new(HubMessage::Invocation(self.invocation)),
             |encoded, (protocol, frame)| encoded.seed(protocol, frame),
         );
