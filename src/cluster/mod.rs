@@ -41,8 +41,8 @@ use mirror::{Mirror, Resync};
 
 /// How long a Redis command may take before it counts as failed.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a call waits for the other node's answer.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a membership change waits for the holding node's answer.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A node of the cluster as its lease record describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,8 +222,13 @@ impl Cluster {
             .map(drop)
     }
 
-    /// Asks `node` to do `request` and waits for its answer.
-    pub async fn call(&self, node: &NodeInfo, request: Request) -> Result<Reply, ClusterError> {
+    /// Asks `node` to do `request` and waits at most `timeout` for its answer.
+    pub async fn call(
+        &self,
+        node: &NodeInfo,
+        request: Request,
+        timeout: Duration,
+    ) -> Result<Reply, ClusterError> {
         let id = self.next_call.fetch_add(1, Ordering::Relaxed);
         let (sender, answer) = oneshot::channel();
         self.calls.insert(id, sender);
@@ -233,7 +238,7 @@ impl Cluster {
             .await;
         let outcome = match published {
             Ok(0) => Err(ClusterError::NodeTimeout(node.id.clone())),
-            Ok(_) => match tokio::time::timeout(CALL_TIMEOUT, answer).await {
+            Ok(_) => match tokio::time::timeout(timeout, answer).await {
                 Ok(Ok(reply)) => Ok(reply),
                 _ => Err(ClusterError::NodeTimeout(node.id.clone())),
             },

@@ -2,8 +2,10 @@
 //! off, and two or more nodes, each a process of the real binary on its own port with
 //! `--redis`. Every wait is bounded; processes die with their handles.
 
+mod invoke;
 mod lifecycle;
 mod outage;
+mod prefixes;
 mod sends;
 mod state;
 
