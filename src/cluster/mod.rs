@@ -337,6 +337,46 @@ impl Cluster {
         Ok(found.iter().any(|(_, common)| !common.is_empty()))
     }
 
+    /// The group's connections on the other nodes, as `(connection id, user id)` sorted by
+    /// id, those after `after` only (a page's cursor).
+    pub async fn group_members(
+        &self,
+        hub: &str,
+        group: &str,
+        after: Option<&str>,
+    ) -> Result<Vec<(String, Option<String>)>, ClusterError> {
+        let found: Vec<(NodeInfo, Vec<String>)> = self
+            .ask_other_nodes(|node| {
+                let mut cmd = redis::cmd("SMEMBERS");
+                cmd.arg(self.keys.group(node, hub, group));
+                cmd
+            })
+            .await?;
+        let mut pipe = redis::pipe();
+        let mut ids = Vec::new();
+        for (node, mut members) in found {
+            members.retain(|id| after.is_none_or(|after| id.as_str() > after));
+            if !members.is_empty() {
+                pipe.cmd("HMGET")
+                    .arg(self.keys.connections(&node.id, hub))
+                    .arg(&members);
+                ids.push(members);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users: Vec<Vec<Option<String>>> = self.query_pipe(&pipe).await?;
+        let mut members: Vec<(String, Option<String>)> = ids
+            .into_iter()
+            .zip(users)
+            .flat_map(|(ids, users)| ids.into_iter().zip(users))
+            .map(|(id, user)| (id, user.filter(|u| !u.is_empty())))
+            .collect();
+        members.sort();
+        Ok(members)
+    }
+
     /// Runs `command` for every other node whose lease is current, in one pipeline after
     /// reading the node list, so a node whose lease ran out never answers.
     async fn ask_other_nodes<T: redis::FromRedisValue>(

@@ -5,6 +5,7 @@
 mod invoke;
 mod lifecycle;
 mod outage;
+mod paging;
 mod prefixes;
 mod sends;
 mod state;
