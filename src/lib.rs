@@ -132,7 +132,8 @@ pub async fn run_on(
     let mut state = AppState::new(config, upstream);
     if let Some(cluster) = &state.config.cluster {
         let advertise = advertised_url(&state.config, &listeners);
-        let joined = Cluster::start(cluster, advertise, state.hubs.clone(), &state.tasks).await;
+        let (hubs, tasks) = (state.hubs.clone(), &state.tasks);
+        let joined = Cluster::start(cluster, advertise, hubs, tasks, &state.shutdown).await;
         state.cluster = Some(joined.map_err(|err| {
             std::io::Error::other(format!(
                 "cannot join the cluster through Redis at {}: {err}",

@@ -73,13 +73,15 @@ pub struct Cluster {
 
 impl Cluster {
     /// Connects to Redis, takes a lease, mirrors `hubs` (before any hub exists) and starts
-    /// the subscription, lease and mirror tasks on `tasks`. `advertise` is this node's URL
-    /// when the configuration names none.
+    /// the subscription, lease and mirror tasks on `tasks`; they end with `shutdown`, so the
+    /// server's wait for its tasks is not held up (entries go with [`Cluster::leave`]).
+    /// `advertise` is this node's URL when the configuration names none.
     pub async fn start(
         config: &ClusterConfig,
         advertise: String,
         hubs: Arc<Hubs>,
         tasks: &TaskTracker,
+        shutdown: &CancellationToken,
     ) -> Result<Arc<Self>, ClusterError> {
         let client = redis::Client::open(config.redis_url.as_str())?;
         let manager_config = ConnectionManagerConfig::new()
@@ -103,7 +105,7 @@ impl Cluster {
             live: RwLock::new(vec![node.clone()]),
             calls: DashMap::new(),
             next_call: AtomicU64::new(1),
-            stop: CancellationToken::new(),
+            stop: shutdown.child_token(),
             node,
         });
         let (queue, changes) = Mirror::queue(resync.clone());

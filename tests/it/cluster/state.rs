@@ -75,6 +75,13 @@ async fn user_groups_apply_on_every_node_now_and_later() {
         status(&b.server, "DELETE", "/api/hubs/chat/users/bob/groups").await,
         204
     );
+    // Other nodes apply a user-group change when its message reaches them, a moment after
+    // the 200 (see the README's Cluster semantics).
+    let left = eventually(Duration::from_secs(5), || async {
+        status(&a.server, "HEAD", "/api/hubs/chat/groups/g").await == 404
+    })
+    .await;
+    assert!(left, "bob's connections left the group on both nodes");
     send(
         &a.server,
         "/api/hubs/chat/groups/g/:send",
