@@ -24,6 +24,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod dashboard;
 pub mod error;
@@ -58,6 +59,7 @@ pub use state::AppState;
 
 use api::RestMetrics;
 use client::{ClientConnections, ClientState};
+use cluster::Cluster;
 use upstream::Upstream;
 
 /// How often abandoned negotiations are swept.
@@ -144,10 +146,21 @@ pub async fn run_on(
 /// [`run_on`] for a state already built, so a caller that built the upstream (to print it)
 /// does not build it again.
 pub async fn run_state(
-    state: AppState,
+    mut state: AppState,
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Some(cluster) = &state.config.cluster {
+        let advertise = advertised_url(&state.config, &listeners);
+        let (hubs, tasks) = (state.hubs.clone(), &state.tasks);
+        let joined = Cluster::start(cluster, advertise, hubs, tasks, &state.shutdown).await;
+        state.cluster = Some(joined.map_err(|err| {
+            std::io::Error::other(format!(
+                "cannot join the cluster through Redis at {}: {err}",
+                cluster.redis_url
+            ))
+        })?);
+    }
     if let Some(upstream) = &state.upstream {
         upstream.watch(state.shutdown.clone());
     }
@@ -161,6 +174,7 @@ pub async fn run_state(
         shutdown_timeout: state.config.shutdown_grace,
     };
     let tasks = state.tasks.clone();
+    let cluster = state.cluster.clone();
     let config_tls = state.config.tls.clone();
     let app = router(state, connections);
     let stop = token.clone();
@@ -186,7 +200,20 @@ pub async fn run_state(
     }
     sweeper.abort();
     expirer.abort();
+    if let Some(cluster) = &cluster {
+        cluster.leave().await;
+    }
     Ok(())
+}
+
+/// This node's URL for other nodes when `--cluster-advertise` names none: the scheme and the
+/// first listener's address.
+fn advertised_url(config: &Config, listeners: &[TcpListener]) -> String {
+    let address = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .unwrap_or(config.bind);
+    format!("{}://{address}", config.scheme())
 }
 
 /// Periodic housekeeping until shutdown.

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Verifier;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::hub::Hubs;
 use crate::upstream::Upstream;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The serverless upstream, when `-c` or `--upstream` configured one.
     pub upstream: Option<Upstream>,
+    /// This node's membership in a cluster (`--redis`); `None` for a single node.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             upstream,
+            cluster: None,
         }
     }
 }

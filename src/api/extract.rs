@@ -17,6 +17,7 @@ use axum::http::{HeaderValue, Uri, header};
 use serde::Deserialize;
 
 use crate::auth::{Audience, AuthError, Verifier, token_from_request, unix_now};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -38,6 +39,8 @@ pub(super) struct HubRequest {
     pub(super) config: Arc<Config>,
     /// The request target as received.
     pub(super) uri: Uri,
+    /// The cluster this node is in, if any: operations reach the other nodes through it.
+    pub(super) cluster: Option<Arc<Cluster>>,
     host: Option<HeaderValue>,
     path: PathParams,
 }
@@ -67,6 +70,7 @@ where
             uri: parts.uri.clone(),
             host: parts.headers.get(header::HOST).cloned(),
             config: state.config,
+            cluster: state.cluster,
             path,
         })
     }

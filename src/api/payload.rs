@@ -68,15 +68,35 @@ impl Payload {
         if targets.is_empty() {
             return 0;
         }
+        hub::deliver(targets, &self.encoded())
+    }
+
+    /// Like [`Payload::deliver`], and also returns the frames of every protocol for other
+    /// nodes, so the message is encoded once per protocol for the whole cluster.
+    pub(super) fn deliver_and_encode(
+        self,
+        targets: &[ConnectionHandle],
+    ) -> (usize, Vec<(Protocol, Bytes)>) {
+        let encoded = self.encoded();
+        let delivered = hub::deliver(targets, &encoded);
+        let frames = [Protocol::Json, Protocol::MessagePack]
+            .into_iter()
+            .map(|protocol| (protocol, encoded.frame(protocol)))
+            .collect();
+        (delivered, frames)
+    }
+
+    /// The invocation with the frames it came with, and a JSON body's arguments framed
+    /// verbatim.
+    fn encoded(self) -> Encoded {
         let verbatim = self
             .json_body
             .and_then(|body| verbatim_json_frame(&body, &self.invocation.target))
             .map(|frame| (Protocol::Json, frame));
-        let encoded = self.frames.into_iter().chain(verbatim).fold(
+        self.frames.into_iter().chain(verbatim).fold(
             Encoded::new(HubMessage::Invocation(self.invocation)),
             |encoded, (protocol, frame)| encoded.seed(protocol, frame),
-        );
-        hub::deliver(targets, &encoded)
+        )
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::app_servers::ClientInvocations;
 use super::connection::ConnectionHandle;
 use super::expiries::Expiries;
+use super::observer::{Membership, MembershipObserver};
 use super::servers::ServerSet;
 use super::snapshot::Retired;
 use super::trace::{MembershipChange, Trace, TraceEvent, TraceKind};
@@ -40,25 +41,50 @@ pub(super) struct State {
     user_groups: UserGroups,
     /// What connections that already left counted, so totals never go back.
     pub(super) retired: Retired,
+    /// The hub's name, for the observer's reports.
+    hub: Arc<str>,
+    /// Told of every membership change (a cluster mirroring this node's state).
+    observer: Option<Arc<dyn MembershipObserver>>,
 }
 
 impl State {
-    fn new(hub: Arc<str>, expiries: Arc<Expiries>) -> Self {
+    fn new(
+        hub: Arc<str>,
+        expiries: Arc<Expiries>,
+        observer: Option<Arc<dyn MembershipObserver>>,
+    ) -> Self {
         State {
             connections: Members::default(),
             groups: HashMap::new(),
             users: HashMap::new(),
             connection_groups: HashMap::new(),
-            user_groups: UserGroups::new(hub, expiries),
+            user_groups: UserGroups::new(hub.clone(), expiries),
             retired: Retired::default(),
+            hub,
+            observer,
+        }
+    }
+
+    fn report(&self, change: impl FnOnce(Arc<str>) -> Membership) {
+        if let Some(observer) = &self.observer {
+            observer.observe(change(self.hub.clone()));
         }
     }
 
     fn join(&mut self, connection: &ConnectionHandle, group: &str) {
-        self.groups
+        let added = self
+            .groups
             .entry(group.to_owned())
             .or_default()
-            .insert(connection.id().clone(), connection.clone());
+            .insert(connection.id().clone(), connection.clone())
+            .is_none();
+        if added {
+            self.report(|hub| Membership::Joined {
+                hub,
+                connection: connection.id().clone(),
+                group: group.to_owned(),
+            });
+        }
         self.connection_groups
             .entry(connection.id().clone())
             .or_default()
@@ -78,6 +104,13 @@ impl State {
         };
         if let Some(groups) = self.connection_groups.get_mut(connection_id) {
             groups.remove(group);
+        }
+        if removed {
+            self.report(|hub| Membership::Left {
+                hub,
+                connection: Arc::from(connection_id),
+                group: group.to_owned(),
+            });
         }
         removed
     }
@@ -124,14 +157,19 @@ impl Hub {
     /// An empty hub with its internal (lowercased, prefixed) name, and a trace and membership
     /// deadlines of its own.
     pub fn new(name: Arc<str>) -> Self {
-        Self::registered(name, Trace::default(), Arc::default())
+        Self::registered(name, Trace::default(), Arc::default(), None)
     }
 
-    /// An empty hub of a registry: it reports to `trace` and keeps its memberships' deadlines
-    /// in `expiries`.
-    pub(super) fn registered(name: Arc<str>, trace: Trace, expiries: Arc<Expiries>) -> Self {
+    /// An empty hub of a registry: it reports to `trace`, keeps its memberships' deadlines in
+    /// `expiries` and tells `observer` (a cluster mirroring this node) of every membership change.
+    pub(super) fn registered(
+        name: Arc<str>,
+        trace: Trace,
+        expiries: Arc<Expiries>,
+        observer: Option<Arc<dyn MembershipObserver>>,
+    ) -> Self {
         Hub {
-            state: RwLock::new(State::new(name.clone(), expiries)),
+            state: RwLock::new(State::new(name.clone(), expiries, observer)),
             name,
             trace,
             servers: ServerSet::default(),
@@ -163,6 +201,11 @@ impl Hub {
     pub fn add_connection(&self, connection: ConnectionHandle) {
         let now = Instant::now();
         let mut state = self.write();
+        state.report(|hub| Membership::Connected {
+            hub,
+            connection: connection.id().clone(),
+            user: connection.user_id().cloned(),
+        });
         if let Some(user) = connection.user_id() {
             state
                 .users
@@ -195,6 +238,11 @@ impl Hub {
             }
         }
         state.leave_all(connection_id);
+        state.report(|hub| Membership::Disconnected {
+            hub,
+            connection: connection.id().clone(),
+            user: connection.user_id().cloned(),
+        });
     }
 
     /// Every connection except the excluded ones.

@@ -3,11 +3,13 @@
 //! types and no awaits here; handles are copied out of the maps before anything is delivered.
 
 mod app_servers;
+mod audience;
 mod connection;
 mod expiries;
 mod invocations;
 mod members;
 pub mod names;
+mod observer;
 mod queue;
 mod servers;
 mod service_metrics;
@@ -15,16 +17,18 @@ mod snapshot;
 mod trace;
 mod user_groups;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use tokio::time::Instant;
 
 pub use app_servers::RoutedInvocation;
+pub use audience::Audience;
 pub use connection::{Connection, ConnectionHandle, Outbox};
 pub use expiries::Expiries;
-pub use invocations::{InvocationFailed, InvocationOutcome};
+pub use invocations::{InvocationFailed, InvocationOutcome, InvokeAnswer};
 pub use members::{ConnectionGroups, Hub};
+pub use observer::{Membership, MembershipObserver};
 pub use queue::{FrameReceiver, QueueEmpty};
 pub use servers::{
     NoServer, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox,
@@ -50,6 +54,8 @@ pub struct Hubs {
     service_metrics: Arc<ServiceMessageMetrics>,
     /// Every hub's user-group membership deadlines, earliest first.
     expiries: Arc<Expiries>,
+    /// Told of every hub's membership changes, when a cluster mirrors them.
+    observer: OnceLock<Arc<dyn MembershipObserver>>,
 }
 
 impl Hubs {
@@ -66,9 +72,25 @@ impl Hubs {
                     name,
                     self.trace.clone(),
                     self.expiries.clone(),
+                    self.observer.get().cloned(),
                 ))
             })
             .clone()
+    }
+
+    /// The hub with this internal name, if it exists (messages from other nodes do not create
+    /// hubs nobody here uses).
+    pub fn get(&self, name: &str) -> Option<Arc<Hub>> {
+        self.hubs.get(name).map(|hub| hub.clone())
+    }
+
+    /// Makes every hub created from now on report its membership changes to `observer`. Set
+    /// once, before the first hub exists; a second observer is refused and returned.
+    pub fn observe_with(
+        &self,
+        observer: Arc<dyn MembershipObserver>,
+    ) -> Result<(), Arc<dyn MembershipObserver>> {
+        self.observer.set(observer)
     }
 
     /// Every hub, copied out of the map.
