@@ -9,6 +9,7 @@ mod driver;
 mod endpoint;
 mod long_polling;
 mod negotiate;
+mod placement;
 mod portable_token;
 mod reconnect;
 mod request;

@@ -22,6 +22,8 @@ pub(super) struct PortableToken {
     pub(super) connection_id: String,
     /// Whether negotiate granted stateful reconnect.
     pub(super) stateful: bool,
+    /// Negotiate version 0, which has no separate token: the whole token is the public id.
+    pub(super) legacy: bool,
     /// When negotiate issued it (Unix seconds).
     pub(super) issued: u64,
 }
@@ -56,7 +58,12 @@ fn mac(key: &str, binding: Binding<'_>, body: &str) -> Hmac<Sha256> {
 impl PortableToken {
     /// The token text, signed with `key`.
     pub(super) fn sign(&self, key: &str, binding: Binding<'_>) -> String {
-        let flags = if self.stateful { "s" } else { "n" };
+        let flags = match (self.stateful, self.legacy) {
+            (false, false) => "n",
+            (true, false) => "s",
+            (false, true) => "n0",
+            (true, true) => "s0",
+        };
         let body = format!("{}.{}.{flags}", self.connection_id, self.issued);
         let tag = mac(key, binding, &body).finalize().into_bytes();
         format!("{body}.{}", URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN]))
@@ -73,9 +80,11 @@ impl PortableToken {
         else {
             return None;
         };
-        let stateful = match flags {
-            "s" => true,
-            "n" => false,
+        let (stateful, legacy) = match flags {
+            "n" => (false, false),
+            "s" => (true, false),
+            "n0" => (false, true),
+            "s0" => (true, true),
             _ => return None,
         };
         let issued = issued.parse().ok()?;
@@ -91,8 +100,18 @@ impl PortableToken {
             .then(|| PortableToken {
                 connection_id: connection_id.to_owned(),
                 stateful,
+                legacy,
                 issued,
             })
+    }
+
+    /// The connection's public id: the id inside, or for version 0 the whole `token`.
+    pub(super) fn public_id<'a>(&'a self, token: &'a str) -> &'a str {
+        if self.legacy {
+            token
+        } else {
+            &self.connection_id
+        }
     }
 }
 
@@ -106,6 +125,7 @@ mod tests {
         PortableToken {
             connection_id: "AbCdEfGhIjKlMnOpQrStUv".to_owned(),
             stateful: true,
+            legacy: false,
             issued: 1_800_000_000,
         }
     }
@@ -147,11 +167,26 @@ mod tests {
             PortableToken::verify(&text, &["other".to_owned()], alice("chat")),
             None
         );
-        let edited = text.replace(".s.", ".n.");
-        assert_eq!(PortableToken::verify(&edited, &keys, alice("chat")), None);
+        for edit in [".n.", ".s0.", ".n0."] {
+            let edited = text.replace(".s.", edit);
+            assert_eq!(PortableToken::verify(&edited, &keys, alice("chat")), None);
+        }
         for junk in ["", "abc", "a.b.c.d", "a.1.s.!!", "a.1.x.AAAA", ".1.s.AAAA"] {
             assert_eq!(PortableToken::verify(junk, &keys, alice("chat")), None);
         }
+    }
+
+    #[test]
+    fn a_version_0_token_is_its_own_public_id() {
+        let legacy = PortableToken {
+            legacy: true,
+            ..token()
+        };
+        let text = legacy.sign(KEY, alice("chat"));
+        let verified = PortableToken::verify(&text, &[KEY.to_owned()], alice("chat")).unwrap();
+        assert_eq!(verified, legacy);
+        assert_eq!(verified.public_id(&text), text);
+        assert_eq!(token().public_id(&text), "AbCdEfGhIjKlMnOpQrStUv");
     }
 
     #[test]
