@@ -175,7 +175,7 @@ async fn sweep(state: AppState) {
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
                 state.hubs.expire_memberships(now);
-                state.connections.sweep(now, state.config.disconnect_timeout);
+                client::sweep(&state, now);
             }
             () = state.shutdown.cancelled() => return,
         }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub upstream: Option<Upstream>,
     /// REST request counts for `/metrics`.
     pub rest_metrics: Arc<RestMetrics>,
+    /// stub
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             tasks: TaskTracker::new(),
             upstream,
             rest_metrics: Arc::default(),
+            cluster: None,
         }
     }
 }

@@ -24,6 +24,7 @@ use axum::routing::{any, post};
 
 pub use connections::{ClientConnection, ClientConnections, allowed_transports};
 pub use long_polling::PollQueue;
+pub use placement::{Directory, Holder, sweep};
 pub use transport::TransportKind;
 
 use crate::state::AppState;

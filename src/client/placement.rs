@@ -7,10 +7,20 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use tokio::time::Instant;
 
 use super::connections::ClientConnection;
 use super::portable_token::{self, PortableToken};
 use crate::auth::{AuthMode, Claims, unix_now};
+use crate::cluster::forward::{Forward, forward, was_forwarded};
+use crate::cluster::relay::{Relay, relay};
+use crate::config::ServiceMode;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,9 +42,6 @@ pub enum Holder {
 
 /// The cluster-wide record of which node holds which client connection.
 pub trait Directory: Send + Sync {
-    /// This node's id.
-    fn node_id(&self) -> &str;
-
     /// The connection's holder; with `claim`, makes this node the holder when there is none,
     /// atomically (two nodes racing for one connection get one winner).
     fn holder(
@@ -46,6 +53,12 @@ pub trait Directory: Send + Sync {
 
     /// This node no longer holds the connection.
     fn release(&self, hub: &str, connection_id: &str) -> impl Future<Output = ()> + Send;
+
+    /// The base URL of another node with an app server for `hub` (default mode), if any.
+    fn app_server_node(
+        &self,
+        hub: &str,
+    ) -> impl Future<Output = Result<Option<String>, ApiError>> + Send;
 }
 
 /// The outcome for a request with a token this node's table does not have.
@@ -92,10 +105,21 @@ pub(super) async fn place<D: Directory>(
     // on a single node; after that it can only reach the connection it started.
     let fresh = unix_now().saturating_sub(portable.issued)
         <= state.config.disconnect_timeout.as_secs().max(1);
-    match directory
-        .holder(hub, connection_id, fresh && !forwarded)
-        .await?
-    {
+    // A client of a default-mode hub without an app server here is served where there is
+    // one: its first request goes there and that node takes it. A forwarded request is served
+    // here or nowhere.
+    if fresh && !forwarded && needs_remote_app_server(state, hub) {
+        match directory.holder(hub, connection_id, false).await? {
+            Holder::Node { url } => return Ok(Placed::Elsewhere(url)),
+            Holder::Nobody => {
+                if let Some(url) = directory.app_server_node(hub).await? {
+                    return Ok(Placed::Elsewhere(url));
+                }
+            }
+            Holder::Claimed | Holder::ThisNode => {}
+        }
+    }
+    match directory.holder(hub, connection_id, fresh).await? {
         Holder::Claimed => Ok(Placed::Here(state.connections.insert(
             Arc::from(token),
             Arc::from(connection_id),
@@ -107,6 +131,116 @@ pub(super) async fn place<D: Directory>(
         // Held here but not in the table: it just ended. Held elsewhere after a forward: the
         // nodes disagree for a moment; the client reconnects rather than loop.
         Holder::Node { .. } | Holder::ThisNode | Holder::Nobody => Ok(Placed::Unknown),
+    }
+}
+
+/// Whether the hub's clients need an app server (default mode) and this node has none.
+fn needs_remote_app_server(state: &AppState, hub: &str) -> bool {
+    state.config.service_mode != ServiceMode::Serverless
+        && !state.hubs.get_or_create(hub).has_app_server()
+}
+
+/// Where a request for a token missing from this node's table is served: with a cluster, as
+/// [`place`] decides; without one, nowhere.
+pub(super) async fn locate(
+    state: &AppState,
+    token: &str,
+    hub: &str,
+    claims: &Claims,
+    headers: &HeaderMap,
+) -> Result<Placed, ApiError> {
+    match &state.cluster {
+        Some(cluster) => {
+            place(
+                cluster.as_ref(),
+                state,
+                token,
+                hub,
+                claims,
+                was_forwarded(headers),
+            )
+            .await
+        }
+        None => Ok(Placed::Unknown),
+    }
+}
+
+/// Forwards a connect-URL request to the node holding its connection.
+pub(super) async fn forward_to(
+    state: &AppState,
+    holder: &str,
+    method: Method,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+    wait: Duration,
+) -> Response {
+    let path_and_query = format!("/client/?{}", raw_query.unwrap_or_default());
+    forward(Forward {
+        holder,
+        method,
+        path_and_query: &path_and_query,
+        headers,
+        body,
+        wait,
+        from_node: node_id(state),
+    })
+    .await
+}
+
+/// Relays a WebSocket for a connection another node holds to that node.
+pub(super) async fn relay_to(
+    state: &AppState,
+    holder: &str,
+    upgrade: WebSocketUpgrade,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
+    let path_and_query = format!("/client/?{}", raw_query.unwrap_or_default());
+    relay(
+        upgrade,
+        Relay {
+            holder,
+            path_and_query: &path_and_query,
+            headers,
+            from_node: node_id(state),
+            tasks: &state.tasks,
+        },
+    )
+    .await
+}
+
+fn node_id(state: &AppState) -> &str {
+    state
+        .cluster
+        .as_ref()
+        .map(|cluster| cluster.node_id())
+        .unwrap_or_default()
+}
+
+/// Forgets a connection that ended here, and tells the cluster this node no longer holds it.
+pub(super) fn forget(state: &AppState, client: &ClientConnection) {
+    state.connections.remove(&client.token);
+    release(state, client);
+}
+
+fn release(state: &AppState, client: &ClientConnection) {
+    if let Some(cluster) = state.cluster.clone() {
+        let (hub, id) = (client.hub.clone(), client.connection_id.clone());
+        state
+            .tasks
+            .spawn(async move { cluster.release(&hub, &id).await });
+    }
+}
+
+/// Forgets connections that waited too long for their first transport (see
+/// [`super::ClientConnections::sweep`]), in the cluster too.
+pub fn sweep(state: &AppState, now: Instant) {
+    for swept in state
+        .connections
+        .sweep(now, state.config.disconnect_timeout)
+    {
+        release(state, &swept);
     }
 }
 
@@ -127,10 +261,6 @@ mod tests {
     }
 
     impl Directory for Node<'_> {
-        fn node_id(&self) -> &str {
-            self.url
-        }
-
         async fn holder(&self, _hub: &str, id: &str, claim: bool) -> Result<Holder, ApiError> {
             let mut held = self.shared.0.lock().unwrap();
             Ok(match held.iter().find(|(held_id, _)| held_id == id) {
@@ -146,6 +276,10 @@ mod tests {
 
         async fn release(&self, _hub: &str, id: &str) {
             self.shared.0.lock().unwrap().retain(|(held_id, _)| held_id != id);
+        }
+
+        async fn app_server_node(&self, _hub: &str) -> Result<Option<String>, ApiError> {
+            Ok(None)
         }
     }
 

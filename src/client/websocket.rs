@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
+use super::placement::{self, Placed};
 use super::request::{ConnectRequest, claims_of, plain, same_user};
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use crate::error::ApiError;
@@ -32,7 +33,7 @@ const FRAME_HEADER: usize = 14;
 const MAX_STALLED_PINGS: u32 = 1000;
 
 /// Handles a WebSocket upgrade request on the connect URL.
-pub(super) fn upgrade(
+pub(super) async fn upgrade(
     state: AppState,
     upgrade: WebSocketUpgrade,
     headers: &HeaderMap,
@@ -64,8 +65,19 @@ pub(super) fn upgrade(
             BytesMut::new(),
         ));
     };
-    let Some(client) = state.connections.get(token) else {
-        return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
+    let client = match state.connections.get(token) {
+        Some(client) => client,
+        None => match placement::locate(&state, token, hub, &claims, headers).await? {
+            Placed::Here(client) => client,
+            Placed::Elsewhere(holder) => {
+                return Ok(
+                    placement::relay_to(&state, &holder, upgrade, raw_query, headers).await,
+                );
+            }
+            Placed::Unknown => {
+                return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
+            }
+        },
     };
     same_user(&state, &claims, &client)?;
     if !client.allows(TransportKind::WebSockets) {
@@ -123,9 +135,9 @@ fn start(
     let tasks = state.tasks.clone();
     let window = state.config.disconnect_timeout;
     let failed_state = state.clone();
-    let failed_token = client.token.clone();
+    let failed_client = client.clone();
     upgrade
-        .on_failed_upgrade(move |_| failed_state.connections.remove(&failed_token))
+        .on_failed_upgrade(move |_| placement::forget(&failed_state, &failed_client))
         .on_upgrade(move |socket| {
             let transport = WebSocketTransport {
                 socket,

@@ -101,6 +101,15 @@ pub async fn forward(request: Forward<'_>) -> Response {
     for name in &HOP_BY_HOP {
         response_headers.remove(name);
     }
+    // This node's own CORS layer answers the browser; the holder's copies would be duplicates.
+    let cors: Vec<HeaderName> = response_headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-") || *name == header::VARY)
+        .cloned()
+        .collect();
+    for name in cors {
+        response_headers.remove(name);
+    }
     let body = futures_util::stream::unfold(Some(answer), |answer| async move {
         let mut answer = answer?;
         match answer.chunk().await {
@@ -118,7 +127,7 @@ pub async fn forward(request: Forward<'_>) -> Response {
 
 /// The answer when the holder cannot be reached: the client learns which node is gone, and
 /// that reconnecting (a new negotiate) is the way on.
-fn holder_gone(holder: &str, why: &str) -> Response {
+pub(super) fn holder_gone(holder: &str, why: &str) -> Response {
     let text = format!(
         "The node that holds this connection ({holder}) cannot be reached: {why}. The connection is lost; negotiate again."
     );
@@ -149,7 +158,11 @@ mod tests {
                     headers.get(header::HOST).is_some_and(|h| h == "client.example"),
                     String::from_utf8_lossy(&body)
                 );
-                (StatusCode::ACCEPTED, [("x-holder", "yes")], seen)
+                (
+                    StatusCode::ACCEPTED,
+                    [("x-holder", "yes"), ("access-control-allow-origin", "*")],
+                    seen,
+                )
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -185,6 +198,7 @@ mod tests {
         .await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         assert_eq!(response.headers()["x-holder"], "yes");
+        assert!(!response.headers().contains_key("access-control-allow-origin"));
         assert_eq!(
             body_text(response).await,
             "POST forwarded-by=Some(\"node-a\") auth=Some(\"Bearer t\") host-kept=false body={\"type\":6}\x1e"
