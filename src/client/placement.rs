@@ -51,8 +51,14 @@ pub trait Directory: Send + Sync {
         claim: bool,
     ) -> impl Future<Output = Result<Holder, ApiError>> + Send;
 
-    /// This node no longer holds the connection.
-    fn release(&self, hub: &str, connection_id: &str) -> impl Future<Output = ()> + Send;
+    /// This node no longer holds the connection, which ended: for `ended_for` no node may
+    /// start it again from its token.
+    fn release(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        ended_for: Duration,
+    ) -> impl Future<Output = ()> + Send;
 
     /// The base URL of another node with an app server for `hub` (default mode), if any.
     fn app_server_node(
@@ -95,16 +101,17 @@ pub(super) async fn place<D: Directory>(
     claims: &Claims,
     forwarded: bool,
 ) -> Result<Placed, ApiError> {
-    let Some(portable) =
-        PortableToken::verify(token, &state.config.access_keys, binding(state, hub, claims))
-    else {
+    let Some(portable) = PortableToken::verify(
+        token,
+        &state.config.access_keys,
+        binding(state, hub, claims),
+    ) else {
         return Ok(Placed::Unknown);
     };
     let connection_id = portable.public_id(token);
     // A token may start a connection only as long as a negotiated one waits for its transport
     // on a single node; after that it can only reach the connection it started.
-    let fresh = unix_now().saturating_sub(portable.issued)
-        <= state.config.disconnect_timeout.as_secs().max(1);
+    let fresh = unix_now().saturating_sub(portable.issued) <= fresh_window(state).as_secs();
     // A client of a default-mode hub without an app server here is served where there is
     // one: its first request goes there and that node takes it. A forwarded request is served
     // here or nowhere.
@@ -132,6 +139,11 @@ pub(super) async fn place<D: Directory>(
         // nodes disagree for a moment; the client reconnects rather than loop.
         Holder::Node { .. } | Holder::ThisNode | Holder::Nobody => Ok(Placed::Unknown),
     }
+}
+
+/// How long after negotiate a token may start its connection.
+fn fresh_window(state: &AppState) -> Duration {
+    state.config.disconnect_timeout.max(Duration::from_secs(1))
 }
 
 /// Whether the hub's clients need an app server (default mode) and this node has none.
@@ -227,9 +239,10 @@ pub(super) fn forget(state: &AppState, client: &ClientConnection) {
 fn release(state: &AppState, client: &ClientConnection) {
     if let Some(cluster) = state.cluster.clone() {
         let (hub, id) = (client.hub.clone(), client.connection_id.clone());
+        let ended_for = fresh_window(state);
         state
             .tasks
-            .spawn(async move { cluster.release(&hub, &id).await });
+            .spawn(async move { cluster.release(&hub, &id, ended_for).await });
     }
 }
 
@@ -274,8 +287,12 @@ mod tests {
             })
         }
 
-        async fn release(&self, _hub: &str, id: &str) {
-            self.shared.0.lock().unwrap().retain(|(held_id, _)| held_id != id);
+        async fn release(&self, _hub: &str, id: &str, _ended_for: Duration) {
+            self.shared
+                .0
+                .lock()
+                .unwrap()
+                .retain(|(held_id, _)| held_id != id);
         }
 
         async fn app_server_node(&self, _hub: &str) -> Result<Option<String>, ApiError> {
@@ -298,7 +315,10 @@ mod tests {
             legacy: false,
             issued,
         }
-        .sign(&state.config.access_keys[0], binding(state, "chat", &claims))
+        .sign(
+            &state.config.access_keys[0],
+            binding(state, "chat", &claims),
+        )
     }
 
     #[tokio::test]

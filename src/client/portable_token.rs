@@ -92,11 +92,7 @@ impl PortableToken {
             return None;
         }
         keys.iter()
-            .any(|key| {
-                mac(key, binding, body)
-                    .verify_truncated_left(&tag)
-                    .is_ok()
-            })
+            .any(|key| mac(key, binding, body).verify_truncated_left(&tag).is_ok())
             .then(|| PortableToken {
                 connection_id: connection_id.to_owned(),
                 stateful,

@@ -70,9 +70,7 @@ pub(super) async fn upgrade(
         None => match placement::locate(&state, token, hub, &claims, headers).await? {
             Placed::Here(client) => client,
             Placed::Elsewhere(holder) => {
-                return Ok(
-                    placement::relay_to(&state, &holder, upgrade, raw_query, headers).await,
-                );
+                return Ok(placement::relay_to(&state, &holder, upgrade, raw_query, headers).await);
             }
             Placed::Unknown => {
                 return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));

@@ -1,5 +1,7 @@
-//! Forwards a client-endpoint request (an SSE stream, a long poll, a POST send, a DELETE) that
-//! landed on a node which does not hold its connection to the node that does, over HTTP to the
+//! Which node holds each client connection (claims in Redis, [`Directory`] for the client
+//! endpoint), and forwarding a client-endpoint request (an SSE stream, a long poll, a POST
+//! send, a DELETE) that landed on a node which does not hold its connection to the node that
+//! does, over HTTP to the
 //! holder's advertised base URL, and streams the answer back unchanged: no sticky sessions
 //! needed. A forwarded request carries [`FORWARDED_HEADER`], and is never forwarded again, so
 //! two nodes that disagree about a holder answer an error instead of looping.
@@ -10,6 +12,10 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use super::{Cluster, ClusterError, NodeInfo};
+use crate::client::{Directory, Holder};
+use crate::error::ApiError;
 
 /// Marks a request one node forwarded to another; its value is the forwarding node's id.
 pub const FORWARDED_HEADER: &str = "x-signalr-emulator-forwarded-by";
@@ -139,6 +145,128 @@ pub(super) fn holder_gone(holder: &str, why: &str) -> Response {
         .into_response()
 }
 
+/// Reads a connection's holder and, when asked and there is none, makes this node the holder,
+/// in one atomic step: the claim key is also listed among this node's held keys, so a node that
+/// dies takes its claims with it (its entries are cleaned up when its lease runs out).
+/// Answers `{holder id, its lease record}`, `{"", nil}` when this call claimed it, or nils (also
+/// for a connection that ended: its token may not start it again). The
+/// record is read here because a node's list of live nodes lags behind one that just started.
+const HOLDER_SCRIPT: &str = r"
+local ENDED = '~'
+local holder = redis.call('GET', KEYS[1])
+if holder == ENDED then return {false, false} end
+if holder then return {holder, redis.call('GET', ARGV[3] .. holder)} end
+if ARGV[2] ~= '1' then return {false, false} end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], KEYS[1])
+return {'', false}
+";
+
+/// Replaces this node's claim with a marker that the connection ended, expiring when its
+/// token could no longer start a connection anyway.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], '~', 'PX', ARGV[2])
+  redis.call('SREM', KEYS[2], KEYS[1])
+end
+return 0
+";
+
+impl Directory for Cluster {
+    async fn holder(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        claim: bool,
+    ) -> Result<Holder, ApiError> {
+        let mut script = redis::cmd("EVAL");
+        script
+            .arg(HOLDER_SCRIPT)
+            .arg(2)
+            .arg(self.keys.holder(hub, connection_id))
+            .arg(self.keys.held(&self.node.id))
+            .arg(&self.node.id)
+            .arg(if claim { "1" } else { "0" })
+            .arg(self.keys.node(""));
+        let (holder, lease): (Option<String>, Option<String>) = self.query(&script).await?;
+        Ok(match holder.as_deref() {
+            None => Holder::Nobody,
+            Some("") => Holder::Claimed,
+            Some(id) if id == self.node.id => Holder::ThisNode,
+            Some(id) => {
+                match lease.and_then(|record| serde_json::from_str::<NodeInfo>(&record).ok()) {
+                    Some(node) => Holder::Node { url: node.url },
+                    None => return Err(holder_left(id)),
+                }
+            }
+        })
+    }
+
+    async fn app_server_node(&self, hub: &str) -> Result<Option<String>, ApiError> {
+        Ok(self.node_with_app_server(hub).await?.map(|node| node.url))
+    }
+
+    async fn release(&self, hub: &str, connection_id: &str, ended_for: Duration) {
+        let mut script = redis::cmd("EVAL");
+        script
+            .arg(RELEASE_SCRIPT)
+            .arg(2)
+            .arg(self.keys.holder(hub, connection_id))
+            .arg(self.keys.held(&self.node.id))
+            .arg(&self.node.id)
+            .arg(ended_for.as_millis().max(1) as u64);
+        if let Err(err) = self.query::<()>(&script).await {
+            // The claim stays until this node's entries are cleaned up with its lease.
+            tracing::warn!(%err, connection = connection_id, "cluster: connection claim not released");
+        }
+    }
+}
+
+/// The holder's lease ran out: the connection is lost with it.
+fn holder_left(node: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Error.Cluster.HolderGone",
+        format!(
+            "The node that held this connection ({node}) has left the cluster; the connection is lost with it: negotiate again."
+        ),
+    )
+}
+
+impl Cluster {
+    /// Tells the other nodes whether this node has an app server for `hub` now, so a client
+    /// of that hub on a node without one is relayed here (default mode).
+    pub async fn announce_app_servers(&self, hub: &str, present: bool) {
+        let key = self.keys.app_servers(&self.node.id, hub);
+        let held = self.keys.held(&self.node.id);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if present {
+            pipe.set(&key, 1).ignore().sadd(&held, &key).ignore();
+        } else {
+            pipe.del(&key).ignore().srem(&held, &key).ignore();
+        }
+        if let Err(err) = self.query_pipe::<()>(&pipe).await {
+            tracing::warn!(%err, hub, present, "cluster: app-server presence not announced");
+        }
+    }
+
+    /// Another node with an app server for `hub`, if any.
+    pub async fn node_with_app_server(&self, hub: &str) -> Result<Option<NodeInfo>, ClusterError> {
+        let found: Vec<(NodeInfo, bool)> = self
+            .ask_other_nodes(|node| {
+                let mut cmd = redis::cmd("EXISTS");
+                cmd.arg(self.keys.app_servers(node, hub));
+                cmd
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .find(|(_, has)| *has)
+            .map(|(node, _)| node))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,20 +278,24 @@ mod tests {
     async fn echo_holder() -> String {
         let app = Router::new().route(
             "/client/",
-            any(|method: Method, headers: HeaderMap, body: Bytes| async move {
-                let seen = format!(
-                    "{method} forwarded-by={:?} auth={:?} host-kept={} body={}",
-                    headers.get(FORWARDED_HEADER),
-                    headers.get(header::AUTHORIZATION),
-                    headers.get(header::HOST).is_some_and(|h| h == "client.example"),
-                    String::from_utf8_lossy(&body)
-                );
-                (
-                    StatusCode::ACCEPTED,
-                    [("x-holder", "yes"), ("access-control-allow-origin", "*")],
-                    seen,
-                )
-            }),
+            any(
+                |method: Method, headers: HeaderMap, body: Bytes| async move {
+                    let seen = format!(
+                        "{method} forwarded-by={:?} auth={:?} host-kept={} body={}",
+                        headers.get(FORWARDED_HEADER),
+                        headers.get(header::AUTHORIZATION),
+                        headers
+                            .get(header::HOST)
+                            .is_some_and(|h| h == "client.example"),
+                        String::from_utf8_lossy(&body)
+                    );
+                    (
+                        StatusCode::ACCEPTED,
+                        [("x-holder", "yes"), ("access-control-allow-origin", "*")],
+                        seen,
+                    )
+                },
+            ),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -198,7 +330,11 @@ mod tests {
         .await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         assert_eq!(response.headers()["x-holder"], "yes");
-        assert!(!response.headers().contains_key("access-control-allow-origin"));
+        assert!(
+            !response
+                .headers()
+                .contains_key("access-control-allow-origin")
+        );
         assert_eq!(
             body_text(response).await,
             "POST forwarded-by=Some(\"node-a\") auth=Some(\"Bearer t\") host-kept=false body={\"type\":6}\x1e"

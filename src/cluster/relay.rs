@@ -65,12 +65,11 @@ pub async fn relay(upgrade: WebSocketUpgrade, relay: Relay<'_>) -> Response {
             .headers_mut()
             .insert(header::AUTHORIZATION, authorization.clone());
     }
-    let from = HeaderValue::from_str(relay.from_node)
-        .unwrap_or_else(|_| HeaderValue::from_static("node"));
+    let from =
+        HeaderValue::from_str(relay.from_node).unwrap_or_else(|_| HeaderValue::from_static("node"));
     request.headers_mut().insert(FORWARDED_HEADER, from);
     let upstream =
-        match tokio::time::timeout(OPEN_TIMEOUT, tokio_tungstenite::connect_async(request)).await
-        {
+        match tokio::time::timeout(OPEN_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
             Ok(Ok((upstream, _))) => upstream,
             Ok(Err(tungstenite::Error::Http(answer))) => {
                 // The holder refused (the connection ended, another socket is attached): the

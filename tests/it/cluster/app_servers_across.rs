@@ -21,10 +21,15 @@ async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_ano
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (id, token) = a.server.negotiate("chat", None).await;
     let mut client = a.server.open("chat", &token).await;
-    client.send_text(std::str::from_utf8(HANDSHAKE).unwrap()).await;
+    client
+        .send_text(std::str::from_utf8(HANDSHAKE).unwrap())
+        .await;
     match app.recv().await {
         ServiceMessage::OpenConnection(open) => {
-            assert_eq!(open.connection_id, id, "the client on A was opened on B's app server");
+            assert_eq!(
+                open.connection_id, id,
+                "the client on A was opened on B's app server"
+            );
         }
         other => panic!("expected OpenConnection, got {other:?}"),
     }
