@@ -2,21 +2,39 @@
 //! sends, existence checks, connection-group changes and health. The generation modules route
 //! to these; only operations whose status codes differ between generations live there.
 
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::extract::HubRequest;
 use super::operations as op;
 use super::payload::Payload;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 type Status = Result<StatusCode, ApiError>;
 
 /// # `GET|HEAD /api/v1/health`, `/api/health`
 ///
-/// 200 while the server runs; needs no token.
-pub(super) async fn health() -> StatusCode {
-    StatusCode::OK
+/// 200 while the server runs (local delivery works without Redis too); needs no token. A
+/// cluster node adds `x-signalr-cluster: healthy` or `redis-unavailable`, its node id and the
+/// number of nodes it sees.
+pub(super) async fn health(State(state): State<AppState>) -> Response {
+    let Some(cluster) = &state.cluster else {
+        return StatusCode::OK.into_response();
+    };
+    let condition = if cluster.is_healthy() {
+        "healthy"
+    } else {
+        "redis-unavailable"
+    };
+    let nodes = cluster.nodes().len().to_string();
+    let headers = [
+        ("x-signalr-cluster", condition.to_owned()),
+        ("x-signalr-cluster-node", cluster.node_id().to_owned()),
+        ("x-signalr-cluster-nodes", nodes),
+    ];
+    (StatusCode::OK, headers).into_response()
 }
 
 /// # `POST /api/v1/hubs/{hub}`, `/api/hubs/{hub}/:send` `[?excluded=id...]`

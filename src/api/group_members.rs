@@ -36,14 +36,37 @@ struct Member {
     user_id: Option<String>,
 }
 
-/// Lists one page of the group's connections.
-pub(super) fn list(req: &HubRequest) -> Result<Page, ApiError> {
+/// Lists one page of the group's connections; in a cluster, those of every node, merged in
+/// id order, so `nextLink` works on any node.
+pub(super) async fn list(req: &HubRequest) -> Result<Page, ApiError> {
     let group = req.group()?;
     let page_size = number(req, "maxpagesize", 1, MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE);
     let top = number(req, "top", 1, i32::MAX as usize)?;
     let after = continuation(req)?;
     let limit = page_size.min(top.unwrap_or(usize::MAX));
-    let mut connections = req.hub.group_page(group, after.as_deref(), limit + 1);
+    let mut connections: Vec<Member> = req
+        .hub
+        .group_page(group, after.as_deref(), limit + 1)
+        .iter()
+        .map(|c| Member {
+            connection_id: c.id().to_string(),
+            user_id: c.user_id().map(ToString::to_string),
+        })
+        .collect();
+    if let Some(cluster) = &req.cluster {
+        let elsewhere = cluster
+            .group_members(req.hub.name(), group, after.as_deref())
+            .await?;
+        connections.extend(
+            elsewhere
+                .into_iter()
+                .map(|(connection_id, user_id)| Member {
+                    connection_id,
+                    user_id,
+                }),
+        );
+        connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    }
     let more = connections.len() > limit;
     connections.truncate(limit);
     let left = top.map(|top| top - connections.len());
@@ -52,18 +75,12 @@ pub(super) fn list(req: &HubRequest) -> Result<Page, ApiError> {
             req,
             page_size,
             left,
-            &URL_SAFE_NO_PAD.encode(&**last.id()),
+            &URL_SAFE_NO_PAD.encode(&last.connection_id),
         )),
         _ => None,
     };
     Ok(Page {
-        value: connections
-            .iter()
-            .map(|c| Member {
-                connection_id: c.id().to_string(),
-                user_id: c.user_id().map(ToString::to_string),
-            })
-            .collect(),
+        value: connections,
         next_link,
     })
 }

@@ -14,10 +14,14 @@ use serde_json::Value;
 use super::extract::HubRequest;
 use super::operations::connection_not_found;
 use super::payload::Payload;
+use crate::cluster::{Reply, Request};
 use crate::error::ApiError;
-use crate::hub::{Connection, InvocationFailed};
-use crate::protocol::CompletionResult;
+use crate::hub::InvokeAnswer;
 use crate::text::sentence_end;
+
+/// How much longer than `--invoke-timeout` a caller waits for another node's answer, so the
+/// holder's own timeout answers first.
+const NODE_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Azure's `ClientInvocationResponse`.
 #[derive(Debug, Serialize)]
@@ -25,22 +29,38 @@ pub(super) struct InvokeResult {
     result: Value,
 }
 
-/// Invokes the payload's target on the connection and waits for the client's answer.
+/// Invokes the payload's target on the connection and waits for the client's answer. In a
+/// cluster, a connection held by another node is invoked there and its answer comes back.
 pub(super) async fn invoke(req: &HubRequest, payload: Payload) -> Result<InvokeResult, ApiError> {
     let id = req.connection_id()?;
-    let connection = req
-        .hub
-        .connection(id)
-        .ok_or_else(|| connection_not_found(req, id, "Error.Connection.NotExisted"))?;
     let target = payload.invocation.target;
-    let (invocation_id, answer) = connection.invoke(&target, payload.invocation.arguments);
-    // Whatever ends this wait (answer, timeout, the caller hanging up), the connection stops
-    // tracking the invocation.
-    let _forget = Forget {
-        connection: &connection,
-        invocation_id: &invocation_id,
-    };
+    let arguments = payload.invocation.arguments;
     let timeout = req.config.invoke_timeout;
+    let not_found = || connection_not_found(req, id, "Error.Connection.NotExisted");
+    let (invocation_id, answer) = match req.hub.connection(id) {
+        Some(connection) => connection.invoke_within(&target, arguments, timeout).await,
+        None => {
+            let cluster = req.cluster.as_ref().ok_or_else(not_found)?;
+            let node = cluster
+                .locate_connection(req.hub.name(), id)
+                .await?
+                .ok_or_else(not_found)?;
+            let request = Request::Invoke {
+                hub: req.hub.name().to_string(),
+                connection: id.to_owned(),
+                target: target.clone(),
+                arguments,
+                timeout_ms: timeout.as_millis() as u64,
+            };
+            match cluster.call(&node, request, timeout + NODE_MARGIN).await? {
+                Reply::Invoked {
+                    invocation_id,
+                    answer,
+                } => (invocation_id, answer),
+                Reply::Done(_) => return Err(not_found()),
+            }
+        }
+    };
     let failed = |status: StatusCode, code: &str, why: String| {
         ApiError::new(
             status,
@@ -52,27 +72,19 @@ pub(super) async fn invoke(req: &HubRequest, payload: Payload) -> Result<InvokeR
         )
         .with_target("connectionId")
     };
-    match tokio::time::timeout(timeout, answer).await {
-        Ok(Ok(Ok(CompletionResult::Value(result)))) => Ok(InvokeResult { result }),
-        Ok(Ok(Ok(CompletionResult::Void))) => Ok(InvokeResult {
-            result: Value::Null,
-        }),
-        Ok(Ok(Ok(CompletionResult::Error(error)))) => Err(failed(
+    match answer {
+        InvokeAnswer::Value(result) => Ok(InvokeResult { result }),
+        InvokeAnswer::ClientError(error) => Err(failed(
             StatusCode::BAD_GATEWAY,
             "Error.Invocation.ClientError",
             format!("the client answered with an error: {error}"),
         )),
-        Ok(Ok(Err(reason))) => Err(failed(
+        InvokeAnswer::Failed(reason) => Err(failed(
             StatusCode::BAD_GATEWAY,
             "Error.Invocation.NoAnswer",
-            reason.to_string(),
+            reason,
         )),
-        Ok(Err(_)) => Err(failed(
-            StatusCode::BAD_GATEWAY,
-            "Error.Invocation.NoAnswer",
-            InvocationFailed::ConnectionClosed.to_string(),
-        )),
-        Err(_) => Err(failed(
+        InvokeAnswer::TimedOut => Err(failed(
             StatusCode::GATEWAY_TIMEOUT,
             "Error.Invocation.Timeout",
             format!(
@@ -80,17 +92,5 @@ pub(super) async fn invoke(req: &HubRequest, payload: Payload) -> Result<InvokeR
                 timeout.as_secs_f64()
             ),
         )),
-    }
-}
-
-/// Drops the pending invocation when the wait ends, however it ends.
-struct Forget<'a> {
-    connection: &'a Connection,
-    invocation_id: &'a str,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        self.connection.forget(self.invocation_id);
     }
 }

@@ -217,7 +217,7 @@ async fn close_group(req: HubRequest) -> Status {
 /// 200 `{"value": [{"connectionId", "userId"}], "nextLink"}`; `nextLink` is absent on the last
 /// page.
 async fn list_group_connections(req: HubRequest) -> Result<Json<group_members::Page>, ApiError> {
-    group_members::list(&req).map(Json)
+    group_members::list(&req).await.map(Json)
 }
 
 /// # `PUT /api/hubs/{hub}/users/{user}/groups/{group}[?ttl=seconds]` (either path order)

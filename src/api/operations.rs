@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::extract::HubRequest;
 use super::payload::Payload;
-use crate::cluster::{Request, UserGroupChange};
+use crate::cluster::{CALL_TIMEOUT, Reply, Request, UserGroupChange};
 use crate::error::ApiError;
 use crate::hub::names::{check_group, check_user};
 use crate::hub::{Audience, ConnectionHandle, Preview, TraceEvent, TraceKind};
@@ -294,8 +294,8 @@ async fn change_connection(
     let Some(node) = cluster.locate_connection(req.hub.name(), id).await? else {
         return Ok(false);
     };
-    let crate::cluster::Reply::Done(done) = cluster.call(&node, remote()).await?;
-    Ok(done)
+    let reply = cluster.call(&node, remote(), CALL_TIMEOUT).await?;
+    Ok(matches!(reply, Reply::Done(true)))
 }
 
 /// Adds a connection to a group; 404 when the connection is not connected.

@@ -44,9 +44,9 @@ impl Cluster {
                 apply_user_group(&self.hubs.get_or_create(&hub), &user, change);
             }
             Operation::Call { id, request } => {
-                let reply = self.answer(request);
                 let cluster = self.clone();
                 tokio::spawn(async move {
+                    let reply = cluster.answer(request).await;
                     if let Err(err) = cluster.reply(&envelope.origin, id, reply).await {
                         tracing::warn!(%err, "cluster: cannot answer a call");
                     }
@@ -61,7 +61,7 @@ impl Cluster {
     }
 
     /// Does what another node asked of a connection here.
-    fn answer(&self, request: Request) -> Reply {
+    async fn answer(&self, request: Request) -> Reply {
         let done = match request {
             Request::AddToGroup {
                 hub,
@@ -83,6 +83,25 @@ impl Cluster {
                 .hubs
                 .get(&hub)
                 .is_some_and(|hub| hub.remove_from_all_groups(&connection)),
+            Request::Invoke {
+                hub,
+                connection,
+                target,
+                arguments,
+                timeout_ms,
+            } => {
+                let Some(connection) = self.hubs.get(&hub).and_then(|h| h.connection(&connection))
+                else {
+                    return Reply::Done(false);
+                };
+                let timeout = Duration::from_millis(timeout_ms);
+                let (invocation_id, answer) =
+                    connection.invoke_within(&target, arguments, timeout).await;
+                return Reply::Invoked {
+                    invocation_id,
+                    answer,
+                };
+            }
         };
         Reply::Done(done)
     }

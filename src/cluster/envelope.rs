@@ -6,7 +6,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
-use crate::hub::Audience;
+use crate::hub::{Audience, InvokeAnswer};
 use crate::protocol::Protocol;
 
 /// A change to a user's group memberships, which every node keeps so that it applies to the
@@ -30,7 +30,7 @@ pub enum UserGroupChange {
 }
 
 /// A request one node makes of the node holding a connection; answered with a [`Reply`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// Add the connection to the group.
     AddToGroup {
@@ -57,17 +57,38 @@ pub enum Request {
         /// The connection id.
         connection: String,
     },
+    /// Invoke `target` on the connection and answer with the client's result (REST
+    /// `:invoke`), waiting at most `timeout_ms`.
+    Invoke {
+        /// The internal hub name.
+        hub: String,
+        /// The connection id.
+        connection: String,
+        /// The client method.
+        target: String,
+        /// Its arguments.
+        arguments: Vec<serde_json::Value>,
+        /// How long the holder waits for the client.
+        timeout_ms: u64,
+    },
 }
 
 /// The answer to a [`Request`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
     /// Done; `false` when the node no longer holds the connection.
     Done(bool),
+    /// How the invocation the holder made ended.
+    Invoked {
+        /// The id the holder gave the invocation.
+        invocation_id: String,
+        /// The client's answer or why there is none.
+        answer: InvokeAnswer,
+    },
 }
 
 /// One published operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Operation {
     /// Deliver the envelope's frames to the audience but the excluded connections.
     Send {
@@ -115,7 +136,7 @@ pub enum Operation {
 }
 
 /// An operation, the node that published it, and the frames it carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// The publishing node's id; a node ignores what it published itself.
     pub origin: String,

@@ -44,8 +44,8 @@ use mirror::{Mirror, Resync};
 
 /// How long a Redis command may take before it counts as failed.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a call waits for the other node's answer.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a membership change waits for the holding node's answer.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A node of the cluster as its lease record describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,8 +225,13 @@ impl Cluster {
             .map(drop)
     }
 
-    /// Asks `node` to do `request` and waits for its answer.
-    pub async fn call(&self, node: &NodeInfo, request: Request) -> Result<Reply, ClusterError> {
+    /// Asks `node` to do `request` and waits at most `timeout` for its answer.
+    pub async fn call(
+        &self,
+        node: &NodeInfo,
+        request: Request,
+        timeout: Duration,
+    ) -> Result<Reply, ClusterError> {
         let id = self.next_call.fetch_add(1, Ordering::Relaxed);
         let (sender, answer) = oneshot::channel();
         self.calls.insert(id, sender);
@@ -236,7 +241,7 @@ impl Cluster {
             .await;
         let outcome = match published {
             Ok(0) => Err(ClusterError::NodeTimeout(node.id.clone())),
-            Ok(_) => match tokio::time::timeout(CALL_TIMEOUT, answer).await {
+            Ok(_) => match tokio::time::timeout(timeout, answer).await {
                 Ok(Ok(reply)) => Ok(reply),
                 _ => Err(ClusterError::NodeTimeout(node.id.clone())),
             },
@@ -333,6 +338,46 @@ impl Cluster {
             })
             .await?;
         Ok(found.iter().any(|(_, common)| !common.is_empty()))
+    }
+
+    /// The group's connections on the other nodes, as `(connection id, user id)` sorted by
+    /// id, those after `after` only (a page's cursor).
+    pub async fn group_members(
+        &self,
+        hub: &str,
+        group: &str,
+        after: Option<&str>,
+    ) -> Result<Vec<(String, Option<String>)>, ClusterError> {
+        let found: Vec<(NodeInfo, Vec<String>)> = self
+            .ask_other_nodes(|node| {
+                let mut cmd = redis::cmd("SMEMBERS");
+                cmd.arg(self.keys.group(node, hub, group));
+                cmd
+            })
+            .await?;
+        let mut pipe = redis::pipe();
+        let mut ids = Vec::new();
+        for (node, mut members) in found {
+            members.retain(|id| after.is_none_or(|after| id.as_str() > after));
+            if !members.is_empty() {
+                pipe.cmd("HMGET")
+                    .arg(self.keys.connections(&node.id, hub))
+                    .arg(&members);
+                ids.push(members);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users: Vec<Vec<Option<String>>> = self.query_pipe(&pipe).await?;
+        let mut members: Vec<(String, Option<String>)> = ids
+            .into_iter()
+            .zip(users)
+            .flat_map(|(ids, users)| ids.into_iter().zip(users))
+            .map(|(id, user)| (id, user.filter(|u| !u.is_empty())))
+            .collect();
+        members.sort();
+        Ok(members)
     }
 
     /// Runs `command` for every other node whose lease is current, in one pipeline after

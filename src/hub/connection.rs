@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
-use super::invocations::{InvocationFailed, InvocationOutcome, PendingInvocations};
+use super::invocations::{InvocationFailed, InvocationOutcome, InvokeAnswer, PendingInvocations};
 use super::queue::{FrameReceiver, FrameSender, PushError, frame_queue};
 use super::servers::ServerHandle;
 use crate::protocol::{Close, Completion, Encoded, HubMessage, Invocation, Protocol};
@@ -236,6 +236,26 @@ impl Connection {
         (id, answer)
     }
 
+    /// Invokes `target` on the client and waits at most `timeout` for its answer; returns the
+    /// invocation's id and how it ended. However the wait ends (answer, timeout, the caller
+    /// going away), the connection stops tracking the invocation.
+    pub async fn invoke_within(
+        &self,
+        target: &str,
+        arguments: Vec<Value>,
+        timeout: std::time::Duration,
+    ) -> (String, InvokeAnswer) {
+        let (invocation_id, answer) = self.invoke(target, arguments);
+        let _forget = Forget {
+            connection: self,
+            invocation_id: &invocation_id,
+        };
+        let waited = tokio::time::timeout(timeout, answer).await.ok();
+        let answer = InvokeAnswer::from_wait(waited);
+        drop(_forget);
+        (invocation_id, answer)
+    }
+
     /// Hands a client Completion to the invocation waiting for it. Returns false when no
     /// server invocation had that id (the Completion is then not ours to handle).
     pub fn complete(&self, completion: Completion) -> bool {
@@ -271,6 +291,18 @@ impl Connection {
     /// Fails every pending invocation; called when the connection ends.
     pub fn fail_pending(&self) {
         self.pending.close();
+    }
+}
+
+/// Drops a pending invocation when its wait ends, however it ends.
+struct Forget<'a> {
+    connection: &'a Connection,
+    invocation_id: &'a str,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.connection.forget(self.invocation_id);
     }
 }
 

@@ -13,6 +13,34 @@ use crate::protocol::CompletionResult;
 /// The answer a waiting caller receives: the client's result, or why there is none.
 pub type InvocationOutcome = Result<CompletionResult, InvocationFailed>;
 
+/// How a server-to-client invocation ended, in a form that can travel between nodes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum InvokeAnswer {
+    /// The client's result (`null` for a void one).
+    Value(serde_json::Value),
+    /// The client answered with an error.
+    ClientError(String),
+    /// No answer came: why.
+    Failed(String),
+    /// No answer within the timeout.
+    TimedOut,
+}
+
+impl InvokeAnswer {
+    /// The answer for what the wait produced: an outcome, the sender dropped (`Err`), or
+    /// nothing before the timeout (`None`).
+    pub fn from_wait(waited: Option<Result<InvocationOutcome, oneshot::error::RecvError>>) -> Self {
+        match waited {
+            Some(Ok(Ok(CompletionResult::Value(value)))) => InvokeAnswer::Value(value),
+            Some(Ok(Ok(CompletionResult::Void))) => InvokeAnswer::Value(serde_json::Value::Null),
+            Some(Ok(Ok(CompletionResult::Error(error)))) => InvokeAnswer::ClientError(error),
+            Some(Ok(Err(reason))) => InvokeAnswer::Failed(reason.to_string()),
+            Some(Err(_)) => InvokeAnswer::Failed(InvocationFailed::ConnectionClosed.to_string()),
+            None => InvokeAnswer::TimedOut,
+        }
+    }
+}
+
 /// Why an invocation got no Completion.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvocationFailed {

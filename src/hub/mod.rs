@@ -24,7 +24,7 @@ use tokio::time::Instant;
 pub use app_servers::RoutedInvocation;
 pub use audience::Audience;
 pub use connection::{Connection, ConnectionHandle, Outbox};
-pub use invocations::{InvocationFailed, InvocationOutcome};
+pub use invocations::{InvocationFailed, InvocationOutcome, InvokeAnswer};
 pub use members::{ConnectionGroups, Hub};
 pub use observer::{Membership, MembershipObserver};
 pub use queue::{FrameReceiver, QueueEmpty};

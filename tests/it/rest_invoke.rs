@@ -11,7 +11,11 @@ use crate::common::{TestServer, WAIT, WsClient, now, token};
 use crate::rest_support::{SILENCE, expect_bad_request, message};
 
 /// Starts an `:invoke` of `m(args)` in the background; resolves to (status, body).
-fn invoke(server: &TestServer, connection: &str, args: Value) -> JoinHandle<(u16, Value)> {
+pub(crate) fn invoke(
+    server: &TestServer,
+    connection: &str,
+    args: Value,
+) -> JoinHandle<(u16, Value)> {
     let path = format!("/api/hubs/chat/connections/{connection}/:invoke?api-version=2024-12-01");
     let url = server.url(&path);
     let aud = format!("http://localhost{}", path.split('?').next().unwrap());
@@ -28,7 +32,7 @@ fn invoke(server: &TestServer, connection: &str, args: Value) -> JoinHandle<(u16
     })
 }
 
-async fn outcome(call: JoinHandle<(u16, Value)>) -> (u16, Value) {
+pub(crate) async fn outcome(call: JoinHandle<(u16, Value)>) -> (u16, Value) {
     tokio::time::timeout(WAIT, call)
         .await
         .expect("the invoke answers in time")
@@ -36,7 +40,7 @@ async fn outcome(call: JoinHandle<(u16, Value)>) -> (u16, Value) {
 }
 
 /// Reads the server's invocation and returns its id after checking its arguments.
-async fn invocation(client: &mut WsClient, args: Value) -> String {
+pub(crate) async fn invocation(client: &mut WsClient, args: Value) -> String {
     let message = client.next_non_ping().await;
     assert_eq!(message["type"], 1, "{message}");
     assert_eq!(message["target"], "m");
@@ -47,7 +51,7 @@ async fn invocation(client: &mut WsClient, args: Value) -> String {
         .to_owned()
 }
 
-async fn complete(client: &mut WsClient, completion: Value) {
+pub(crate) async fn complete(client: &mut WsClient, completion: Value) {
     client.send_text(&format!("{completion}\x1e")).await;
 }
 

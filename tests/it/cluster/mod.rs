@@ -4,7 +4,13 @@
 
 mod app_servers_across;
 mod clients;
+mod invoke;
+mod lifecycle;
+mod outage;
+mod paging;
+mod prefixes;
 mod sends;
+mod state;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;
