@@ -166,7 +166,9 @@ pub async fn run_state(
     }
     let token = state.shutdown.clone();
     let connections = Arc::new(ClientConnections::default());
-    let sweeper = state.tasks.spawn(sweep(state.clone(), connections.clone()));
+    let sweeper = state
+        .tasks
+        .spawn(sweep(ClientState::new(state.clone(), connections.clone())));
     let expirer = state.tasks.spawn(expire_memberships(state.clone()));
     let options = serve::ServeOptions {
         header_read_timeout: state.config.header_read_timeout,
@@ -217,13 +219,13 @@ fn advertised_url(config: &Config, listeners: &[TcpListener]) -> String {
 }
 
 /// Periodic housekeeping until shutdown.
-async fn sweep(state: AppState, connections: Arc<ClientConnections>) {
+async fn sweep(state: ClientState) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
-                connections.sweep(now, state.config.disconnect_timeout);
+                client::sweep(&state, now);
             }
             () = state.shutdown.cancelled() => return,
         }

@@ -146,11 +146,18 @@ impl ClientConnections {
         self.by_token.remove(token);
     }
 
-    /// Forgets connections that waited longer than `timeout` for their first transport.
-    pub fn sweep(&self, now: Instant, timeout: Duration) {
+    /// Forgets connections that waited longer than `timeout` for their first transport, and
+    /// returns them.
+    pub fn sweep(&self, now: Instant, timeout: Duration) -> Vec<Arc<ClientConnection>> {
+        let mut swept = Vec::new();
         self.by_token.retain(|_, connection| {
-            now.duration_since(connection.created) < timeout
-                || !matches!(*connection.binding(), Binding::Negotiated { .. })
+            let keep = now.duration_since(connection.created) < timeout
+                || !matches!(*connection.binding(), Binding::Negotiated { .. });
+            if !keep {
+                swept.push(connection.clone());
+            }
+            keep
         });
+        swept
     }
 }

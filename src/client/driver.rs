@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::app_server_link::{self, AppServerLink};
 use super::connections::ClientConnection;
+use super::placement;
 use super::request::ConnectRequest;
 use super::session::{Next, Session, read_handshake};
 use super::state::ClientState;
@@ -57,7 +58,7 @@ pub(super) async fn drive<T: Transport>(
         if let Some(handshake) = Box::pin(handshake(&mut transport, &state, &mut input)).await {
             run(&mut transport, &state, &client, handshake, input, request).await;
         }
-        state.connections.remove(&client.token);
+        placement::forget(&state, &client);
     }
     .instrument(span)
     .await;

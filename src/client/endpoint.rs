@@ -3,6 +3,7 @@
 //! (long polling), POST sends, DELETE for long polling — and its exact error texts.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -10,6 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 
 use super::connections::{Binding, ClientConnection};
+use super::placement::{self, Placed};
 use super::request::{ConnectRequest, claims_of, hub_of, plain, same_user};
 use super::state::ClientState;
 use super::transport::{Received, TransportKind};
@@ -31,14 +33,36 @@ pub(super) async fn connect(
     let hub = hub_of(&query)?;
     let id = query.first("id").filter(|id| !id.is_empty());
     if let (Ok(upgrade), &Method::GET) = (upgrade, &method) {
-        return websocket::upgrade(state, upgrade, &headers, raw_query.as_deref(), &hub, id);
+        return websocket::upgrade(state, upgrade, &headers, raw_query.as_deref(), &hub, id).await;
     }
     let Some(token) = id else {
         return Ok(plain(StatusCode::BAD_REQUEST, "Connection ID required"));
     };
     let claims = claims_of(&state, &headers, raw_query.as_deref(), &hub)?;
-    let Some(client) = state.connections.get(token) else {
-        return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
+    let client = match state.connections.get(token) {
+        Some(client) => client,
+        None => match placement::locate(&state, token, &hub, &claims, &headers).await? {
+            Placed::Here(client) => client,
+            Placed::Elsewhere(holder) => {
+                let wait = match method {
+                    Method::GET if !accepts_event_stream(&headers) => state.config.poll_timeout,
+                    _ => Duration::ZERO,
+                };
+                return Ok(placement::forward_to(
+                    &state,
+                    &holder,
+                    method,
+                    raw_query.as_deref(),
+                    &headers,
+                    body,
+                    wait,
+                )
+                .await);
+            }
+            Placed::Unknown => {
+                return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
+            }
+        },
     };
     same_user(&state, &claims, &client)?;
     match method {

@@ -10,6 +10,8 @@ mod driver;
 mod endpoint;
 mod long_polling;
 mod negotiate;
+mod placement;
+mod portable_token;
 mod reconnect;
 mod request;
 mod session;
@@ -26,6 +28,7 @@ use axum::routing::{any, post};
 pub use connections::{ClientConnection, ClientConnections, allowed_transports};
 pub use long_polling::PollQueue;
 pub use state::ClientState;
+pub use placement::{Directory, Holder, sweep};
 pub use transport::TransportKind;
 
 /// Routes of the client endpoint.

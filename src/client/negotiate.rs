@@ -13,9 +13,12 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::connections::allowed_transports;
+use super::placement;
+use super::portable_token::PortableToken;
 use super::request::{claims_of, hub_of, plain};
 use super::state::ClientState;
 use super::transport::TransportKind;
+use crate::auth::{Claims, unix_now};
 use crate::error::ApiError;
 use crate::query::Query;
 
@@ -101,19 +104,26 @@ pub(super) async fn negotiate(
         )));
     }
 
-    let connection_id = new_id();
-    let token = if version >= 1 {
-        new_id()
+    let (connection_id, token) = if state.cluster.is_some() {
+        // Any node may serve the connection: the node its first transport request reaches
+        // takes it (see placement); nothing is stored until then.
+        portable_ids(&state, &hub, &claims, version, stateful)
     } else {
-        connection_id.clone()
+        let connection_id = new_id();
+        let token = if version >= 1 {
+            new_id()
+        } else {
+            connection_id.clone()
+        };
+        state.connections.insert(
+            Arc::from(token.as_str()),
+            Arc::from(connection_id.as_str()),
+            Arc::from(hub.as_str()),
+            claims,
+            stateful,
+        );
+        (connection_id, token)
     };
-    state.connections.insert(
-        Arc::from(token.as_str()),
-        Arc::from(connection_id.as_str()),
-        Arc::from(hub.as_str()),
-        claims,
-        stateful,
-    );
     tracing::debug!(%hub, connection = %connection_id, version, stateful, "negotiated");
     Ok(Json(NegotiateResponse {
         use_stateful_reconnect: stateful,
@@ -123,6 +133,28 @@ pub(super) async fn negotiate(
         available_transports,
     })
     .into_response())
+}
+
+/// The connection id and token of a connection any node of the cluster accepts: a signed
+/// [`PortableToken`]; for version 0, which has no separate token, the token is the id too.
+fn portable_ids(
+    state: &ClientState,
+    hub: &str,
+    claims: &Claims,
+    version: i64,
+    stateful: bool,
+) -> (String, String) {
+    let portable = PortableToken {
+        connection_id: new_id(),
+        stateful,
+        legacy: version < 1,
+        issued: unix_now(),
+    };
+    let token = portable.sign(
+        &state.config.access_keys[0],
+        placement::binding(state, hub, claims),
+    );
+    (portable.public_id(&token).to_owned(), token)
 }
 
 fn negotiate_error(error: &str) -> Response {

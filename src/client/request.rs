@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 
 use super::connections::ClientConnection;
 use crate::auth::{Audience, AuthMode, Claims, token_from_request, unix_now};
+use crate::cluster::forward::FORWARDED_HEADER;
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
@@ -70,7 +71,7 @@ pub(super) struct ConnectRequest {
     /// The query string with its leading `?`, as the upstream's `X-ASRS-Client-Query` and
     /// ASP.NET's `QueryString` carry it.
     pub(super) query: String,
-    /// The request headers but the token, names lowercased, values of repeated names together.
+    /// The request headers but the token (and the cluster's own forwarding mark), names lowercased, values of repeated names together.
     pub(super) headers: Vec<(String, Vec<String>)>,
 }
 
@@ -79,7 +80,7 @@ impl ConnectRequest {
     pub(super) fn new(raw_query: Option<&str>, headers: &HeaderMap) -> Self {
         let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
         for name in headers.keys() {
-            if name == header::AUTHORIZATION {
+            if name == header::AUTHORIZATION || name == FORWARDED_HEADER {
                 continue;
             }
             let values = headers

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::negotiate::new_id;
+use super::placement::{self, Placed};
 use super::request::{ConnectRequest, claims_of, plain, same_user};
 use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
@@ -36,7 +37,7 @@ const FRAME_HEADER: usize = 14;
 const MAX_STALLED_PINGS: u32 = 1000;
 
 /// Handles a WebSocket upgrade request on the connect URL.
-pub(super) fn upgrade(
+pub(super) async fn upgrade(
     state: ClientState,
     upgrade: SocketUpgrade,
     headers: &HeaderMap,
@@ -70,8 +71,17 @@ pub(super) fn upgrade(
             BytesMut::new(),
         ));
     };
-    let Some(client) = state.connections.get(token) else {
-        return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
+    let client = match state.connections.get(token) {
+        Some(client) => client,
+        None => match placement::locate(&state, token, hub, &claims, headers).await? {
+            Placed::Here(client) => client,
+            Placed::Elsewhere(holder) => {
+                return Ok(placement::relay_to(&state, &holder, upgrade, raw_query, headers).await);
+            }
+            Placed::Unknown => {
+                return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
+            }
+        },
     };
     same_user(&state, &claims, &client)?;
     if !client.allows(TransportKind::WebSockets) {
@@ -130,9 +140,9 @@ fn start(
     let tasks = state.tasks.clone();
     let window = state.config.disconnect_timeout;
     let failed_state = state.clone();
-    let failed_token = client.token.clone();
+    let failed_client = client.clone();
     upgrade.on_upgrade(
-        move || failed_state.connections.remove(&failed_token),
+        move || placement::forget(&failed_state, &failed_client),
         move |socket| {
             let transport = WebSocketTransport {
                 socket,

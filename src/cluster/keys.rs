@@ -3,8 +3,9 @@
 //!
 //! Per node `n` (deleted with the node): `{p}:n:{n}:c:{hub}` (hash connection → user),
 //! `{p}:n:{n}:u:{hub}:{user}` and `{p}:n:{n}:g:{hub}:{group}` (sets of connection ids) and
-//! `{p}:n:{n}:keys` (the set of those key names). Shared: `{p}:nodes` (set of node ids) and
-//! `{p}:node:{n}` (the lease, expiring). Channels: `{p}:all`, `{p}:g:{hub}:{group}`,
+//! `{p}:n:{n}:keys` (the set of those key names), `{p}:n:{n}:s:{hub}` (an app server is here)
+//! and `{p}:n:{n}:held` (the names of those and of the node's `{p}:holder:{hub}:{connection}`
+//! claims). Shared: `{p}:nodes` (set of node ids) and `{p}:node:{n}` (the lease, expiring). Channels: `{p}:all`, `{p}:g:{hub}:{group}`,
 //! `{p}:u:{hub}:{user}` and `{p}:node:{n}` (point to point).
 
 use crate::hub::Audience;
@@ -51,6 +52,23 @@ impl Keys {
     /// A node's connections in a group.
     pub(super) fn group(&self, node: &str, hub: &str, group: &str) -> String {
         format!("{}:n:{node}:g:{hub}:{group}", self.prefix)
+    }
+
+    /// The set of the names of a node's client-connection claims and app-server presence
+    /// keys: deleted with the node like its owned keys, but kept when a resync rewrites those.
+    pub(super) fn held(&self, node: &str) -> String {
+        format!("{}:n:{node}:held", self.prefix)
+    }
+
+    /// Which node holds a client connection (its id), from the connection's first transport
+    /// request until it ends; listed in the holder's held keys.
+    pub(super) fn holder(&self, hub: &str, connection: &str) -> String {
+        format!("{}:holder:{hub}:{connection}", self.prefix)
+    }
+
+    /// Present while a node has an app server for a hub (default mode).
+    pub(super) fn app_servers(&self, node: &str, hub: &str) -> String {
+        format!("{}:n:{node}:s:{hub}", self.prefix)
     }
 
     /// The channel every node subscribes to.

@@ -226,8 +226,10 @@ pub(super) async fn remove_node(
     node: &str,
 ) -> redis::RedisResult<()> {
     let owned_key = keys.owned(node);
-    let owned: Vec<String> = redis::cmd("SMEMBERS")
+    let held_key = keys.held(node);
+    let owned: Vec<String> = redis::cmd("SUNION")
         .arg(&owned_key)
+        .arg(&held_key)
         .query_async(redis)
         .await?;
     let mut pipe = redis::pipe();
@@ -236,6 +238,8 @@ pub(super) async fn remove_node(
         pipe.del(key).ignore();
     }
     pipe.del(&owned_key)
+        .ignore()
+        .del(&held_key)
         .ignore()
         .del(keys.node(node))
         .ignore()

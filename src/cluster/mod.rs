@@ -1,7 +1,8 @@
 //! Scale-out: many emulator nodes sharing one Redis behave as one service. This module owns
 //! the Redis connections, the node's identity and lease, the key and channel names, the
 //! envelope of published operations, the mirror of local membership into Redis, the
-//! point-to-point calls between nodes, and the counters `/metrics` shows.
+//! point-to-point calls between nodes, and the counters `/metrics` shows; for clients across
+//! nodes, which node holds each client connection and the forwarding and relaying to it.
 //!
 //! Local first: a node's own registry stays the truth about its own connections and the local
 //! fan-out path is unchanged; REST operations deliver locally, then publish once (frames
@@ -10,10 +11,12 @@
 mod apply;
 mod envelope;
 mod error;
+pub mod forward;
 mod keys;
 mod lease;
 mod metrics;
 mod mirror;
+pub mod relay;
 mod subscriber;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -14,6 +14,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
 use super::dispatch::{self, Flow};
+use crate::cluster::relay::announce_app_servers;
 use crate::config::ServiceMode;
 use crate::hub::{
     Hub, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox, TraceEvent,
@@ -90,6 +91,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
         // Registered before the app server learns it is connected, so that a client routed
         // here meanwhile has its OpenConnection queued behind the handshake response.
         hub.add_server(server.clone());
+        announce_app_servers(&state, &hub);
         let welcome = ServiceMessage::HandshakeResponse(HandshakeResponse {
             error_message: None,
             ext: Default::default(),
@@ -101,6 +103,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
             .is_err()
         {
             hub.remove_server(server.id(), "The app server connection was lost.");
+            announce_app_servers(&state, &hub);
             return;
         }
         tracing::info!(kind = kind.name(), "app server connected");
@@ -118,6 +121,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState, peer: Peer) {
             server.id(),
             &format!("The app server connection closed: {reason}."),
         );
+        announce_app_servers(&state, &hub);
         hub.trace().emit(|| {
             let kind = TraceKind::ServerDisconnected {
                 server_connection: server.id().clone(),

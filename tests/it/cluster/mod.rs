@@ -2,6 +2,8 @@
 //! off, and two or more nodes, each a process of the real binary on its own port with
 //! `--redis`. Every wait is bounded; processes die with their handles.
 
+mod app_servers_across;
+mod clients;
 mod invoke;
 mod lifecycle;
 mod outage;
