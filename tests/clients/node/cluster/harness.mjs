@@ -97,11 +97,12 @@ export async function startRedis() {
   return redis;
 }
 
-/** One Redis and the nodes that share it. */
+/** One Redis and the nodes that share it; `ownsRedis` when the cluster started that Redis. */
 export class Cluster {
-  constructor(redis, nodes) {
+  constructor(redis, nodes, ownsRedis) {
     this.redis = redis;
     this.nodes = nodes;
+    this.ownsRedis = ownsRedis;
   }
 
   /** Every process's output, for a failing test's report. */
@@ -109,15 +110,15 @@ export class Cluster {
     return this.nodes.map((node) => node.logs()).join("") + this.redis.logs();
   }
 
-  /** Stops every node (SIGTERM, then SIGKILL), then Redis; never throws. */
+  /** Stops every node (SIGTERM, then SIGKILL), then its own Redis; never throws. */
   async stop() {
     await Promise.allSettled(this.nodes.map((node) => node.stop()));
-    await this.redis.stop().catch(() => {});
+    if (this.ownsRedis) await this.redis.stop().catch(() => {});
   }
 }
 
 /**
- * Starts a Redis of its own (or uses `redis`) and `count` emulator nodes on it, each on a port
+ * Starts a Redis of its own (or uses `redis`, which it then leaves running) and `count` emulator nodes on it, each on a port
  * of its own, with `--redis-prefix prefix` when given and `extraArgs` after that.
  */
 export async function startCluster(count, { redis, prefix, extraArgs = [] } = {}) {
@@ -125,11 +126,10 @@ export async function startCluster(count, { redis, prefix, extraArgs = [] } = {}
   const args = ["--redis", ownRedis.url, ...(prefix ? ["--redis-prefix", prefix] : []), ...extraArgs];
   const started = await Promise.allSettled(Array.from({ length: count }, () => startServer(args)));
   const nodes = started.filter((s) => s.status === "fulfilled").map((s) => s.value);
-  const cluster = new Cluster(ownRedis, nodes);
+  const cluster = new Cluster(ownRedis, nodes, !redis);
   const failed = started.find((s) => s.status === "rejected");
   if (failed) {
-    if (redis) await Promise.allSettled(nodes.map((node) => node.stop()));
-    else await cluster.stop();
+    await cluster.stop();
     throw failed.reason;
   }
   return cluster;
