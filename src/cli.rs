@@ -210,6 +210,44 @@ pub struct StartArgs {
     /// server) or serverless (only the Management SDK's Weak connections are accepted).
     #[arg(long, env = "SIGNALR_EMULATOR_SERVICE_MODE", value_enum, default_value_t = ServiceModeArg::Classic)]
     pub service_mode: ServiceModeArg,
+    /// Scale-out over Redis (`--redis` and what a cluster of nodes needs).
+    #[command(flatten)]
+    pub cluster: Box<ClusterArgs>,
+}
+
+/// Options of `start` that join this node to a cluster of emulator nodes sharing one Redis.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// Redis to share state and messages with other nodes (`redis://[:password@]host:port[/db]`
+    /// or `rediss://` for TLS). Without it this is a single in-memory node.
+    #[arg(long, env = "SIGNALR_EMULATOR_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+    /// Prefix of every Redis key and channel, so several services can share one Redis.
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_REDIS_PREFIX",
+        default_value = "signalr",
+        requires = "redis"
+    )]
+    pub redis_prefix: String,
+    /// Seconds a node's lease lasts without renewal; the other nodes clean up the entries of a
+    /// node whose lease ran out.
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_CLUSTER_LEASE_SECS",
+        default_value_t = 10,
+        requires = "redis"
+    )]
+    pub cluster_lease_secs: u64,
+    /// Base URL other nodes use to reach this one [default: http(s):// + the first bound
+    /// address].
+    #[arg(
+        long,
+        env = "SIGNALR_EMULATOR_CLUSTER_ADVERTISE",
+        value_name = "URL",
+        requires = "redis"
+    )]
+    pub cluster_advertise: Option<String>,
 }
 
 /// Options of `start` about TLS and identity: the service port's certificate, the CAs upstream

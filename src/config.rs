@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::auth::{AuthMode, EntraTokens};
-use crate::cli::{AuthArg, DEFAULT_ACCESS_KEY, SecurityArgs, ServiceModeArg, StartArgs};
+use crate::cli::{
+    AuthArg, ClusterArgs, DEFAULT_ACCESS_KEY, SecurityArgs, ServiceModeArg, StartArgs,
+};
 
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
@@ -73,6 +75,21 @@ pub struct Config {
     /// The process environment's variables, where asrs-emulator's .NET-style upstream settings
     /// (`UpstreamSettings__Templates__0__UrlTemplate`, ...) are read from.
     pub environment: Vec<(String, String)>,
+    /// Scale-out over Redis; `None` is the single in-memory node.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// How this node joins a cluster (`--redis` and its companions).
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The Redis URL (`redis://` or `rediss://`).
+    pub redis_url: String,
+    /// Prefix of every key and channel.
+    pub prefix: String,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+    /// The base URL other nodes reach this one at; `None` derives it from the bound address.
+    pub advertise: Option<String>,
 }
 
 /// Where the service port's certificate comes from.
@@ -145,6 +162,7 @@ impl Default for Config {
             server_ping_interval: Duration::from_secs(5),
             server_send_queue: 16 * 1024,
             environment: Vec::new(),
+            cluster: None,
         }
     }
 }
@@ -223,9 +241,47 @@ impl TryFrom<StartArgs> for Config {
                 ServiceModeArg::Default => ServiceMode::Default,
                 ServiceModeArg::Serverless => ServiceMode::Serverless,
             },
+            cluster: cluster_config(&args.cluster)?,
             ..Config::default()
         })
     }
+}
+
+/// The cluster settings, when `--redis` was given; the prefix may hold letters, digits and
+/// `_-.` so it cannot collide with the `:` separators or a channel pattern's wildcards.
+fn cluster_config(args: &ClusterArgs) -> Result<Option<ClusterConfig>, ConfigError> {
+    let Some(url) = args.redis.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err(ConfigError(format!(
+            "--redis '{url}' must start with redis:// or rediss://, e.g. redis://127.0.0.1:6379/0."
+        )));
+    }
+    let prefix = &args.redis_prefix;
+    if prefix.is_empty()
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(ConfigError(format!(
+            "--redis-prefix '{prefix}' must be letters, digits, '_', '-' or '.', and not empty."
+        )));
+    }
+    if !(2..=3600).contains(&args.cluster_lease_secs) {
+        return Err(ConfigError(
+            "--cluster-lease-secs must be from 2 to 3600 seconds.".into(),
+        ));
+    }
+    Ok(Some(ClusterConfig {
+        redis_url: url.to_owned(),
+        prefix: prefix.clone(),
+        lease: Duration::from_secs(args.cluster_lease_secs),
+        advertise: args
+            .cluster_advertise
+            .as_deref()
+            .map(|a| a.trim_end_matches('/').to_owned()),
+    }))
 }
 
 fn tls_source(args: &SecurityArgs) -> Option<TlsSource> {

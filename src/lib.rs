@@ -24,6 +24,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod dashboard;
 pub mod error;
@@ -54,6 +55,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 pub use config::Config;
 pub use state::AppState;
 
+use cluster::Cluster;
 use upstream::Upstream;
 
 /// How often expired memberships and abandoned negotiations are swept.
@@ -127,7 +129,17 @@ pub async fn run_on(
 ) -> std::io::Result<()> {
     let upstream = Upstream::from_config(&config)
         .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()))?;
-    let state = AppState::new(config, upstream);
+    let mut state = AppState::new(config, upstream);
+    if let Some(cluster) = &state.config.cluster {
+        let advertise = advertised_url(&state.config, &listeners);
+        let joined = Cluster::start(cluster, advertise, state.hubs.clone(), &state.tasks).await;
+        state.cluster = Some(joined.map_err(|err| {
+            std::io::Error::other(format!(
+                "cannot join the cluster through Redis at {}: {err}",
+                cluster.redis_url
+            ))
+        })?);
+    }
     if let Some(upstream) = &state.upstream {
         upstream.watch(state.shutdown.clone());
     }
@@ -139,6 +151,7 @@ pub async fn run_on(
         shutdown_timeout: state.config.shutdown_grace,
     };
     let tasks = state.tasks.clone();
+    let cluster = state.cluster.clone();
     let config_tls = state.config.tls.clone();
     let app = router(state);
     let stop = token.clone();
@@ -163,7 +176,20 @@ pub async fn run_on(
         }
     }
     sweeper.abort();
+    if let Some(cluster) = &cluster {
+        cluster.leave().await;
+    }
     Ok(())
+}
+
+/// This node's URL for other nodes when `--cluster-advertise` names none: the scheme and the
+/// first listener's address.
+fn advertised_url(config: &Config, listeners: &[TcpListener]) -> String {
+    let address = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .unwrap_or(config.bind);
+    format!("{}://{address}", config.scheme())
 }
 
 /// Periodic housekeeping until shutdown.

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::api::RestMetrics;
 use crate::auth::Verifier;
 use crate::client::ClientConnections;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::hub::Hubs;
 use crate::upstream::Upstream;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub upstream: Option<Upstream>,
     /// REST request counts for `/metrics`.
     pub rest_metrics: Arc<RestMetrics>,
+    /// This node's membership in a cluster (`--redis`); `None` for a single node.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             tasks: TaskTracker::new(),
             upstream,
             rest_metrics: Arc::default(),
+            cluster: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri, header};
 
 use crate::auth::{Audience, AuthError, Claims, Verifier, token_from_request, unix_now};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -33,6 +34,8 @@ pub(super) struct HubRequest {
     pub(super) config: Arc<Config>,
     /// The request target as received.
     pub(super) uri: Uri,
+    /// The cluster this node is in, if any: operations reach the other nodes through it.
+    pub(super) cluster: Option<Arc<Cluster>>,
     host: Option<HeaderValue>,
     params: HashMap<String, String>,
 }
@@ -64,6 +67,7 @@ where
             uri: parts.uri.clone(),
             host: parts.headers.get(header::HOST).cloned(),
             config: state.config,
+            cluster: state.cluster,
             params,
         })
     }

@@ -139,9 +139,10 @@ async fn access_key(AuthorizedForSecrets(state): AuthorizedForSecrets) -> Json<t
 ///
 /// Closes every connection of the hub but the excluded ones; each gets `reason` in its Close
 /// message. 204.
-async fn close_hub(req: HubRequest) -> StatusCode {
-    op::close_hub_connections(&req);
-    StatusCode::NO_CONTENT
+async fn close_hub(req: HubRequest) -> Status {
+    op::close_hub_connections(&req)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// # `POST /api/hubs/{hub}/:execute[?filter=<OData>]`
@@ -163,7 +164,9 @@ async fn generate_token(req: HubRequest) -> Result<Json<tokens::GeneratedToken>,
 ///
 /// Closes the user's connections but the excluded ones. 204.
 async fn close_user(req: HubRequest) -> Status {
-    op::close_user_connections(&req).map(|()| StatusCode::NO_CONTENT)
+    op::close_user_connections(&req)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// # `DELETE /api/hubs/{hub}/connections/{connectionId}[?reason=]`
@@ -172,7 +175,7 @@ async fn close_user(req: HubRequest) -> Status {
 /// `Warning.Connection.NotExisted` (which the Management SDK treats as done).
 async fn close_connection(req: HubRequest) -> Status {
     let id = req.connection_id()?;
-    if op::close_connection(&req)? {
+    if op::close_connection(&req).await? {
         Ok(StatusCode::OK)
     } else {
         Err(op::connection_not_found(
@@ -195,14 +198,18 @@ async fn invoke(req: HubRequest, payload: Payload) -> Result<Json<invoke::Invoke
 ///
 /// Removes the connection from every group. 200.
 async fn remove_connection_from_all_groups(req: HubRequest) -> Status {
-    op::remove_connection_from_all_groups(&req).map(|()| StatusCode::OK)
+    op::remove_connection_from_all_groups(&req)
+        .await
+        .map(|()| StatusCode::OK)
 }
 
 /// # `POST /api/hubs/{hub}/groups/{group}/:closeConnections[?excluded=id...][&reason=]`
 ///
 /// Closes the group's connections but the excluded ones. 204.
 async fn close_group(req: HubRequest) -> Status {
-    op::close_group_connections(&req).map(|()| StatusCode::NO_CONTENT)
+    op::close_group_connections(&req)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// # `GET /api/hubs/{hub}/groups/{group}/connections[?maxpagesize=1..200][&top=][&continuationToken=]`
@@ -218,19 +225,23 @@ async fn list_group_connections(req: HubRequest) -> Result<Json<group_members::P
 /// Adds the user (now and for future connections) for `ttl` seconds, a year by default;
 /// `ttl=0` adds the current connections only. 200.
 async fn add_user_to_group(req: HubRequest) -> Status {
-    op::add_user_to_group(&req).map(|()| StatusCode::OK)
+    op::add_user_to_group(&req).await.map(|()| StatusCode::OK)
 }
 
 /// # `DELETE /api/hubs/{hub}/users/{user}/groups/{group}` (either path order)
 ///
 /// Removes the membership and the user's connections from the group. 204.
 async fn remove_user_from_group(req: HubRequest) -> Status {
-    op::remove_user_from_group(&req).map(|()| StatusCode::NO_CONTENT)
+    op::remove_user_from_group(&req)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 /// # `DELETE /api/hubs/{hub}/users/{user}/groups`
 ///
 /// Removes the user from every group. 204.
 async fn remove_user_from_all_groups(req: HubRequest) -> Status {
-    op::remove_user_from_all_groups(&req).map(|()| StatusCode::NO_CONTENT)
+    op::remove_user_from_all_groups(&req)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }

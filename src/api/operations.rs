@@ -1,139 +1,156 @@
 //! The REST operations, independent of API generation: each one does its work on the hub and
-//! reports what happened; the generation modules choose the status codes.
-
-use std::collections::HashSet;
+//! reports what happened; the generation modules choose the status codes. In a cluster each
+//! one first does its local part, exactly as a single node would, then reaches the other nodes
+//! (a send is published once with its frames); a cluster failure answers 503.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::extract::HubRequest;
 use super::payload::Payload;
+use crate::cluster::{Request, UserGroupChange};
 use crate::error::ApiError;
 use crate::hub::names::{check_group, check_user};
-use crate::hub::{ConnectionHandle, Preview, TraceEvent, TraceKind};
+use crate::hub::{Audience, ConnectionHandle, Preview, TraceEvent, TraceKind};
 use crate::protocol::Close;
 
 /// Sends the payload to every connection of the hub but the excluded ones.
-pub(super) fn broadcast(req: &HubRequest, payload: Payload) -> usize {
-    sent(
-        req,
-        || "everyone".into(),
-        payload,
-        &req.hub.all_except(&req.excluded()),
-    )
+pub(super) async fn broadcast(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+    sent(req, || "everyone".into(), payload, Audience::All).await
 }
 
 /// Sends the payload to every connection of the user.
-pub(super) fn send_to_user(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+pub(super) async fn send_to_user(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
     let user = req.user()?;
-    Ok(sent(
-        req,
-        || format!("user {user}"),
-        payload,
-        &req.hub.user_connections(user),
-    ))
+    let to = Audience::Users(vec![user.to_owned()]);
+    sent(req, || format!("user {user}"), payload, to).await
 }
 
 /// Sends the payload to every connection of each user of the comma-separated `{users}` list.
-pub(super) fn send_to_users(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
-    let mut targets = Vec::new();
+pub(super) async fn send_to_users(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
     let users = req.list("users", check_user)?;
-    for user in &users {
-        targets.extend(req.hub.user_connections(user));
-    }
-    let to = || format!("users {}", users.join(","));
-    Ok(sent(req, to, payload, &unique(targets)))
+    let to = Audience::Users(users.iter().map(|u| (*u).to_owned()).collect());
+    sent(req, || format!("users {}", users.join(",")), payload, to).await
 }
 
 /// Sends the payload to one connection (nothing happens if it is not connected).
-pub(super) fn send_to_connection(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+pub(super) async fn send_to_connection(
+    req: &HubRequest,
+    payload: Payload,
+) -> Result<usize, ApiError> {
     let id = req.connection_id()?;
-    let targets: Vec<ConnectionHandle> = req.hub.connection(id).into_iter().collect();
-    Ok(sent(req, || format!("connection {id}"), payload, &targets))
+    let to = Audience::Connection(id.to_owned());
+    sent(req, || format!("connection {id}"), payload, to).await
 }
 
 /// Sends the payload to the group's connections but the excluded ones.
-pub(super) fn send_to_group(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
+pub(super) async fn send_to_group(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
     let group = req.group()?;
-    let targets = req.hub.group_connections(group, &req.excluded());
-    Ok(sent(req, || format!("group {group}"), payload, &targets))
+    let to = Audience::Groups(vec![group.to_owned()]);
+    sent(req, || format!("group {group}"), payload, to).await
 }
 
 /// Sends the payload once to every connection in any group of the comma-separated `{groups}`
 /// list.
-pub(super) fn send_to_groups(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
-    let mut targets = Vec::new();
+pub(super) async fn send_to_groups(req: &HubRequest, payload: Payload) -> Result<usize, ApiError> {
     let groups = req.list("groups", check_group)?;
-    for group in &groups {
-        targets.extend(req.hub.group_connections(group, &[]));
-    }
-    let to = || format!("groups {}", groups.join(","));
-    Ok(sent(req, to, payload, &unique(targets)))
+    let to = Audience::Groups(groups.iter().map(|g| (*g).to_owned()).collect());
+    sent(req, || format!("groups {}", groups.join(",")), payload, to).await
 }
 
-/// Delivers the payload and reports the send, addressed `to`, to the live trace.
-fn sent(
+/// Delivers the payload to this node's connections of `to` (but the excluded ones), reports
+/// the send, addressed `label`, to the live trace, and in a cluster publishes it for the other
+/// nodes' connections. A connection held here is not looked for elsewhere.
+async fn sent(
     req: &HubRequest,
-    to: impl FnOnce() -> String,
+    label: impl FnOnce() -> String,
     payload: Payload,
-    targets: &[ConnectionHandle],
-) -> usize {
+    to: Audience,
+) -> Result<usize, ApiError> {
+    let excluded = req.excluded();
+    let targets = req.hub.audience(&to, &excluded);
     let target = payload.invocation.target.clone();
     let arguments = Preview::of(&payload.invocation.arguments);
-    let recipients = payload.deliver(targets);
+    let local_only = matches!(to, Audience::Connection(_)) && !targets.is_empty();
+    let (recipients, frames) = match &req.cluster {
+        Some(_) if !local_only => payload.deliver_and_encode(&targets),
+        _ => (payload.deliver(&targets), Vec::new()),
+    };
     req.hub.trace().emit(|| {
         let kind = TraceKind::Sent {
-            to: to(),
+            to: label(),
             target,
             recipients,
             arguments: Some(arguments),
         };
         TraceEvent::now(req.hub.name().clone(), None, kind)
     });
-    recipients
+    if let Some(cluster) = &req.cluster
+        && !local_only
+    {
+        cluster.send(req.hub.name(), to, excluded, frames).await?;
+    }
+    Ok(recipients)
 }
 
-/// The connections without repeats (a connection may be in several of the groups sent to).
-fn unique(mut connections: Vec<ConnectionHandle>) -> Vec<ConnectionHandle> {
-    let mut seen = HashSet::new();
-    connections.retain(|c| seen.insert(c.id().clone()));
-    connections
-}
-
-/// Closes a connection, sending it `reason` in the Close message. Returns whether it existed.
-pub(super) fn close_connection(req: &HubRequest) -> Result<bool, ApiError> {
-    let Some(connection) = req.hub.connection(req.connection_id()?) else {
+/// Closes a connection, sending it `reason` in the Close message. Returns whether it existed
+/// (here or, in a cluster, on the node that holds it).
+pub(super) async fn close_connection(req: &HubRequest) -> Result<bool, ApiError> {
+    let id = req.connection_id()?;
+    let to = Audience::Connection(id.to_owned());
+    if let Some(connection) = req.hub.connection(id) {
+        close(req, || format!("connection {id}"), &[connection]);
+        return Ok(true);
+    }
+    let Some(cluster) = &req.cluster else {
         return Ok(false);
     };
-    let to = || format!("connection {}", connection.id());
-    close(req, to, std::slice::from_ref(&connection));
+    if cluster
+        .locate_connection(req.hub.name(), id)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    cluster
+        .close(req.hub.name(), to, Vec::new(), req.reason())
+        .await?;
     Ok(true)
 }
 
 /// Closes every connection of the hub but the excluded ones.
-pub(super) fn close_hub_connections(req: &HubRequest) {
-    close(
-        req,
-        || "everyone".into(),
-        &req.hub.all_except(&req.excluded()),
-    );
+pub(super) async fn close_hub_connections(req: &HubRequest) -> Result<(), ApiError> {
+    closed(req, || "everyone".into(), Audience::All).await
 }
 
 /// Closes the group's connections but the excluded ones.
-pub(super) fn close_group_connections(req: &HubRequest) -> Result<(), ApiError> {
+pub(super) async fn close_group_connections(req: &HubRequest) -> Result<(), ApiError> {
     let group = req.group()?;
-    let targets = req.hub.group_connections(group, &req.excluded());
-    close(req, || format!("group {group}"), &targets);
-    Ok(())
+    let to = Audience::Groups(vec![group.to_owned()]);
+    closed(req, || format!("group {group}"), to).await
 }
 
 /// Closes the user's connections but the excluded ones.
-pub(super) fn close_user_connections(req: &HubRequest) -> Result<(), ApiError> {
-    let excluded = req.excluded();
+pub(super) async fn close_user_connections(req: &HubRequest) -> Result<(), ApiError> {
     let user = req.user()?;
-    let mut targets = req.hub.user_connections(user);
-    targets.retain(|c| !excluded.iter().any(|e| **e == **c.id()));
-    close(req, || format!("user {user}"), &targets);
+    let to = Audience::Users(vec![user.to_owned()]);
+    closed(req, || format!("user {user}"), to).await
+}
+
+/// Closes this node's connections of `to` but the excluded ones and, in a cluster, has the
+/// other nodes close theirs.
+async fn closed(
+    req: &HubRequest,
+    label: impl FnOnce() -> String,
+    to: Audience,
+) -> Result<(), ApiError> {
+    let excluded = req.excluded();
+    close(req, label, &req.hub.audience(&to, &excluded));
+    if let Some(cluster) = &req.cluster {
+        cluster
+            .close(req.hub.name(), to, excluded, req.reason())
+            .await?;
+    }
     Ok(())
 }
 
@@ -167,9 +184,17 @@ fn existence(exists: bool, code: &'static str, what: String) -> Result<Response,
 }
 
 /// Whether the connection exists.
-pub(super) fn connection_exists(req: &HubRequest) -> Result<Response, ApiError> {
+pub(super) async fn connection_exists(req: &HubRequest) -> Result<Response, ApiError> {
     let id = req.connection_id()?;
-    if req.hub.has_connection(id) {
+    let exists = req.hub.has_connection(id)
+        || match &req.cluster {
+            Some(cluster) => cluster
+                .locate_connection(req.hub.name(), id)
+                .await?
+                .is_some(),
+            None => false,
+        };
+    if exists {
         Ok(StatusCode::OK.into_response())
     } else {
         Err(connection_not_found(
@@ -181,10 +206,15 @@ pub(super) fn connection_exists(req: &HubRequest) -> Result<Response, ApiError> 
 }
 
 /// Whether the group has connections.
-pub(super) fn group_exists(req: &HubRequest) -> Result<Response, ApiError> {
+pub(super) async fn group_exists(req: &HubRequest) -> Result<Response, ApiError> {
     let group = req.group()?;
+    let exists = req.hub.has_group(group)
+        || match &req.cluster {
+            Some(cluster) => cluster.group_exists(req.hub.name(), group).await?,
+            None => false,
+        };
     existence(
-        req.hub.has_group(group),
+        exists,
         "Warning.Group.NotExisted",
         format!(
             "Group '{group}' has no connection in hub '{}'.",
@@ -194,10 +224,15 @@ pub(super) fn group_exists(req: &HubRequest) -> Result<Response, ApiError> {
 }
 
 /// Whether the user has connections.
-pub(super) fn user_exists(req: &HubRequest) -> Result<Response, ApiError> {
+pub(super) async fn user_exists(req: &HubRequest) -> Result<Response, ApiError> {
     let user = req.user()?;
+    let exists = req.hub.has_user(user)
+        || match &req.cluster {
+            Some(cluster) => cluster.user_exists(req.hub.name(), user).await?,
+            None => false,
+        };
     existence(
-        req.hub.has_user(user),
+        exists,
         "Warning.User.NotExisted",
         format!(
             "User '{user}' has no connection in hub '{}'.",
@@ -206,11 +241,21 @@ pub(super) fn user_exists(req: &HubRequest) -> Result<Response, ApiError> {
     )
 }
 
-/// Whether the user is in the group.
-pub(super) fn user_in_group(req: &HubRequest) -> Result<Response, ApiError> {
+/// Whether the user is in the group: every node keeps the user-group memberships, so only a
+/// connection of the user on another node is looked for there.
+pub(super) async fn user_in_group(req: &HubRequest) -> Result<Response, ApiError> {
     let (user, group) = (req.user()?, req.group()?);
+    let exists = req.hub.is_user_in_group(user, group)
+        || match &req.cluster {
+            Some(cluster) => {
+                cluster
+                    .user_connection_in_group(req.hub.name(), user, group)
+                    .await?
+            }
+            None => false,
+        };
     existence(
-        req.hub.is_user_in_group(user, group),
+        exists,
         "Info.User.NotInGroup",
         format!(
             "User '{user}' is not in group '{group}' of hub '{}'.",
@@ -232,10 +277,37 @@ pub(super) fn connection_not_found(req: &HubRequest, id: &str, code: &'static st
     )
 }
 
+/// Does a group change for connection `id`: here when this node holds it, else by asking the
+/// node that does. Whether the connection was found anywhere.
+async fn change_connection(
+    req: &HubRequest,
+    id: &str,
+    local: impl FnOnce() -> bool,
+    remote: impl FnOnce() -> Request,
+) -> Result<bool, ApiError> {
+    if local() {
+        return Ok(true);
+    }
+    let Some(cluster) = &req.cluster else {
+        return Ok(false);
+    };
+    let Some(node) = cluster.locate_connection(req.hub.name(), id).await? else {
+        return Ok(false);
+    };
+    let crate::cluster::Reply::Done(done) = cluster.call(&node, remote()).await?;
+    Ok(done)
+}
+
 /// Adds a connection to a group; 404 when the connection is not connected.
-pub(super) fn add_connection_to_group(req: &HubRequest) -> Result<(), ApiError> {
+pub(super) async fn add_connection_to_group(req: &HubRequest) -> Result<(), ApiError> {
     let (id, group) = (req.connection_id()?, req.group()?);
-    if req.hub.add_to_group(id, group) {
+    let hub = req.hub.name().to_string();
+    let request = || Request::AddToGroup {
+        hub,
+        connection: id.to_owned(),
+        group: group.to_owned(),
+    };
+    if change_connection(req, id, || req.hub.add_to_group(id, group), request).await? {
         Ok(())
     } else {
         Err(connection_not_found(req, id, "Error.Connection.NotExisted"))
@@ -243,38 +315,68 @@ pub(super) fn add_connection_to_group(req: &HubRequest) -> Result<(), ApiError> 
 }
 
 /// Removes a connection from a group; 404 when the connection is not connected.
-pub(super) fn remove_connection_from_group(req: &HubRequest) -> Result<(), ApiError> {
+pub(super) async fn remove_connection_from_group(req: &HubRequest) -> Result<(), ApiError> {
     let (id, group) = (req.connection_id()?, req.group()?);
-    if req.hub.remove_from_group(id, group) {
+    let hub = req.hub.name().to_string();
+    let request = || Request::RemoveFromGroup {
+        hub,
+        connection: id.to_owned(),
+        group: group.to_owned(),
+    };
+    if change_connection(req, id, || req.hub.remove_from_group(id, group), request).await? {
         Ok(())
     } else {
         Err(connection_not_found(req, id, "Error.Connection.NotExisted"))
     }
 }
 
-/// Adds a user to a group for `ttl` seconds (a year by default; 0 = current connections only).
-pub(super) fn add_user_to_group(req: &HubRequest) -> Result<(), ApiError> {
-    let (user, group, ttl) = (req.user()?, req.group()?, req.ttl()?);
-    req.hub.add_user_to_group(user, group, ttl);
+/// Removes a connection from every group. An unknown connection is in no group, so that is
+/// not an error (Azure documents only 200 here).
+pub(super) async fn remove_connection_from_all_groups(req: &HubRequest) -> Result<(), ApiError> {
+    let id = req.connection_id()?;
+    let hub = req.hub.name().to_string();
+    let request = || Request::RemoveFromAllGroups {
+        hub,
+        connection: id.to_owned(),
+    };
+    change_connection(req, id, || req.hub.remove_from_all_groups(id), request).await?;
     Ok(())
+}
+
+/// Applies a user-group change here and, in a cluster, on every other node: each keeps the
+/// membership so it applies to the user's connections there, now and later.
+async fn user_group_change(
+    req: &HubRequest,
+    user: &str,
+    change: UserGroupChange,
+) -> Result<(), ApiError> {
+    crate::cluster::apply_user_group(&req.hub, user, change.clone());
+    if let Some(cluster) = &req.cluster {
+        cluster.user_group(req.hub.name(), user, change).await?;
+    }
+    Ok(())
+}
+
+/// Adds a user to a group for `ttl` seconds (a year by default; 0 = current connections only).
+pub(super) async fn add_user_to_group(req: &HubRequest) -> Result<(), ApiError> {
+    let (user, group, ttl) = (req.user()?, req.group()?, req.ttl()?);
+    let change = UserGroupChange::Add {
+        group: group.to_owned(),
+        ttl_secs: ttl.map(|ttl| ttl.as_secs()),
+    };
+    user_group_change(req, user, change).await
 }
 
 /// Removes a user from a group, with all the user's connections.
-pub(super) fn remove_user_from_group(req: &HubRequest) -> Result<(), ApiError> {
+pub(super) async fn remove_user_from_group(req: &HubRequest) -> Result<(), ApiError> {
     let (user, group) = (req.user()?, req.group()?);
-    req.hub.remove_user_from_group(user, group);
-    Ok(())
-}
-
-/// Removes a connection from every group. An unknown connection is in no group, so that is
-/// not an error (Azure documents only 200 here).
-pub(super) fn remove_connection_from_all_groups(req: &HubRequest) -> Result<(), ApiError> {
-    req.hub.remove_from_all_groups(req.connection_id()?);
-    Ok(())
+    let change = UserGroupChange::Remove {
+        group: group.to_owned(),
+    };
+    user_group_change(req, user, change).await
 }
 
 /// Removes a user from every group.
-pub(super) fn remove_user_from_all_groups(req: &HubRequest) -> Result<(), ApiError> {
-    req.hub.remove_user_from_all_groups(req.user()?);
-    Ok(())
+pub(super) async fn remove_user_from_all_groups(req: &HubRequest) -> Result<(), ApiError> {
+    user_group_change(req, req.user()?, UserGroupChange::RemoveAll).await
 }

@@ -63,11 +63,30 @@ impl Payload {
         if targets.is_empty() {
             return 0;
         }
-        let encoded = self.frames.into_iter().fold(
+        hub::deliver(targets, &self.encoded())
+    }
+
+    /// Like [`Payload::deliver`], and also returns the frames of every protocol for other
+    /// nodes, so the message is encoded once per protocol for the whole cluster.
+    pub(super) fn deliver_and_encode(
+        self,
+        targets: &[ConnectionHandle],
+    ) -> (usize, Vec<(Protocol, Bytes)>) {
+        let encoded = self.encoded();
+        let delivered = hub::deliver(targets, &encoded);
+        let frames = [Protocol::Json, Protocol::MessagePack]
+            .into_iter()
+            .map(|protocol| (protocol, encoded.frame(protocol)))
+            .collect();
+        (delivered, frames)
+    }
+
+    /// The invocation with the frames it came with.
+    fn encoded(self) -> Encoded {
+        self.frames.into_iter().fold(
             Encoded::new(HubMessage::Invocation(self.invocation)),
             |encoded, (protocol, frame)| encoded.seed(protocol, frame),
-        );
-        hub::deliver(targets, &encoded)
+        )
     }
 }
 

@@ -69,7 +69,9 @@ pub(super) fn router() -> Router<AppState> {
 /// Sends the client a Close message carrying `reason` and closes it. 202, also when the
 /// connection does not exist (closing nothing is not an error).
 async fn close_connection(req: HubRequest) -> Status {
-    op::close_connection(&req).map(|_| StatusCode::ACCEPTED)
+    op::close_connection(&req)
+        .await
+        .map(|_| StatusCode::ACCEPTED)
 }
 
 /// # `PUT /api/v1/hubs/{hub}/groups/{group}/users/{user}[?ttl=seconds]` (either path order)
@@ -77,19 +79,25 @@ async fn close_connection(req: HubRequest) -> Status {
 /// Adds the user (now and for future connections) for `ttl` seconds, a year by default;
 /// `ttl=0` adds the current connections only. 202.
 async fn add_user_to_group(req: HubRequest) -> Status {
-    op::add_user_to_group(&req).map(|()| StatusCode::ACCEPTED)
+    op::add_user_to_group(&req)
+        .await
+        .map(|()| StatusCode::ACCEPTED)
 }
 
 /// # `DELETE /api/v1/hubs/{hub}/groups/{group}/users/{user}` (either path order)
 ///
 /// Removes the membership and the user's connections from the group. 202.
 async fn remove_user_from_group(req: HubRequest) -> Status {
-    op::remove_user_from_group(&req).map(|()| StatusCode::ACCEPTED)
+    op::remove_user_from_group(&req)
+        .await
+        .map(|()| StatusCode::ACCEPTED)
 }
 
 /// # `DELETE /api/v1/hubs/{hub}/users/{user}/groups`
 ///
 /// Removes the user from every group. 200.
 async fn remove_user_from_all_groups(req: HubRequest) -> Status {
-    op::remove_user_from_all_groups(&req).map(|()| StatusCode::OK)
+    op::remove_user_from_all_groups(&req)
+        .await
+        .map(|()| StatusCode::OK)
 }

@@ -37,35 +37,44 @@ pub(super) fn router() -> Router<AppState> {
 /// # `POST /api/v1-preview/hub/{hub}`
 ///
 /// Broadcast to every connection of the hub. 202.
-async fn broadcast(req: HubRequest, payload: Payload) -> StatusCode {
-    op::broadcast(&req, payload);
-    StatusCode::ACCEPTED
+async fn broadcast(req: HubRequest, payload: Payload) -> Result<StatusCode, ApiError> {
+    op::broadcast(&req, payload)
+        .await
+        .map(|_| StatusCode::ACCEPTED)
 }
 
 /// # `POST /api/v1-preview/hub/{hub}/user/{id}`
 ///
 /// Send to every connection of the user. 202.
 async fn send_to_user(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_user(&req, payload).map(|_| StatusCode::ACCEPTED)
+    op::send_to_user(&req, payload)
+        .await
+        .map(|_| StatusCode::ACCEPTED)
 }
 
 /// # `POST /api/v1-preview/hub/{hub}/users/{user1,user2,...}`
 ///
 /// Send to every connection of each listed user. 202; 400 when an item is empty or too long.
 async fn send_to_users(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_users(&req, payload).map(|_| StatusCode::ACCEPTED)
+    op::send_to_users(&req, payload)
+        .await
+        .map(|_| StatusCode::ACCEPTED)
 }
 
 /// # `POST /api/v1-preview/hub/{hub}/group/{group}`
 ///
 /// Send to the group's connections. 202.
 async fn send_to_group(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_group(&req, payload).map(|_| StatusCode::ACCEPTED)
+    op::send_to_group(&req, payload)
+        .await
+        .map(|_| StatusCode::ACCEPTED)
 }
 
 /// # `POST /api/v1-preview/hub/{hub}/groups/{group1,group2,...}`
 ///
 /// Send once to every connection in any listed group. 202.
 async fn send_to_groups(req: HubRequest, payload: Payload) -> Status {
-    op::send_to_groups(&req, payload).map(|_| StatusCode::ACCEPTED)
+    op::send_to_groups(&req, payload)
+        .await
+        .map(|_| StatusCode::ACCEPTED)
 }

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::app_servers::ClientInvocations;
 use super::connection::ConnectionHandle;
+use super::observer::{Membership, MembershipObserver};
 use super::servers::ServerSet;
 use super::snapshot::Retired;
 use super::trace::{MembershipChange, Trace, TraceEvent, TraceKind};
@@ -39,14 +40,33 @@ pub(super) struct State {
     user_groups: UserGroups,
     /// What connections that already left counted, so totals never go back.
     pub(super) retired: Retired,
+    /// The hub's name, for the observer's reports.
+    hub: Arc<str>,
+    /// Told of every membership change (a cluster mirroring this node's state).
+    observer: Option<Arc<dyn MembershipObserver>>,
 }
 
 impl State {
+    fn report(&self, change: impl FnOnce(Arc<str>) -> Membership) {
+        if let Some(observer) = &self.observer {
+            observer.observe(change(self.hub.clone()));
+        }
+    }
+
     fn join(&mut self, connection: &ConnectionHandle, group: &str) {
-        self.groups
+        let added = self
+            .groups
             .entry(group.to_owned())
             .or_default()
-            .insert(connection.id().clone(), connection.clone());
+            .insert(connection.id().clone(), connection.clone())
+            .is_none();
+        if added {
+            self.report(|hub| Membership::Joined {
+                hub,
+                connection: connection.id().clone(),
+                group: group.to_owned(),
+            });
+        }
         self.connection_groups
             .entry(connection.id().clone())
             .or_default()
@@ -66,6 +86,13 @@ impl State {
         };
         if let Some(groups) = self.connection_groups.get_mut(connection_id) {
             groups.remove(group);
+        }
+        if removed {
+            self.report(|hub| Membership::Left {
+                hub,
+                connection: Arc::from(connection_id),
+                group: group.to_owned(),
+            });
         }
         removed
     }
@@ -116,9 +143,22 @@ impl Hub {
 
     /// An empty hub that reports to `trace`.
     pub fn with_trace(name: Arc<str>, trace: Trace) -> Self {
+        Self::observed(name, trace, None)
+    }
+
+    /// An empty hub that reports to `trace` and tells `observer` of every membership change.
+    pub fn observed(
+        name: Arc<str>,
+        trace: Trace,
+        observer: Option<Arc<dyn MembershipObserver>>,
+    ) -> Self {
         Hub {
+            state: RwLock::new(State {
+                hub: name.clone(),
+                observer,
+                ..State::default()
+            }),
             name,
-            state: RwLock::new(State::default()),
             trace,
             servers: ServerSet::default(),
             invocations: ClientInvocations::default(),
@@ -149,6 +189,11 @@ impl Hub {
     pub fn add_connection(&self, connection: ConnectionHandle) {
         let now = Instant::now();
         let mut state = self.write();
+        state.report(|hub| Membership::Connected {
+            hub,
+            connection: connection.id().clone(),
+            user: connection.user_id().cloned(),
+        });
         if let Some(user) = connection.user_id() {
             state
                 .users
@@ -181,6 +226,11 @@ impl Hub {
             }
         }
         state.leave_all(connection_id);
+        state.report(|hub| Membership::Disconnected {
+            hub,
+            connection: connection.id().clone(),
+            user: connection.user_id().cloned(),
+        });
     }
 
     /// Every connection except the excluded ones.

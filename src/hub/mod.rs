@@ -3,10 +3,12 @@
 //! types and no awaits here; handles are copied out of the maps before anything is delivered.
 
 mod app_servers;
+mod audience;
 mod connection;
 mod invocations;
 mod members;
 pub mod names;
+mod observer;
 mod queue;
 mod servers;
 mod service_metrics;
@@ -14,15 +16,17 @@ mod snapshot;
 mod trace;
 mod user_groups;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use tokio::time::Instant;
 
 pub use app_servers::RoutedInvocation;
+pub use audience::Audience;
 pub use connection::{Connection, ConnectionHandle, Outbox};
 pub use invocations::{InvocationFailed, InvocationOutcome};
 pub use members::{ConnectionGroups, Hub};
+pub use observer::{Membership, MembershipObserver};
 pub use queue::{FrameReceiver, QueueEmpty};
 pub use servers::{
     NoServer, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox,
@@ -46,6 +50,8 @@ pub struct Hubs {
     trace: Trace,
     /// ServiceProtocol messages to and from app servers, by type.
     service_metrics: Arc<ServiceMessageMetrics>,
+    /// Told of every hub's membership changes, when a cluster mirrors them.
+    observer: OnceLock<Arc<dyn MembershipObserver>>,
 }
 
 impl Hubs {
@@ -57,8 +63,26 @@ impl Hubs {
         let name: Arc<str> = Arc::from(name);
         self.hubs
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(Hub::with_trace(name, self.trace.clone())))
+            .or_insert_with(|| {
+                let observer = self.observer.get().cloned();
+                Arc::new(Hub::observed(name, self.trace.clone(), observer))
+            })
             .clone()
+    }
+
+    /// The hub with this internal name, if it exists (messages from other nodes do not create
+    /// hubs nobody here uses).
+    pub fn get(&self, name: &str) -> Option<Arc<Hub>> {
+        self.hubs.get(name).map(|hub| hub.clone())
+    }
+
+    /// Makes every hub created from now on report its membership changes to `observer`. Set
+    /// once, before the first hub exists; a second observer is refused and returned.
+    pub fn observe_with(
+        &self,
+        observer: Arc<dyn MembershipObserver>,
+    ) -> Result<(), Arc<dyn MembershipObserver>> {
+        self.observer.set(observer)
     }
 
     /// Every hub, copied out of the map.

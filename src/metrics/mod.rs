@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::api::RestMetrics;
+use crate::cluster::{Cluster, ClusterMetrics};
 use crate::hub::{Hub, HubStats};
 use crate::state::AppState;
 use crate::upstream::metrics::{CallOutcome, LATENCY_BUCKETS, UpstreamMetrics};
@@ -37,6 +38,9 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     rest(&mut page, &state.rest_metrics);
     if let Some(upstream) = &state.upstream {
         upstream_calls(&mut page, upstream.metrics());
+    }
+    if let Some(cluster) = &state.cluster {
+        cluster_state(&mut page, cluster);
     }
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], page.finish())
 }
@@ -129,6 +133,61 @@ fn rest(page: &mut Exposition, metrics: &RestMetrics) {
         ];
         page.sample(name, &labels, count);
     }
+}
+
+/// The cluster counters: traffic over Redis, the lease and the nodes seen.
+fn cluster_state(page: &mut Exposition, cluster: &Cluster) {
+    let metrics = cluster.metrics();
+    let counters = [
+        (
+            "signalr_cluster_published_total",
+            "Operations this node published to the cluster.",
+            &metrics.published,
+        ),
+        (
+            "signalr_cluster_received_total",
+            "Operations this node received from other nodes.",
+            &metrics.received,
+        ),
+        (
+            "signalr_cluster_redis_round_trips_total",
+            "Redis commands and pipelines this node sent.",
+            &metrics.round_trips,
+        ),
+        (
+            "signalr_cluster_redis_errors_total",
+            "Redis commands that failed (Redis unreachable or slow).",
+            &metrics.redis_errors,
+        ),
+        (
+            "signalr_cluster_lease_renewals_total",
+            "Lease renewals that succeeded.",
+            &metrics.lease_renewals,
+        ),
+        (
+            "signalr_cluster_resyncs_total",
+            "Times this node rewrote its local state into Redis.",
+            &metrics.resyncs,
+        ),
+    ];
+    for (name, help, counter) in counters {
+        page.family(name, "counter", help);
+        page.sample(name, &[], ClusterMetrics::read(counter));
+    }
+    let name = "signalr_cluster_healthy";
+    page.family(
+        name,
+        "gauge",
+        "1 while this node holds its lease and its Redis subscription is up.",
+    );
+    page.sample(name, &[], u64::from(cluster.is_healthy()));
+    let name = "signalr_cluster_nodes";
+    page.family(
+        name,
+        "gauge",
+        "Nodes holding a lease, as of this node's last renewal.",
+    );
+    page.sample(name, &[], cluster.nodes().len() as u64);
 }
 
 fn upstream_calls(page: &mut Exposition, metrics: &UpstreamMetrics) {

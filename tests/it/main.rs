@@ -5,6 +5,7 @@ mod app_server;
 mod auth;
 mod binary;
 mod cli;
+mod cluster;
 mod common;
 mod connection_auth;
 mod cors;

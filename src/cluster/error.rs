@@ -1,0 +1,29 @@
+//! Why a cluster operation failed, and the 503 `ErrorDetail` naming Redis that a REST caller
+//! gets for it.
+
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+
+/// A cluster operation that could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// Redis did not answer or refused the command.
+    #[error("Redis is unavailable ({0})")]
+    Redis(#[from] redis::RedisError),
+    /// The node holding the connection did not answer in time.
+    #[error("node {0} did not answer in time")]
+    NodeTimeout(String),
+}
+
+impl From<ClusterError> for ApiError {
+    fn from(err: ClusterError) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Error.Cluster.Unavailable",
+            format!(
+                "This operation needs the cluster, and it failed: {err}. Retry when the cluster's Redis is reachable again."
+            ),
+        )
+    }
+}

@@ -1,0 +1,88 @@
+//! The node's lease: renewed every third of its length with the node's record (id and
+//! advertised URL), while the live-node list is refreshed and the entries of nodes whose lease
+//! ran out (crashed, killed, cut off) are removed. A renewal that finds its own lease gone
+//! (Redis restarted, or this node was cut off long enough to be cleaned up) asks for a resync.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::ClusterMetrics;
+use super::mirror::remove_node;
+use super::{Cluster, NodeInfo};
+
+/// Renews the lease and refreshes the live nodes until `stop`.
+pub(super) async fn run(cluster: Arc<Cluster>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(cluster.lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        match renew(&cluster).await {
+            Ok(()) => {
+                if !cluster.metrics.lease_held.swap(true, Ordering::AcqRel) {
+                    tracing::info!("cluster: Redis reachable, lease held");
+                }
+                ClusterMetrics::count(&cluster.metrics.lease_renewals);
+            }
+            Err(err) => {
+                ClusterMetrics::count(&cluster.metrics.redis_errors);
+                if cluster.metrics.lease_held.swap(false, Ordering::AcqRel) {
+                    tracing::warn!(%err, "cluster: lease not renewed; Redis unavailable");
+                }
+            }
+        }
+    }
+}
+
+/// One renewal: the lease, then the live nodes and the cleanup of dead ones.
+async fn renew(cluster: &Cluster) -> redis::RedisResult<()> {
+    let mut redis = cluster.redis.clone();
+    let keys = &cluster.keys;
+    let record = serde_json::to_string(&cluster.node).expect("a node record serializes");
+    ClusterMetrics::count(&cluster.metrics.round_trips);
+    let (previous,): (Option<String>,) = redis::pipe()
+        .cmd("SET")
+        .arg(keys.node(&cluster.node.id))
+        .arg(&record)
+        .arg("PX")
+        .arg(cluster.lease.as_millis() as u64)
+        .arg("GET")
+        .sadd(keys.nodes(), &cluster.node.id)
+        .ignore()
+        .query_async(&mut redis)
+        .await?;
+    if previous.is_none() {
+        cluster.resync.request();
+    }
+    let ids: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(keys.nodes())
+        .query_async(&mut redis)
+        .await?;
+    let leases: Vec<Option<String>> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let lease_keys: Vec<String> = ids.iter().map(|id| keys.node(id)).collect();
+        redis::cmd("MGET")
+            .arg(lease_keys)
+            .query_async(&mut redis)
+            .await?
+    };
+    ClusterMetrics::count(&cluster.metrics.round_trips);
+    let mut live = Vec::new();
+    for (id, lease) in ids.into_iter().zip(leases) {
+        match lease.and_then(|record| serde_json::from_str::<NodeInfo>(&record).ok()) {
+            Some(node) => live.push(node),
+            None => {
+                tracing::info!(node = %id, "cluster: a node's lease ran out; removing its entries");
+                remove_node(&mut redis, keys, &id).await?;
+            }
+        }
+    }
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    *cluster.live.write().unwrap_or_else(|e| e.into_inner()) = live;
+    Ok(())
+}

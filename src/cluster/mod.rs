@@ -1,0 +1,407 @@
+//! Scale-out: many emulator nodes sharing one Redis behave as one service. This module owns
+//! the Redis connections, the node's identity and lease, the key and channel names, the
+//! envelope of published operations, the mirror of local membership into Redis, the
+//! point-to-point calls between nodes, and the counters `/metrics` shows.
+//!
+//! Local first: a node's own registry stays the truth about its own connections and the local
+//! fan-out path is unchanged; REST operations deliver locally, then publish once (frames
+//! encoded once per protocol) on the channel of their target so other nodes deliver to theirs.
+
+mod apply;
+mod envelope;
+mod error;
+mod keys;
+mod lease;
+mod metrics;
+mod mirror;
+mod subscriber;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use apply::apply_user_group;
+pub use envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
+pub use error::ClusterError;
+pub use metrics::ClusterMetrics;
+
+use crate::config::ClusterConfig;
+use crate::hub::{Audience, Hubs};
+use crate::protocol::Protocol;
+use keys::Keys;
+use mirror::{Mirror, Resync};
+
+/// How long a Redis command may take before it counts as failed.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a call waits for the other node's answer.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A node of the cluster as its lease record describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// A uuid chosen at process start.
+    pub id: String,
+    /// The base URL other nodes reach it at (`--cluster-advertise`).
+    pub url: String,
+}
+
+/// This node's membership in the cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    node: NodeInfo,
+    keys: Keys,
+    lease: Duration,
+    redis: ConnectionManager,
+    hubs: Arc<Hubs>,
+    metrics: Arc<ClusterMetrics>,
+    resync: Arc<Resync>,
+    subscribed: AtomicBool,
+    /// The nodes with a lease, as of the last renewal.
+    live: RwLock<Vec<NodeInfo>>,
+    calls: DashMap<u64, oneshot::Sender<Reply>>,
+    next_call: AtomicU64,
+    stop: CancellationToken,
+}
+
+impl Cluster {
+    /// Connects to Redis, takes a lease, mirrors `hubs` (before any hub exists) and starts
+    /// the subscription, lease and mirror tasks on `tasks`. `advertise` is this node's URL
+    /// when the configuration names none.
+    pub async fn start(
+        config: &ClusterConfig,
+        advertise: String,
+        hubs: Arc<Hubs>,
+        tasks: &TaskTracker,
+    ) -> Result<Arc<Self>, ClusterError> {
+        let client = redis::Client::open(config.redis_url.as_str())?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_max_delay(Duration::from_secs(2));
+        let redis = ConnectionManager::new_with_config(client.clone(), manager_config).await?;
+        let resync = Arc::new(Resync::default());
+        let node = NodeInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            url: config.advertise.clone().unwrap_or(advertise),
+        };
+        let cluster = Arc::new(Cluster {
+            keys: Keys::new(&config.prefix),
+            lease: config.lease,
+            redis: redis.clone(),
+            hubs: hubs.clone(),
+            metrics: Arc::default(),
+            resync: resync.clone(),
+            subscribed: AtomicBool::new(false),
+            live: RwLock::new(vec![node.clone()]),
+            calls: DashMap::new(),
+            next_call: AtomicU64::new(1),
+            stop: CancellationToken::new(),
+            node,
+        });
+        let (queue, changes) = Mirror::queue(resync.clone());
+        if hubs.observe_with(Arc::new(queue)).is_err() {
+            tracing::warn!("cluster: the hubs already had an observer");
+        }
+        let mirror = Mirror {
+            keys: cluster.keys.clone(),
+            node: cluster.node.id.clone(),
+            redis,
+            hubs,
+            metrics: cluster.metrics.clone(),
+            resync,
+        };
+        tasks.spawn(mirror.run(changes, cluster.stop.clone()));
+        tasks.spawn(subscriber::run(
+            cluster.clone(),
+            client,
+            cluster.stop.clone(),
+        ));
+        tasks.spawn(lease::run(cluster.clone(), cluster.stop.clone()));
+        tracing::info!(node = %cluster.node.id, url = %cluster.node.url, "cluster: joined");
+        Ok(cluster)
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.node.id
+    }
+
+    /// This node's record.
+    pub fn node(&self) -> &NodeInfo {
+        &self.node
+    }
+
+    /// Whether the lease is held and the subscription is up.
+    pub fn is_healthy(&self) -> bool {
+        self.metrics.lease_held.load(Ordering::Acquire) && self.subscribed.load(Ordering::Acquire)
+    }
+
+    /// The nodes holding a lease as of the last renewal, sorted by id.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The traffic counters.
+    pub fn metrics(&self) -> &ClusterMetrics {
+        &self.metrics
+    }
+
+    /// Publishes a send for the other nodes' connections of `to` (this node delivered to its
+    /// own already). A single connection's send goes only to the node that holds it.
+    pub async fn send(
+        &self,
+        hub: &str,
+        to: Audience,
+        excluded: Vec<String>,
+        frames: Vec<(Protocol, Bytes)>,
+    ) -> Result<(), ClusterError> {
+        let channel = match &to {
+            Audience::Connection(id) => match self.locate_connection(hub, id).await? {
+                Some(node) => self.keys.node(&node.id),
+                None => return Ok(()),
+            },
+            to => self.keys.channel_for(hub, to),
+        };
+        let operation = Operation::Send {
+            hub: hub.to_owned(),
+            to,
+            excluded,
+        };
+        self.publish(&channel, operation, frames).await.map(drop)
+    }
+
+    /// Publishes a close of the other nodes' connections of `to` but the excluded ones.
+    pub async fn close(
+        &self,
+        hub: &str,
+        to: Audience,
+        excluded: Vec<String>,
+        reason: Option<String>,
+    ) -> Result<(), ClusterError> {
+        let channel = match &to {
+            Audience::Connection(id) => match self.locate_connection(hub, id).await? {
+                Some(node) => self.keys.node(&node.id),
+                None => return Ok(()),
+            },
+            to => self.keys.channel_for(hub, to),
+        };
+        let operation = Operation::Close {
+            hub: hub.to_owned(),
+            to,
+            excluded,
+            reason,
+        };
+        self.publish(&channel, operation, Vec::new())
+            .await
+            .map(drop)
+    }
+
+    /// Publishes a user-group change to every node (this node applied it already).
+    pub async fn user_group(
+        &self,
+        hub: &str,
+        user: &str,
+        change: UserGroupChange,
+    ) -> Result<(), ClusterError> {
+        let operation = Operation::UserGroup {
+            hub: hub.to_owned(),
+            user: user.to_owned(),
+            change,
+        };
+        let channel = self.keys.all_channel();
+        self.publish(&channel, operation, Vec::new())
+            .await
+            .map(drop)
+    }
+
+    /// Asks `node` to do `request` and waits for its answer.
+    pub async fn call(&self, node: &NodeInfo, request: Request) -> Result<Reply, ClusterError> {
+        let id = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let (sender, answer) = oneshot::channel();
+        self.calls.insert(id, sender);
+        let channel = self.keys.node(&node.id);
+        let published = self
+            .publish(&channel, Operation::Call { id, request }, Vec::new())
+            .await;
+        let outcome = match published {
+            Ok(0) => Err(ClusterError::NodeTimeout(node.id.clone())),
+            Ok(_) => match tokio::time::timeout(CALL_TIMEOUT, answer).await {
+                Ok(Ok(reply)) => Ok(reply),
+                _ => Err(ClusterError::NodeTimeout(node.id.clone())),
+            },
+            Err(err) => Err(err),
+        };
+        self.calls.remove(&id);
+        outcome
+    }
+
+    /// Answers call `id` of node `origin`.
+    async fn reply(&self, origin: &str, id: u64, reply: Reply) -> Result<(), ClusterError> {
+        let channel = self.keys.node(origin);
+        self.publish(&channel, Operation::Reply { id, reply }, Vec::new())
+            .await
+            .map(drop)
+    }
+
+    /// Publishes one envelope; returns how many nodes received it.
+    async fn publish(
+        &self,
+        channel: &str,
+        operation: Operation,
+        frames: Vec<(Protocol, Bytes)>,
+    ) -> Result<usize, ClusterError> {
+        let envelope = Envelope {
+            origin: self.node.id.clone(),
+            operation,
+            frames,
+        };
+        let receivers: usize = self
+            .query(
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(envelope.encode().as_ref()),
+            )
+            .await?;
+        ClusterMetrics::count(&self.metrics.published);
+        Ok(receivers)
+    }
+
+    /// The other node holding the connection, if any node does.
+    pub async fn locate_connection(
+        &self,
+        hub: &str,
+        id: &str,
+    ) -> Result<Option<NodeInfo>, ClusterError> {
+        let found: Vec<(NodeInfo, bool)> = self
+            .ask_other_nodes(|node| {
+                let mut cmd = redis::cmd("HEXISTS");
+                cmd.arg(self.keys.connections(node, hub)).arg(id);
+                cmd
+            })
+            .await?;
+        Ok(found.into_iter().find(|(_, held)| *held).map(|(n, _)| n))
+    }
+
+    /// Whether a connection on another node is in the group.
+    pub async fn group_exists(&self, hub: &str, group: &str) -> Result<bool, ClusterError> {
+        let found: Vec<(NodeInfo, bool)> = self
+            .ask_other_nodes(|node| {
+                let mut cmd = redis::cmd("EXISTS");
+                cmd.arg(self.keys.group(node, hub, group));
+                cmd
+            })
+            .await?;
+        Ok(found.iter().any(|(_, exists)| *exists))
+    }
+
+    /// Whether the user has a connection on another node.
+    pub async fn user_exists(&self, hub: &str, user: &str) -> Result<bool, ClusterError> {
+        let found: Vec<(NodeInfo, bool)> = self
+            .ask_other_nodes(|node| {
+                let mut cmd = redis::cmd("EXISTS");
+                cmd.arg(self.keys.user(node, hub, user));
+                cmd
+            })
+            .await?;
+        Ok(found.iter().any(|(_, exists)| *exists))
+    }
+
+    /// Whether a connection of the user on another node is in the group.
+    pub async fn user_connection_in_group(
+        &self,
+        hub: &str,
+        user: &str,
+        group: &str,
+    ) -> Result<bool, ClusterError> {
+        let found: Vec<(NodeInfo, Vec<String>)> = self
+            .ask_other_nodes(|node| {
+                let mut cmd = redis::cmd("SINTER");
+                cmd.arg(self.keys.user(node, hub, user))
+                    .arg(self.keys.group(node, hub, group));
+                cmd
+            })
+            .await?;
+        Ok(found.iter().any(|(_, common)| !common.is_empty()))
+    }
+
+    /// Runs `command` for every other node whose lease is current, in one pipeline after
+    /// reading the node list, so a node whose lease ran out never answers.
+    async fn ask_other_nodes<T: redis::FromRedisValue>(
+        &self,
+        command: impl Fn(&str) -> redis::Cmd,
+    ) -> Result<Vec<(NodeInfo, T)>, ClusterError> {
+        let ids: Vec<String> = self
+            .query(redis::cmd("SMEMBERS").arg(self.keys.nodes()))
+            .await?;
+        let ids: Vec<String> = ids.into_iter().filter(|id| *id != self.node.id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.get(self.keys.node(id));
+            pipe.add_command(command(id));
+        }
+        let values: Vec<redis::Value> = self.query_pipe(&pipe).await?;
+        let mut answers = Vec::new();
+        for pair in values.chunks(2) {
+            let [lease, answer] = pair else { continue };
+            let lease: Option<String> =
+                redis::from_redis_value_ref(lease).map_err(redis::RedisError::from)?;
+            if let Some(node) = lease.and_then(|r| serde_json::from_str::<NodeInfo>(&r).ok()) {
+                let answer =
+                    redis::from_redis_value_ref(answer).map_err(redis::RedisError::from)?;
+                answers.push((node, answer));
+            }
+        }
+        Ok(answers)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, ClusterError> {
+        ClusterMetrics::count(&self.metrics.round_trips);
+        cmd.query_async(&mut self.redis.clone()).await.map_err(|e| {
+            ClusterMetrics::count(&self.metrics.redis_errors);
+            ClusterError::Redis(e)
+        })
+    }
+
+    async fn query_pipe<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, ClusterError> {
+        ClusterMetrics::count(&self.metrics.round_trips);
+        pipe.query_async(&mut self.redis.clone())
+            .await
+            .map_err(|e| {
+                ClusterMetrics::count(&self.metrics.redis_errors);
+                ClusterError::Redis(e)
+            })
+    }
+
+    /// Leaves the cluster at shutdown: stops the tasks and removes this node's entries at once
+    /// (other nodes need not wait for the lease to run out).
+    pub async fn leave(&self) {
+        self.stop.cancel();
+        let mut redis = self.redis.clone();
+        let removed = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            mirror::remove_node(&mut redis, &self.keys, &self.node.id),
+        )
+        .await;
+        match removed {
+            Ok(Ok(())) => tracing::info!("cluster: left, entries removed"),
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "cluster: entries not removed; the lease will expire")
+            }
+            Err(_) => tracing::warn!("cluster: Redis too slow at shutdown; the lease will expire"),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Cluster tests: each starts its own `redis-server` on a free 127.0.0.1 port with persistence
+//! off, and two or more nodes, each a process of the real binary on its own port with
+//! `--redis`. Every wait is bounded; processes die with their handles.
+
+mod sends;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::common::{TestServer, WAIT};
+
+/// A private Redis for one test.
+pub(crate) struct Redis {
+    pub(crate) port: u16,
+    child: Child,
+}
+
+/// A free loopback port (free when this returns; good enough for a test's own processes).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Redis {
+    /// Starts `redis-server` on a free port and waits until it answers.
+    pub(crate) async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    /// Starts `redis-server` on `port` (to restart one where nodes expect it).
+    pub(crate) async fn start_on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (apt-get install -y redis-server)");
+        let redis = Redis { port, child };
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        redis
+    }
+
+    /// The URL nodes are given.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Kills the server (an outage).
+    pub(crate) async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+/// One node: a child process of the binary, and a test client attached to it.
+pub(crate) struct Node {
+    pub(crate) server: TestServer,
+    child: Child,
+}
+
+impl Node {
+    /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
+    /// holds its lease and its subscription is up.
+    pub(crate) async fn start(redis: &Redis, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_signalr-emulator"))
+            .args(["start", "--port", "0", "--ip", "127.0.0.1", "--redis"])
+            .arg(redis.url())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port: u16 = tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(port) = line.split(';').find_map(|part| part.strip_prefix("Port=")) {
+                    return port.parse().unwrap();
+                }
+            }
+            panic!("the node printed no connection string");
+        })
+        .await
+        .expect("the node started");
+        // Keep reading stdout so the node never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let node = Node {
+            server: TestServer::attach(SocketAddr::from(([127, 0, 0, 1], port))),
+            child,
+        };
+        node.wait_until(|m| m.contains("signalr_cluster_healthy 1"))
+            .await;
+        node
+    }
+
+    /// The node's `/metrics` page.
+    pub(crate) async fn metrics(&self) -> String {
+        let response = self.server.rest("GET", "/metrics", None).await;
+        response.text().await.unwrap()
+    }
+
+    /// Waits (bounded) until the metrics page satisfies `ready`.
+    pub(crate) async fn wait_until(&self, ready: impl Fn(&str) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let page = self.metrics().await;
+            if ready(&page) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node never got ready: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the process with SIGKILL: no goodbye to the cluster.
+    pub(crate) async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// Stops the process with SIGTERM and waits for it to exit.
+    pub(crate) async fn terminate(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().await;
+        assert!(status.unwrap().success());
+        tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("the node exits after SIGTERM")
+            .unwrap();
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true, for at most `within`; returns whether it
+/// did, so the caller asserts with its own message.
+pub(crate) async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
