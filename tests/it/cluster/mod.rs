@@ -2,7 +2,10 @@
 //! off, and two or more nodes, each a process of the real binary on its own port with
 //! `--redis`. Every wait is bounded; processes die with their handles.
 
+mod lifecycle;
+mod outage;
 mod sends;
+mod state;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;

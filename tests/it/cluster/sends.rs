@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 use super::{Node, Redis, eventually};
 use crate::common::{TestServer, WsClient};
 
-fn invocation(target: &str, arguments: Value) -> Value {
+pub(super) fn invocation(target: &str, arguments: Value) -> Value {
     json!({"type": 1, "target": target, "arguments": arguments})
 }
 
 /// Waits until `server` sees connection `id` (which another node may hold).
-async fn until_visible(server: &TestServer, id: &str) {
+pub(super) async fn until_visible(server: &TestServer, id: &str) {
     let path = format!("/api/hubs/chat/connections/{id}");
     let seen = eventually(Duration::from_secs(5), || async {
         server.rest("HEAD", &path, None).await.status() == 200
@@ -23,21 +23,21 @@ async fn until_visible(server: &TestServer, id: &str) {
     assert!(seen, "connection {id} never became visible");
 }
 
-async fn two_nodes() -> (Redis, Node, Node) {
+pub(super) async fn two_nodes() -> (Redis, Node, Node) {
     let redis = Redis::start().await;
     let a = Node::start(&redis, &[]).await;
     let b = Node::start(&redis, &[]).await;
     (redis, a, b)
 }
 
-async fn send(server: &TestServer, path: &str, target: &str, arguments: Value) {
+pub(super) async fn send(server: &TestServer, path: &str, target: &str, arguments: Value) {
     let body = json!({"target": target, "arguments": arguments});
     let response = server.rest("POST", path, Some(body)).await;
     assert_eq!(response.status(), 202, "POST {path}");
 }
 
 /// The next message that is not a Ping, and then nothing else for a moment.
-async fn only_message(client: &mut WsClient) -> Value {
+pub(super) async fn only_message(client: &mut WsClient) -> Value {
     let message = client.next_non_ping().await;
     client.expect_silence(Duration::from_millis(300)).await;
     message
