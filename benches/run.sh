@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Every benchmark figure of issue 6 in one command. Builds the release binaries, then for each
+# Every benchmark figure of issues 6 and 11 in one command. Builds the release binaries, then for each
 # row starts a fresh server (signalr-emulator, the raw WebSocket ceiling, Socket.IO 4, or an empty
 # axum handler), drives it with signalr-loadgen (wrk for REST) with the same clients, messages and
 # payload as the other servers of that row, stops it, and finally prints one markdown table.
 # Everything runs on 127.0.0.x; every run has a deadline and every wait is bounded.
 #
 # Usage: bash benches/run.sh [--full] [--soak-only] [--only GROUPS] [--wait-quiet SECONDS | --no-wait]
-#   --full          also run the 100,000-client row (heavy; capped by `ulimit -Hn`), and the
-#                   soak for 10 minutes instead of $BENCH_SOAK_SECONDS
+#   --full          also run the 100,000-client rows (one node, capped by `ulimit -Hn`; and a
+#                   cluster of 6 nodes, group cluster-full), and the soak for 10 minutes instead
+#                   of $BENCH_SOAK_SECONDS
 #   --only GROUPS   run only these comma-separated row groups (also $BENCH_ONLY): fanout, large,
-#                   msgpack, paced, rest, slow, default-mode, tls (WSS vs WS); the others' rows
-#                   say "not run"
+#                   msgpack, paced, rest, slow, default-mode, tls (WSS vs WS), cluster (nodes over
+#                   Redis), cluster-full (the 100,000-client cluster row, heavy); the others'
+#                   rows say "not run"
 #   --soak-only     run only the soak row (with --full: the 10-minute soak)
 #   --wait-quiet S  wait up to S seconds (default 1200) for the 1-minute load average to fall
 #                   below $QUIET_LOAD (default 0.8) before measuring; the table says if it did
@@ -141,7 +143,9 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null
   SERVER_PID=
 }
-trap stop_server EXIT
+# The cluster rows (issue 11): their nodes, Redis and table rows.
+source benches/cluster.sh
+trap 'stop_server; stop_cluster' EXIT
 
 # The emulator logs at warn: at info it writes a line per connect and disconnect, and (see the
 # README's bench section) those lines currently grow with the number of open connections.
@@ -301,6 +305,14 @@ if want tls; then
   done
 fi
 
+if want cluster; then
+  cluster_rows
+fi
+# Opt-in: with --full, or named by --only.
+if { (( FULL )) && want cluster-full; } || [[ $ONLY == *",cluster-full,"* ]]; then
+  cluster_full_row
+fi
+
 if (( FULL )); then
   FULL_RUN_CLIENTS=$FULL_CLIENTS
   if (( FD_LIMIT < FULL_CLIENTS + 500 )); then
@@ -448,4 +460,5 @@ if (( FULL )); then
 else
   table+=$'\n'"| $FULL_CLIENTS clients + one broadcast | report connect time, delivery time, RSS | not run (opt-in: \`--full\`) | — | — | — |"
 fi
+table+=$'\n'"$(cluster_table_rows)"
 echo "$table" | tee "$OUT/table.md"

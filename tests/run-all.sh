@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test on a fresh machine: formatting and lints, the Rust unit
 # and integration tests, then the real-client suites (official @microsoft/signalr under Node,
-# pysignalr and signalrcore under Python), whose packages it installs from lock files, then a
+# pysignalr and signalrcore under Python), whose packages it installs from lock files (and the
+# Debian packages they need, redis-server and nginx among them, when missing), then a
 # short run of every fuzz target (a crash fails it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,6 +13,8 @@ cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
+# The cluster tests start their own redis-server (Debian package) on a free port.
+bash tests/install-missing.sh redis-server=redis-server
 cargo test --locked --workspace
 echo "== real clients"
 cargo build --locked --bin signalr-emulator

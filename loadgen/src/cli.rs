@@ -83,6 +83,10 @@ pub(crate) enum SendKind {
     /// Each client invokes `echo` M times, one call in flight: SignalR clients through the hub
     /// to the load generator's app server and back, raw clients through the raw server's echo.
     Echo,
+    /// Nothing: another signalr-loadgen process makes the broadcasts (same `--time-origin`,
+    /// started together through `--go-file`), and every client expects `--messages` of them.
+    /// Lets one broadcast's clients span several processes, each under its fd limit.
+    External,
 }
 
 /// Options of `run`.
@@ -92,9 +96,14 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum, default_value_t = Mode::Signalr)]
     pub(crate) mode: Mode,
     /// Base URL of the server, `http://` or `https://` (then WebSockets are `wss://`); its
-    /// host must be a loopback address (127.x.y.z).
+    /// host must be a loopback address (127.x.y.z). REST sends go here, and clients too unless
+    /// `--client-url` says otherwise.
     #[arg(long, default_value = "http://127.0.0.1:8888")]
     pub(crate) url: String,
+    /// Base URLs the clients connect to, client i to URL i mod K (repeatable or
+    /// comma-separated): the nodes of a cluster, while the sends go to `--url`.
+    #[arg(long = "client-url", value_delimiter = ',')]
+    pub(crate) client_urls: Vec<String>,
     /// PEM CA certificate(s) to trust for an https `--url` (e.g. the emulator's
     /// `--tls-self-signed` ca.pem).
     #[arg(long, value_name = "FILE")]
@@ -141,9 +150,23 @@ pub(crate) struct RunArgs {
     /// the sends, to see whether the server disconnected them.
     #[arg(long, default_value_t = 0)]
     pub(crate) slow_clients: usize,
-    /// Server process id: its VmRSS is read before and after connecting.
-    #[arg(long)]
-    pub(crate) server_pid: Option<u32>,
+    /// Server process ids (repeatable or comma-separated, e.g. every node of a cluster): the sum
+    /// of their VmRSS is read before and after connecting.
+    #[arg(long = "server-pid", value_delimiter = ',')]
+    pub(crate) server_pids: Vec<u32>,
+    /// Wall-clock origin of the message stamps, in milliseconds since the Unix epoch (default:
+    /// the start of this process). Processes that share it can read each other's stamps: one
+    /// sends, the others measure the latency of what they receive.
+    #[arg(long, value_name = "UNIX_MS")]
+    pub(crate) time_origin: Option<u64>,
+    /// Once every client is connected and the settle time passed, write this file (the client
+    /// count and connect time, as JSON) so a script knows this process is ready.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ready_file: Option<std::path::PathBuf>,
+    /// After connecting (and writing `--ready-file`), wait until this file exists before the
+    /// send phase: the start signal a script gives several processes at once.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) go_file: Option<std::path::PathBuf>,
     /// Seconds to wait after connecting before reading the server's RSS and sending.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) settle: f64,
@@ -178,6 +201,15 @@ impl RunArgs {
     pub(crate) fn source_ip(&self, index: usize) -> IpAddr {
         let last = 1 + (index % usize::from(self.source_ips)) as u8;
         IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+    }
+
+    /// The URLs clients connect to: `--client-url`, or `--url` when none is given.
+    pub(crate) fn client_urls(&self) -> Vec<&str> {
+        if self.client_urls.is_empty() {
+            vec![self.url.as_str()]
+        } else {
+            self.client_urls.iter().map(String::as_str).collect()
+        }
     }
 }
 

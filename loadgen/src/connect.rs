@@ -61,15 +61,10 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    /// Checks the target (a loopback address) and builds the shared HTTP client.
-    pub(crate) fn new(args: &RunArgs) -> Result<Self> {
-        Self::build(
-            args.mode,
-            args.protocol,
-            &args.url,
-            &args.hub,
-            args.ca.as_deref(),
-        )
+    /// Checks the target `url` (a loopback address) and builds the shared HTTP client for the
+    /// run's kind of clients.
+    pub(crate) fn new(args: &RunArgs, url: &str) -> Result<Self> {
+        Self::build(args.mode, args.protocol, url, &args.hub, args.ca.as_deref())
     }
 
     /// A connector for SignalR JSON clients of `hub` at `url` (a loopback address).

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -33,16 +33,28 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Fresh shared state; stamps count from now.
-    pub(crate) fn new() -> Self {
-        Shared {
-            base: Instant::now(),
+    /// Fresh shared state; stamps count from `origin` (a wall-clock time other processes can
+    /// share), or from now.
+    pub(crate) fn new(origin: Option<SystemTime>) -> crate::Result<Self> {
+        let now = Instant::now();
+        let base = match origin {
+            None => now,
+            Some(origin) => {
+                let age = SystemTime::now()
+                    .duration_since(origin)
+                    .map_err(|_| "--time-origin is in the future")?;
+                now.checked_sub(age)
+                    .ok_or("--time-origin is further back than this machine's uptime")?
+            }
+        };
+        Ok(Shared {
+            base,
             received: AtomicU64::new(0),
             slow_closed: AtomicUsize::new(0),
             sends_done: CancellationToken::new(),
             go: CancellationToken::new(),
             stop: CancellationToken::new(),
-        }
+        })
     }
 
     /// Time since the stamps' origin.

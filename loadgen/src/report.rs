@@ -96,6 +96,7 @@ impl Outcome<'_> {
             "protocol": self.args.protocol.name(),
             "send": format!("{:?}", self.args.send).to_lowercase(),
             "clients": clients,
+            "nodes": self.args.client_urls().len(),
             "source_ips": self.args.source_ips,
             "messages": self.args.messages,
             "payload_bytes": self.args.payload,

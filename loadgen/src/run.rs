@@ -1,12 +1,15 @@
 //! One load run, phase by phase: start the load generator's app server when the sends need one,
-//! connect every client (readers start at once), let the server settle, send (REST, BroadcastData
-//! from the app server, or every client's echo calls), wait for the deliveries (and for slow
-//! consumers to be dealt with), then stop every reader and report. Each phase is bounded by the run's deadline, and a watchdog thread
+//! connect every client (readers start at once, spread over the `--client-url` nodes), let the
+//! server settle, say so in `--ready-file` and wait for `--go-file` when several processes start
+//! together, send (REST, BroadcastData from the app server, every client's echo calls, or nothing
+//! when another process sends), wait for the deliveries (and for slow consumers to be dealt
+//! with), then stop every reader and report. Each phase is bounded by the run's deadline, and a watchdog thread
 //! ends the process if the runtime itself ever stalls past it.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::{Duration, Instant as StdInstant, SystemTime};
 
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -36,11 +39,19 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
     validate(&args)?;
     let deadline = Instant::now() + args.deadline();
     watchdog(args.deadline() + WATCHDOG_GRACE);
-    let connector = Arc::new(Connector::new(&args)?);
-    let shared = Arc::new(Shared::new());
-    let rss = |pid: Option<u32>| pid.map(vm_rss_kib).transpose();
+    let connector = Arc::new(Connector::new(&args, &args.url)?);
+    let client_connectors = args
+        .client_urls()
+        .into_iter()
+        .map(|url| Connector::new(&args, url).map(Arc::new))
+        .collect::<Result<Vec<_>>>()?;
+    let origin = args
+        .time_origin
+        .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+    let shared = Arc::new(Shared::new(origin)?);
+    let rss = || total_rss(&args.server_pids);
     let mut memory = Rss {
-        before: rss(args.server_pid)?,
+        before: rss()?,
         ..Rss::default()
     };
 
@@ -52,12 +63,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
     } else {
         None
     };
-    let tokens = client_tokens(&args, &connector);
+    let tokens = client_tokens(&args, &client_connectors);
     let per_client = expected_per_client_upper_bound(&args);
     let started = StdInstant::now();
     let clients = tokio::time::timeout_at(
         deadline,
-        connect_all(&args, &connector, &shared, tokens, per_client),
+        connect_all(&args, &client_connectors, &shared, tokens, per_client),
     )
     .await
     .map_err(|_| "the deadline passed while clients were connecting")??;
@@ -69,7 +80,18 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
     );
 
     tokio::time::sleep_until(deadline.min(Instant::now() + args.settle())).await;
-    memory.connected = rss(args.server_pid)?;
+    memory.connected = rss()?;
+    if let Some(path) = &args.ready_file {
+        let line =
+            serde_json::json!({"clients": clients.len(), "connect_secs": connect.as_secs_f64()});
+        std::fs::write(path, format!("{line}\n"))
+            .map_err(|e| format!("--ready-file {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.go_file {
+        tokio::time::timeout_at(deadline, wait_for_file(path))
+            .await
+            .map_err(|_| format!("the deadline passed before {} appeared", path.display()))?;
+    }
     let ids: Vec<String> = clients
         .iter()
         .map(|(id, _)| id.clone().unwrap_or_default())
@@ -82,6 +104,15 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
 
     let (sent, expected) = match (args.send, &app_server) {
         (SendKind::Echo, _) => echo_phase(&args, &shared, clients.len(), deadline).await,
+        (SendKind::External, _) => {
+            // Another process makes the sends: these clients expect every one of them.
+            let sent = Sent {
+                started: shared.now(),
+                accepted: (0..args.messages as u64).collect(),
+                ..Sent::default()
+            };
+            (sent, vec![args.messages as u64; clients.len()])
+        }
         (SendKind::AppServer, Some(app)) => {
             let sent = app.broadcast_all(&args, &shared, deadline).await;
             let expected = vec![sent.accepted.len() as u64; clients.len()];
@@ -117,7 +148,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
         .await;
     }
     let deadline_hit = sent.deadline_hit || Instant::now() >= deadline;
-    memory.after = rss(args.server_pid)?;
+    memory.after = rss()?;
 
     shared.stop.cancel();
     let mut tallies = Vec::with_capacity(clients.len());
@@ -215,13 +246,37 @@ fn watchdog(limit: Duration) {
     });
 }
 
-/// Each SignalR client gets its own token (its own user id), minted before the clock starts.
-fn client_tokens(args: &RunArgs, connector: &Connector) -> Vec<Option<String>> {
-    let aud = format!("{}/client/?hub={}", connector.base(), args.hub);
+/// The summed VmRSS of the server processes, if any were named.
+fn total_rss(pids: &[u32]) -> Result<Option<u64>> {
+    if pids.is_empty() {
+        return Ok(None);
+    }
+    pids.iter()
+        .map(|&pid| vm_rss_kib(pid))
+        .sum::<Result<u64>>()
+        .map(Some)
+}
+
+/// Polls until `path` exists (the start signal of a multi-process run).
+async fn wait_for_file(path: &Path) {
+    while !path.exists() {
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Each SignalR client gets its own token (its own user id) for the node it connects to,
+/// minted before the clock starts.
+fn client_tokens(args: &RunArgs, connectors: &[Arc<Connector>]) -> Vec<Option<String>> {
+    let auds: Vec<String> = connectors
+        .iter()
+        .map(|c| format!("{}/client/?hub={}", c.base(), args.hub))
+        .collect();
     (0..args.clients)
         .map(|i| {
-            (args.mode == Mode::Signalr)
-                .then(|| mint(&args.access_key, &aud, Some(&format!("user{i}"))))
+            (args.mode == Mode::Signalr).then(|| {
+                let aud = &auds[i % auds.len()];
+                mint(&args.access_key, aud, Some(&format!("user{i}")))
+            })
         })
         .collect()
 }
@@ -229,32 +284,35 @@ fn client_tokens(args: &RunArgs, connector: &Connector) -> Vec<Option<String>> {
 fn expected_per_client_upper_bound(args: &RunArgs) -> usize {
     let per_client = match args.send {
         SendKind::Connection => args.messages.div_ceil(args.clients),
-        SendKind::Broadcast | SendKind::Group | SendKind::AppServer | SendKind::Echo => {
-            args.messages
-        }
+        SendKind::Broadcast
+        | SendKind::Group
+        | SendKind::AppServer
+        | SendKind::Echo
+        | SendKind::External => args.messages,
     };
     per_client.min(MAX_PREALLOCATED_SAMPLES)
 }
 
 type Client = (Option<String>, JoinHandle<Tally>);
 
-/// Connects every client, `--connect-concurrency` at a time; each one's reader starts as soon
-/// as it is connected. Clients come back in index order; the first failure ends the run.
+/// Connects every client, `--connect-concurrency` at a time, client i to node i mod K; each
+/// one's reader starts as soon as it is connected. Clients come back in index order; the first
+/// failure ends the run.
 async fn connect_all(
     args: &RunArgs,
-    connector: &Arc<Connector>,
+    connectors: &[Arc<Connector>],
     shared: &Arc<Shared>,
     tokens: Vec<Option<String>>,
     per_client: usize,
 ) -> Result<Vec<Client>> {
-    let framing = connector.framing();
+    let framing = connectors[0].framing();
     let echo = (args.send == SendKind::Echo).then_some(Echo {
         rounds: args.messages as u64,
         payload: args.payload,
     });
     let mut opened = stream::iter(tokens.into_iter().enumerate())
         .map(|(index, token)| {
-            let connector = connector.clone();
+            let connector = connectors[index % connectors.len()].clone();
             let shared = shared.clone();
             let slow = index < args.slow_clients;
             let source = args.source_ip(index);

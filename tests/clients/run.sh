@@ -34,19 +34,11 @@ fi
 status=0
 
 # The browser test drives Debian's Chromium (never a downloaded browser); the TLS test trusts
-# its CA in an NSS database with certutil (libnss3-tools) and makes it with openssl.
+# its CA in an NSS database with certutil (libnss3-tools) and makes it with openssl; the cluster
+# tests start their own redis-server and put Debian's nginx in front of the nodes.
 chromium_bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
-packages=()
-[[ -x "$chromium_bin" ]] || packages+=(chromium)
-command -v certutil >/dev/null 2>&1 || packages+=(libnss3-tools)
-command -v openssl >/dev/null 2>&1 || packages+=(openssl)
-if [[ ${#packages[@]} -gt 0 ]]; then
-  echo "== installing Debian's ${packages[*]} for the browser and TLS tests"
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null
-fi
+bash "$repo/tests/install-missing.sh" "$chromium_bin=chromium" certutil=libnss3-tools \
+  openssl=openssl redis-server=redis-server nginx=nginx
 
 echo "== node: npm ci"
 (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
