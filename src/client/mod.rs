@@ -27,8 +27,8 @@ use axum::routing::{any, post};
 
 pub use connections::{ClientConnection, ClientConnections, allowed_transports};
 pub use long_polling::PollQueue;
-pub use state::ClientState;
 pub use placement::{Directory, Holder, sweep};
+pub use state::ClientState;
 pub use transport::TransportKind;
 
 /// Routes of the client endpoint.

@@ -16,13 +16,13 @@ use tokio::time::Instant;
 
 use super::connections::ClientConnection;
 use super::portable_token::{self, PortableToken};
+use super::state::ClientState;
+use super::ws_upgrade::SocketUpgrade;
 use crate::auth::{AuthMode, Claims, unix_now};
 use crate::cluster::forward::{Forward, forward, was_forwarded};
 use crate::cluster::relay::{self, Relay};
 use crate::config::ServiceMode;
 use crate::error::ApiError;
-use super::state::ClientState;
-use super::ws_upgrade::SocketUpgrade;
 
 /// Where the cluster says a connection lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,10 +346,7 @@ mod tests {
                 shared: &shared,
             },
         );
-        let (state_a, state_b) = (
-            node_state(),
-            node_state(),
-        );
+        let (state_a, state_b) = (node_state(), node_state());
         let token = token(&state_b, unix_now());
         let placed = place(&b, &state_b, &token, "chat", &alice(), false).await;
         let Ok(Placed::Here(client)) = placed else {
