@@ -2,52 +2,20 @@
 // client negotiates on node A and then runs its transport on node B (the WebSocket, the SSE
 // stream, the long polls); its POST sends and polls alternate between A and B, so A forwards
 // half of them to B. Numbered broadcasts, sent through both nodes, reach each client exactly
-// once. Starts its own redis-server on a free port with persistence off.
+// once. The cluster harness starts its own redis-server (free port, persistence off).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import net from "node:net";
 import { after, before, describe, test } from "node:test";
 
 import { DefaultHttpClient, HttpTransportType, HubConnectionBuilder } from "@microsoft/signalr";
 import EventSource from "eventsource";
 import WebSocket from "ws";
 
-import { BufferLogger, HOST, clientToken, hubPath, rest, startServer, waitFor } from "./harness.mjs";
+import { BufferLogger, clientToken, hubPath, rest, waitFor } from "../harness.mjs";
+import { startCluster } from "./harness.mjs";
 
 const BROADCASTS = 40;
 const DELIVERY_MS = 10_000;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** A private redis-server; resolves once it accepts connections. */
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  process.on("exit", () => child.kill("SIGKILL"));
-  let output = "";
-  const ready = new Promise((resolve, reject) => {
-    child.stdout.setEncoding("utf8").on("data", (chunk) => {
-      output += chunk;
-      if (output.includes("Ready to accept connections")) resolve();
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
-  await waitFor(ready, 10_000, "redis-server to start");
-  return { url: `redis://${HOST}:${port}`, stop: () => child.kill("SIGKILL") };
-}
 
 /** Sends negotiate to A and every other request alternately to B and A. */
 class SplitHttpClient extends DefaultHttpClient {
@@ -81,19 +49,17 @@ const toNodeB = (Base, a, b) =>
   };
 
 describe("cluster: negotiate on node A, transport on node B, for every transport", () => {
-  let redis;
+  let cluster;
   let a;
   let b;
 
   before(async () => {
-    redis = await startRedis();
-    a = await startServer(["--redis", redis.url]);
-    b = await startServer(["--redis", redis.url]);
+    cluster = await startCluster(2);
+    [a, b] = cluster.nodes;
   });
 
   after(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()]);
-    redis?.stop();
+    await cluster?.stop();
   });
 
   for (const transport of [HttpTransportType.WebSockets, HttpTransportType.ServerSentEvents, HttpTransportType.LongPolling]) {
