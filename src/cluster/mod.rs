@@ -159,6 +159,18 @@ impl Cluster {
         &self.metrics
     }
 
+    /// The channel an operation on `to` is published on: the holding node's own channel for a
+    /// single connection (`None` when no node holds it), else the target's channel.
+    async fn channel_of(&self, hub: &str, to: &Audience) -> Result<Option<String>, ClusterError> {
+        Ok(match to {
+            Audience::Connection(id) => self
+                .locate_connection(hub, id)
+                .await?
+                .map(|node| self.keys.node(&node.id)),
+            to => Some(self.keys.channel_for(hub, to)),
+        })
+    }
+
     /// Publishes a send for the other nodes' connections of `to` (this node delivered to its
     /// own already). A single connection's send goes only to the node that holds it.
     pub async fn send(
@@ -168,12 +180,8 @@ impl Cluster {
         excluded: Vec<String>,
         frames: Vec<(Protocol, Bytes)>,
     ) -> Result<(), ClusterError> {
-        let channel = match &to {
-            Audience::Connection(id) => match self.locate_connection(hub, id).await? {
-                Some(node) => self.keys.node(&node.id),
-                None => return Ok(()),
-            },
-            to => self.keys.channel_for(hub, to),
+        let Some(channel) = self.channel_of(hub, &to).await? else {
+            return Ok(());
         };
         let operation = Operation::Send {
             hub: hub.to_owned(),
@@ -191,12 +199,8 @@ impl Cluster {
         excluded: Vec<String>,
         reason: Option<String>,
     ) -> Result<(), ClusterError> {
-        let channel = match &to {
-            Audience::Connection(id) => match self.locate_connection(hub, id).await? {
-                Some(node) => self.keys.node(&node.id),
-                None => return Ok(()),
-            },
-            to => self.keys.channel_for(hub, to),
+        let Some(channel) = self.channel_of(hub, &to).await? else {
+            return Ok(());
         };
         let operation = Operation::Close {
             hub: hub.to_owned(),
