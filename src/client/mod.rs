@@ -27,7 +27,7 @@ use axum::routing::{any, post};
 
 pub use connections::{ClientConnection, ClientConnections, allowed_transports};
 pub use long_polling::PollQueue;
-pub use placement::{Directory, Holder, sweep};
+pub use placement::sweep;
 pub use state::ClientState;
 pub use transport::TransportKind;
 

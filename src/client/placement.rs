@@ -5,7 +5,6 @@
 //! request on another node is forwarded to that holder. A request already forwarded once is
 //! never forwarded again.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,53 +18,10 @@ use super::portable_token::{self, PortableToken};
 use super::state::ClientState;
 use super::ws_upgrade::SocketUpgrade;
 use crate::auth::{AuthMode, Claims, unix_now};
-use crate::cluster::forward::{Forward, forward, was_forwarded};
+use crate::cluster::forward::{Directory, Forward, Holder, forward, was_forwarded};
 use crate::cluster::relay::{self, Relay};
 use crate::config::ServiceMode;
 use crate::error::ApiError;
-
-/// Where the cluster says a connection lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Holder {
-    /// Nobody held it; this node does now.
-    Claimed,
-    /// This node already holds it.
-    ThisNode,
-    /// Another node holds it; requests go to its advertised base URL.
-    Node {
-        /// The holder's advertised base URL.
-        url: String,
-    },
-    /// Nobody holds it and it may not be claimed (the caller said so).
-    Nobody,
-}
-
-/// The cluster-wide record of which node holds which client connection.
-pub trait Directory: Send + Sync {
-    /// The connection's holder; with `claim`, makes this node the holder when there is none,
-    /// atomically (two nodes racing for one connection get one winner).
-    fn holder(
-        &self,
-        hub: &str,
-        connection_id: &str,
-        claim: bool,
-    ) -> impl Future<Output = Result<Holder, ApiError>> + Send;
-
-    /// This node no longer holds the connection, which ended: for `ended_for` no node may
-    /// start it again from its token.
-    fn release(
-        &self,
-        hub: &str,
-        connection_id: &str,
-        ended_for: Duration,
-    ) -> impl Future<Output = ()> + Send;
-
-    /// The base URL of another node with an app server for `hub` (default mode), if any.
-    fn app_server_node(
-        &self,
-        hub: &str,
-    ) -> impl Future<Output = Result<Option<String>, ApiError>> + Send;
-}
 
 /// The outcome for a request with a token this node's table does not have.
 #[derive(Debug)]

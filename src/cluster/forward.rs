@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 
 use super::{Cluster, ClusterError, NodeInfo};
-use crate::client::{Directory, Holder};
 use crate::error::ApiError;
 
 /// Marks a request one node forwarded to another; its value is the forwarding node's id.
@@ -161,6 +160,49 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], KEYS[1])
 return {'', false}
 ";
+
+/// Where the cluster says a connection lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Nobody held it; this node does now.
+    Claimed,
+    /// This node already holds it.
+    ThisNode,
+    /// Another node holds it; requests go to its advertised base URL.
+    Node {
+        /// The holder's advertised base URL.
+        url: String,
+    },
+    /// Nobody holds it and it may not be claimed (the caller said so).
+    Nobody,
+}
+
+/// The cluster-wide record of which node holds which client connection.
+pub trait Directory: Send + Sync {
+    /// The connection's holder; with `claim`, makes this node the holder when there is none,
+    /// atomically (two nodes racing for one connection get one winner).
+    fn holder(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        claim: bool,
+    ) -> impl Future<Output = Result<Holder, ApiError>> + Send;
+
+    /// This node no longer holds the connection, which ended: for `ended_for` no node may
+    /// start it again from its token.
+    fn release(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        ended_for: Duration,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// The base URL of another node with an app server for `hub` (default mode), if any.
+    fn app_server_node(
+        &self,
+        hub: &str,
+    ) -> impl Future<Output = Result<Option<String>, ApiError>> + Send;
+}
 
 /// Replaces this node's claim with a marker that the connection ended, expiring when its
 /// token could no longer start a connection anyway.

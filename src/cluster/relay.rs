@@ -5,7 +5,6 @@
 //! upgrade, then carries every frame both ways until either side ends. Nodes announce which
 //! hubs they have app servers for, so the others know where to relay.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,8 +17,6 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::forward::{FORWARDED_HEADER, holder_gone};
-use crate::hub::Hub;
-use crate::state::AppState;
 
 /// How long opening the WebSocket to the holder may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -120,18 +117,4 @@ where
         }
     }
     let _ = to.close().await;
-}
-
-/// Tells the cluster whether this node has an app server for `hub` now (call after one
-/// connected or left), so that other nodes relay that hub's clients here when they have none.
-pub fn announce_app_servers(state: &AppState, hub: &Arc<Hub>) {
-    if let Some(cluster) = state.cluster.clone() {
-        let hub = hub.clone();
-        // Read when the task runs, so the last announcement says how things are now.
-        state.tasks.spawn(async move {
-            cluster
-                .announce_app_servers(hub.name(), hub.has_app_server())
-                .await;
-        });
-    }
 }

@@ -14,7 +14,6 @@ use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
 use super::dispatch::{self, Flow};
-use crate::cluster::relay::announce_app_servers;
 use crate::config::ServiceMode;
 use crate::hub::{
     Hub, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox, TraceEvent,
@@ -394,4 +393,18 @@ async fn goodbye(
     .await;
     let _ = tokio::time::timeout(SEND_TIMEOUT, close_socket(socket)).await;
     reason
+}
+
+/// Tells the cluster whether this node has an app server for `hub` now (call after one
+/// connected or left), so that other nodes relay that hub's clients here when they have none.
+fn announce_app_servers(state: &AppState, hub: &Arc<Hub>) {
+    if let Some(cluster) = state.cluster.clone() {
+        let hub = hub.clone();
+        // Read when the task runs, so the last announcement says how things are now.
+        state.tasks.spawn(async move {
+            cluster
+                .announce_app_servers(hub.name(), hub.has_app_server())
+                .await;
+        });
+    }
 }
