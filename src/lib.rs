@@ -154,12 +154,13 @@ pub async fn run_state(
         let advertise = advertised_url(&state.config, &listeners);
         let (hubs, tasks) = (state.hubs.clone(), &state.tasks);
         let joined = Cluster::start(cluster, advertise, hubs, tasks, &state.shutdown).await;
-        state.cluster = Some(joined.map_err(|err| {
+        let joined = joined.map_err(|err| {
             std::io::Error::other(format!(
                 "cannot join the cluster through Redis at {}: {err}",
                 cluster.redis_url
             ))
-        })?);
+        })?;
+        state = state.with_cluster(joined);
     }
     if let Some(upstream) = &state.upstream {
         upstream.watch(state.shutdown.clone());

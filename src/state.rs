@@ -3,6 +3,7 @@
 //! track. It knows no endpoint: what one endpoint alone uses (the client connection table, the
 //! REST counts) is that endpoint's, joined to this state where the router is built.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -14,9 +15,17 @@ use crate::config::Config;
 use crate::hub::Hubs;
 use crate::upstream::Upstream;
 
-/// Shared application state; every field is cheap to clone.
+/// Shared application state. A clone is one reference count: axum clones the state for every
+/// handler, middleware and extractor a request passes, and a field-wise clone (seven counts and
+/// the shutdown token's lock) showed in the REST profile.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+/// What [`AppState`] shares, reached through `Deref`.
+#[derive(Debug, Clone)]
+pub struct Shared {
     /// The configuration.
     pub config: Arc<Config>,
     /// Verifies tokens with the configured keys and mode.
@@ -36,7 +45,7 @@ pub struct AppState {
 impl AppState {
     /// Fresh state for a configuration and its upstream (see [`Upstream::from_config`]).
     pub fn new(config: Config, upstream: Option<Upstream>) -> Self {
-        AppState {
+        let shared = Shared {
             verifier: Arc::new(
                 Verifier::new(config.access_keys.clone(), config.auth)
                     .with_entra(config.entra.clone(), config.service_hosts()),
@@ -47,6 +56,27 @@ impl AppState {
             tasks: TaskTracker::new(),
             upstream,
             cluster: None,
+        };
+        AppState {
+            shared: Arc::new(shared),
         }
+    }
+
+    /// The state with this node's cluster membership, set once at start before the state is
+    /// shared (a clone taken earlier keeps seeing none).
+    pub fn with_cluster(self, cluster: Arc<Cluster>) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.shared);
+        shared.cluster = Some(cluster);
+        AppState {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
     }
 }

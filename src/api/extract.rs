@@ -69,8 +69,8 @@ where
             query,
             uri: parts.uri.clone(),
             host: parts.headers.get(header::HOST).cloned(),
-            config: state.config,
-            cluster: state.cluster,
+            config: state.config.clone(),
+            cluster: state.cluster.clone(),
             path,
         })
     }

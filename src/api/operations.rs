@@ -110,13 +110,19 @@ async fn sent(
     to: Audience,
 ) -> Result<usize, ApiError> {
     let excluded = req.excluded();
-    let targets = req.hub.audience(&to, &excluded);
     let target = payload.invocation.target.clone();
     let arguments = Preview::of(&payload.invocation.arguments);
-    let local_only = matches!(to, Audience::Connection(_)) && !targets.is_empty();
-    let (recipients, frames) = match &req.cluster {
-        Some(_) if !local_only => payload.deliver_and_encode(&targets),
-        _ => (payload.deliver(&targets), Vec::new()),
+    let connection_here = match &to {
+        Audience::Connection(id) => Some(req.hub.has_connection(id)),
+        _ => None,
+    };
+    // A connection held here is not looked for elsewhere.
+    let for_other_nodes = req.cluster.is_some() && connection_here != Some(true);
+    // A connection that is nowhere to be reached needs nothing encoded.
+    let (recipients, frames) = if connection_here == Some(false) && !for_other_nodes {
+        (0, Vec::new())
+    } else {
+        payload.deliver_to(&req.hub, &to, &excluded, for_other_nodes)
     };
     req.hub.trace().emit(|| {
         let kind = TraceKind::Sent {
@@ -127,9 +133,7 @@ async fn sent(
         };
         TraceEvent::now(req.hub.name().clone(), None, kind)
     });
-    if let Some(cluster) = &req.cluster
-        && !local_only
-    {
+    if let Some(cluster) = req.cluster.as_ref().filter(|_| for_other_nodes) {
         cluster.send(req.hub.name(), to, excluded, frames).await?;
     }
     Ok(recipients)

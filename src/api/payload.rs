@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::binary_payload;
 use super::body::{Body, BodyFormat};
 use crate::error::ApiError;
-use crate::hub::{self, ConnectionHandle};
+use crate::hub::{self, Audience, ConnectionHandle, Hub};
 use crate::protocol::{Encoded, HubMessage, Invocation, Protocol, json};
 
 /// A validated send payload.
@@ -71,18 +71,26 @@ impl Payload {
         hub::deliver(targets, &self.encoded())
     }
 
-    /// Like [`Payload::deliver`], and also returns the frames of every protocol for other
-    /// nodes, so the message is encoded once per protocol for the whole cluster.
-    pub(super) fn deliver_and_encode(
+    /// Sends the payload to this node's connections that `to` names but the excluded ones
+    /// (see [`Hub::deliver_to`]); with `for_other_nodes`, also returns its frame in every
+    /// protocol, so the message is encoded once per protocol for the whole cluster.
+    pub(super) fn deliver_to(
         self,
-        targets: &[ConnectionHandle],
+        hub: &Hub,
+        to: &Audience,
+        excluded: &[String],
+        for_other_nodes: bool,
     ) -> (usize, Vec<(Protocol, Bytes)>) {
         let encoded = self.encoded();
-        let delivered = hub::deliver(targets, &encoded);
-        let frames = [Protocol::Json, Protocol::MessagePack]
-            .into_iter()
-            .map(|protocol| (protocol, encoded.frame(protocol)))
-            .collect();
+        let delivered = hub.deliver_to(to, excluded, &encoded);
+        let frames = if for_other_nodes {
+            [Protocol::Json, Protocol::MessagePack]
+                .into_iter()
+                .map(|protocol| (protocol, encoded.frame(protocol)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         (delivered, frames)
     }
 

@@ -4,6 +4,7 @@
 //! Acks and replays, and closing; finally it unregisters the connection.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -20,7 +21,9 @@ use super::transport::{Received, Transport, TransportError, TransportKind};
 use super::upstream_link::{Caller, UpstreamLink};
 use crate::auth::{iso8601, unix_now};
 use crate::config::ServiceMode;
-use crate::hub::{Connection, ConnectionHandle, Hub, Outbox, ServerHandle, TraceEvent, TraceKind};
+use crate::hub::{
+    Connection, ConnectionHandle, FrameReceiver, Hub, Outbox, ServerHandle, TraceEvent, TraceKind,
+};
 use crate::protocol::handshake::{self, Agreed};
 use crate::protocol::{Close, Encoded, Frame, FrameReader, HubMessage, Protocol};
 use crate::state::AppState;
@@ -353,6 +356,11 @@ async fn serve<T: Transport>(
         .is_some()
         .then(|| tokio::time::interval(ACK_INTERVAL));
     let mut replies = Vec::new();
+    // One waiter for the whole loop: a fresh one per wake-up took the token's lock three
+    // times (check, register, unregister) for every batch written.
+    let closing = outbox.closing.clone();
+    let closing = closing.cancelled();
+    tokio::pin!(closing);
 
     // Messages the client sent in the same chunk as its handshake come first.
     let mut next = session.drain(&mut replies);
@@ -380,7 +388,7 @@ async fn serve<T: Transport>(
             let buffer_full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
             let wake = tokio::select! {
                 biased;
-                () = outbox.closing.cancelled() => Wake::Closing,
+                () = &mut closing => Wake::Closing,
                 frame = outbox.frames.recv(), if !buffer_full => Wake::Frame(frame),
                 received = transport.recv() => Wake::Received(received),
                 () = &mut ping_timer, if keep_alive => Wake::Ping,
@@ -544,10 +552,10 @@ async fn write_batch<T: Transport>(
     first: Frame,
     outbox: &mut Outbox,
 ) -> Result<(), TransportError> {
-    let closing = outbox.closing.clone();
+    let Outbox { frames, closing } = outbox;
     let mut written = 0;
-    let result = guarded(&closing, async {
-        feed_batch(transport, session, binary, first, outbox, &mut written).await?;
+    let result = guarded(closing, async {
+        feed_batch(transport, session, binary, first, frames, &mut written).await?;
         transport.flush().await
     })
     .await;
@@ -558,10 +566,18 @@ async fn write_batch<T: Transport>(
 /// Runs a write, giving up when it takes longer than [`SEND_TIMEOUT`] or the connection is
 /// told to close meanwhile: a client that stopped reading must not hold its connection (and its
 /// queue) open, and a slow-consumer close must take effect at once.
+///
+/// A write the socket takes at once (the usual case: its buffer has room) is done on the first
+/// poll, before any timer or cancellation waiter exists: arming both for every batch cost more
+/// than the write itself on the fan-out path, where a batch is often one frame.
 async fn guarded(
     closing: &tokio_util::sync::CancellationToken,
     write: impl std::future::Future<Output = Result<(), TransportError>>,
 ) -> Result<(), TransportError> {
+    let mut write = std::pin::pin!(write);
+    if let Poll::Ready(result) = futures_util::poll!(write.as_mut()) {
+        return result;
+    }
     tokio::select! {
         result = tokio::time::timeout(SEND_TIMEOUT, write) => result.unwrap_or(Err(TransportError)),
         () = closing.cancelled() => Err(TransportError),
@@ -573,7 +589,7 @@ async fn feed_batch<T: Transport>(
     session: &mut Session,
     binary: bool,
     first: Frame,
-    outbox: &mut Outbox,
+    frames: &mut FrameReceiver<Frame>,
     written: &mut u64,
 ) -> Result<(), TransportError> {
     let mut next = Some(first);
@@ -584,7 +600,7 @@ async fn feed_batch<T: Transport>(
         let full = session.reconnect.as_ref().is_some_and(|s| s.is_full());
         // Take another frame only when it will be fed: one taken and then dropped is lost.
         if !full && *written < MAX_BATCH as u64 {
-            next = outbox.frames.try_recv().ok();
+            next = frames.try_recv().ok();
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Cluster;
 use super::envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
-use crate::hub::{self, Hub};
+use crate::hub::Hub;
 use crate::protocol::{Close, PreFramed};
 
 impl Cluster {
@@ -21,7 +21,7 @@ impl Cluster {
                 let frames = PreFramed::from_entries(
                     envelope.frames.iter().map(|(p, frame)| (p.name(), frame)),
                 );
-                hub::deliver(&hub.audience(&to, &excluded), &frames);
+                hub.deliver_to(&to, &excluded, &frames);
             }
             Operation::Close {
                 hub,

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::connection::ConnectionHandle;
 use super::members::Hub;
+use super::{deliver, offer};
+use crate::protocol::Frames;
 
 /// The recipients of a send or close, by what the caller named.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,5 +45,24 @@ impl Hub {
         targets
             .retain(|c| !excluded.iter().any(|e| **e == **c.id()) && seen.insert(c.id().clone()));
         targets
+    }
+
+    /// Delivers `message` to this node's connections that `to` names, but the excluded ones,
+    /// each once; returns how many took it. A broadcast or a one-group send hands out frames
+    /// while walking the members under the hub's read lock, where copying every handle first
+    /// cost two atomic operations per recipient on cache lines nothing else was touching.
+    /// Delivering never waits (a full queue is refused at once), so the lock is held briefly.
+    pub fn deliver_to(&self, to: &Audience, excluded: &[String], message: &impl Frames) -> usize {
+        let wanted =
+            |c: &&ConnectionHandle| !excluded.iter().any(|e| **e == **c.id()) && offer(c, message);
+        match to {
+            Audience::All => self.read().connections.values().filter(wanted).count(),
+            Audience::Groups(groups) if groups.len() == 1 => self
+                .read()
+                .groups
+                .get(&groups[0])
+                .map_or(0, |members| members.values().filter(wanted).count()),
+            _ => deliver(&self.audience(to, excluded), message),
+        }
     }
 }

@@ -139,12 +139,12 @@ impl Hubs {
 /// Delivers one message to every target, encoding it at most once per protocol (or using the
 /// frames it came with). Returns how many connections accepted it.
 pub fn deliver(targets: &[ConnectionHandle], message: &impl Frames) -> usize {
-    targets
-        .iter()
-        .filter(|c| {
-            message
-                .frame_for(c.protocol())
-                .is_some_and(|frame| c.deliver(frame))
-        })
-        .count()
+    targets.iter().filter(|c| offer(c, message)).count()
+}
+
+/// Hands `connection` the message's frame for its protocol; whether it took it.
+fn offer(connection: &ConnectionHandle, message: &impl Frames) -> bool {
+    message
+        .frame_for(connection.protocol())
+        .is_some_and(|frame| connection.deliver(frame))
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::pings;
 use crate::hub::{
-    ConnectionHandle, Hub, RoutedInvocation, ServerHandle, TraceEvent, TraceKind, deliver,
+    Audience, ConnectionHandle, Hub, RoutedInvocation, ServerHandle, TraceEvent, TraceKind, deliver,
 };
 use crate::protocol::service::{
     AccessKeyResponse, Ack, AckStatus, ClientCompletion, ClientInvocation, CloseConnection,
@@ -78,7 +78,10 @@ pub(super) fn apply(cx: &Context<'_>, message: ServiceMessage) -> Flow {
             let targets = unique(m.user_ids.iter().flat_map(|u| cx.hub.user_connections(u)));
             fan_out(&targets, &m.payloads);
         }
-        M::BroadcastData(m) => fan_out(&cx.hub.all_except(&m.excluded), &m.payloads),
+        M::BroadcastData(m) => {
+            cx.hub
+                .deliver_to(&Audience::All, &m.excluded, &pre_framed(&m.payloads));
+        }
         M::GroupBroadcastData(m) => {
             let mut targets = cx.hub.group_connections(&m.group, &m.excluded);
             if !m.excluded_users.is_empty() {
@@ -219,13 +222,17 @@ fn trace(cx: &Context<'_>, message: &ServiceMessage) {
 }
 
 fn fan_out(targets: &[ConnectionHandle], payloads: &Payloads) {
-    let frames = PreFramed::from_entries(
+    deliver(targets, &pre_framed(payloads));
+}
+
+/// The frames an app server sent, per protocol.
+fn pre_framed(payloads: &Payloads) -> PreFramed {
+    PreFramed::from_entries(
         payloads
             .0
             .iter()
             .map(|(name, frame)| (name.as_str(), frame)),
-    );
-    deliver(targets, &frames);
+    )
 }
 
 /// The connections without repeats (a connection may be in several of the groups named).
