@@ -8,56 +8,9 @@ use serde_json::{Value, json};
 use signalr_emulator::Config;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{TestServer, WAIT, WaitUntil, client_token};
-
-const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
-
-/// A client whose requests carry an anonymous client token for `chat`, as every request to
-/// a connection must.
-fn http() -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {}", client_token("chat", None))
-            .parse()
-            .unwrap(),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
-async fn post(server: &TestServer, token: &str, body: &str) -> reqwest::Response {
-    http()
-        .post(server.url(&format!("/client/?hub=chat&id={token}")))
-        .bearer_auth(client_token("chat", None))
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(server: &TestServer, token: &str) -> reqwest::Response {
-    tokio::time::timeout(
-        WAIT,
-        http()
-            .get(server.url(&format!("/client/?hub=chat&id={token}")))
-            .send(),
-    )
-    .await
-    .expect("poll answers in time")
-    .unwrap()
-}
-
-async fn next_chunk(response: &mut reqwest::Response) -> String {
-    let chunk = tokio::time::timeout(WAIT, response.chunk())
-        .await
-        .expect("an event arrives in time")
-        .unwrap()
-        .expect("the stream stays open");
-    String::from_utf8(chunk.to_vec()).unwrap()
-}
+use crate::common::{
+    HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, http, next_chunk, poll, post,
+};
 
 #[tokio::test]
 async fn server_sent_events_carry_the_handshake_and_messages() {
@@ -105,7 +58,7 @@ async fn server_sent_events_carry_the_handshake_and_messages() {
         .await
         .unwrap();
     assert_eq!(again.status(), 409);
-    let poll = get(&server, &token).await;
+    let poll = poll(&server, &token).await;
     assert_eq!(poll.status(), 400);
     assert_eq!(
         poll.text().await.unwrap(),
@@ -142,7 +95,7 @@ async fn server_sent_events_carry_the_handshake_and_messages() {
 async fn long_polling_round_trip() {
     let server = TestServer::start().await;
     let (id, token) = server.negotiate("chat", None).await;
-    let first = get(&server, &token).await;
+    let first = poll(&server, &token).await;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["content-type"], "application/octet-stream");
     assert_eq!(first.headers()["cache-control"], "no-cache, no-store");
@@ -152,7 +105,7 @@ async fn long_polling_round_trip() {
     );
 
     assert_eq!(post(&server, &token, HANDSHAKE).await.status(), 200);
-    assert_eq!(get(&server, &token).await.text().await.unwrap(), "{}\x1e");
+    assert_eq!(poll(&server, &token).await.text().await.unwrap(), "{}\x1e");
 
     // Output queued between polls comes in the next poll, in order.
     for n in [1, 2] {
@@ -165,7 +118,7 @@ async fn long_polling_round_trip() {
             .await;
     }
     assert_eq!(
-        get(&server, &token).await.text().await.unwrap(),
+        poll(&server, &token).await.text().await.unwrap(),
         "{\"type\":1,\"target\":\"m\",\"arguments\":[1]}\x1e{\"type\":1,\"target\":\"m\",\"arguments\":[2]}\x1e"
     );
 
@@ -177,7 +130,7 @@ async fn long_polling_round_trip() {
     )
     .await;
     let reply: Value = serde_json::from_str(
-        get(&server, &token)
+        poll(&server, &token)
             .await
             .text()
             .await
@@ -231,9 +184,9 @@ async fn long_polling_round_trip() {
 async fn a_long_polling_connection_closed_between_polls_gets_its_close_in_the_next_poll() {
     let server = TestServer::start().await;
     let (id, token) = server.negotiate("chat", None).await;
-    assert_eq!(get(&server, &token).await.status(), 200);
+    assert_eq!(poll(&server, &token).await.status(), 200);
     assert_eq!(post(&server, &token, HANDSHAKE).await.status(), 200);
-    assert_eq!(get(&server, &token).await.text().await.unwrap(), "{}\x1e");
+    assert_eq!(poll(&server, &token).await.text().await.unwrap(), "{}\x1e");
     // No poll is outstanding when the connection is closed.
     let closed = server
         .rest(
@@ -243,8 +196,10 @@ async fn a_long_polling_connection_closed_between_polls_gets_its_close_in_the_ne
         )
         .await;
     assert_eq!(closed.status(), 202);
+    // Gives the driver time to queue the Close before the next poll arrives. Nothing a test
+    // can see tells "queued" apart: the connection stays listed until a poll takes the Close.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let poll = get(&server, &token).await;
+    let poll = poll(&server, &token).await;
     assert_eq!(poll.status(), 200);
     let close: Value =
         serde_json::from_str(poll.text().await.unwrap().trim_end_matches('\x1e')).unwrap();
@@ -262,20 +217,20 @@ async fn long_polls_time_out_empty_and_idle_connections_are_dropped() {
     })
     .await;
     let (id, token) = server.negotiate("chat", None).await;
-    get(&server, &token).await;
+    poll(&server, &token).await;
     post(&server, &token, HANDSHAKE).await;
     // With a 300 ms poll timeout a loaded machine may answer a poll empty before the handshake
     // response is ready; the response must still come, in a later poll.
     let answered = WaitUntil::new("the handshake response is polled");
     let response = loop {
-        let body = get(&server, &token).await.text().await.unwrap();
+        let body = poll(&server, &token).await.text().await.unwrap();
         if !body.is_empty() {
             break body;
         }
         answered.retry().await;
     };
     assert_eq!(response, "{}\x1e");
-    let timed_out = get(&server, &token).await;
+    let timed_out = poll(&server, &token).await;
     assert_eq!(timed_out.status(), 200);
     assert_eq!(timed_out.headers()["content-type"], "text/plain");
     assert!(timed_out.bytes().await.unwrap().is_empty());
@@ -374,20 +329,7 @@ async fn read_messages(ws: &mut Socket, count: usize) -> Vec<Value> {
 #[tokio::test]
 async fn stateful_reconnect_replays_what_the_client_missed() {
     let server = TestServer::start().await;
-    let body: Value = http()
-        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
-        .bearer_auth(client_token("chat", None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["useStatefulReconnect"], true);
-    let (id, token) = (
-        body["connectionId"].as_str().unwrap().to_owned(),
-        body["connectionToken"].as_str().unwrap().to_owned(),
-    );
+    let (id, token) = server.negotiate_stateful("chat").await;
     let send = |n: i64| {
         let path = format!("/api/v1/hubs/chat/connections/{id}");
         let server = &server;

@@ -85,6 +85,11 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Two nodes on `redis` with the default options, started one after the other.
+    pub(crate) async fn pair(redis: &Redis) -> [Node; 2] {
+        [Node::start(redis, &[]).await, Node::start(redis, &[]).await]
+    }
+
     /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
     /// holds its lease and its subscription is up.
     pub(crate) async fn start(redis: &Redis, extra: &[&str]) -> Self {
