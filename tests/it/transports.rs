@@ -9,7 +9,8 @@ use signalr_emulator::Config;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{
-    HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, http, next_chunk, poll, post,
+    CHAT_AWAITS_RECONNECT, HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, http, next_chunk,
+    poll, post,
 };
 
 #[tokio::test]
@@ -145,6 +146,8 @@ async fn long_polling_round_trip() {
     let url = server.url(&format!("/client/?hub=chat&id={token}"));
     let waiting =
         tokio::spawn(async move { http().get(url).send().await.unwrap().status().as_u16() });
+    // Lets the first poll reach the server before the second. Nothing outside the connection
+    // shows that a poll is waiting, so this stays a pause.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let url = server.url(&format!("/client/?hub=chat&id={token}"));
     let newer =
@@ -154,7 +157,8 @@ async fn long_polling_round_trip() {
         204
     );
 
-    // DELETE ends the connection: 202, and the outstanding poll gets 204.
+    // DELETE ends the connection: 202, and the outstanding poll gets 204. The pause lets that
+    // poll reach the server first (nothing shows a waiting poll).
     tokio::time::sleep(Duration::from_millis(100)).await;
     let delete = http()
         .delete(server.url(&format!("/client/?hub=chat&id={token}")))
@@ -352,9 +356,10 @@ async fn stateful_reconnect_replays_what_the_client_missed() {
     ws.send(Message::text("{\"type\":8,\"sequenceId\":1}\x1e"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The driver reads the Ack before it sees the socket end, so once it waits for the
+    // client, message 1 is acknowledged.
+    server.wait_for_sample(CHAT_AWAITS_RECONNECT).await;
     assert_eq!(
         send(2).await,
         202,
@@ -372,6 +377,9 @@ async fn stateful_reconnect_replays_what_the_client_missed() {
         .unwrap();
     assert_eq!(send(4).await, 202);
     assert_eq!(read_messages(&mut ws, 1).await[0]["arguments"], json!([4]));
+    server
+        .wait_for_sample("signalr_connections_awaiting_reconnect{hub=\"chat\"} 0")
+        .await;
     server.stop().await;
 }
 

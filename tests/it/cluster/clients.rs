@@ -12,7 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{Node, Redis};
 use crate::common::{
-    HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, connect_url, http, next_chunk, poll, post,
+    CHAT_AWAITS_RECONNECT, HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, connect_url, http,
+    next_chunk, poll, post,
 };
 
 const BROADCASTS: usize = 30;
@@ -208,7 +209,7 @@ async fn a_stateful_reconnect_on_the_other_node_is_relayed_to_the_holder() {
     let handshake = tokio::time::timeout(WAIT, ws.next()).await.unwrap();
     assert_eq!(handshake.unwrap().unwrap().into_text().unwrap(), "{}\x1e");
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.wait_for_sample(CHAT_AWAITS_RECONNECT).await;
     let response = a
         .rest(
             "POST",

@@ -119,6 +119,23 @@ impl TestServer {
         request.send().await.unwrap()
     }
 
+    /// Waits until `/metrics` shows the sample `line` (`name{labels} value`) exactly.
+    pub(crate) async fn wait_for_sample(&self, line: &str) {
+        let wait = WaitUntil::new("a /metrics sample reaches its value");
+        loop {
+            let page = self
+                .rest("GET", "/metrics", None)
+                .await
+                .text()
+                .await
+                .unwrap();
+            if page.lines().any(|sample| sample == line) {
+                return;
+            }
+            wait.retry().await;
+        }
+    }
+
     /// Negotiates (version 1) as `user` and returns `(connectionId, connectionToken)`.
     pub(crate) async fn negotiate(&self, hub: &str, user: Option<&str>) -> (String, String) {
         let body = self.negotiate_query(hub, user, "").await;
@@ -191,6 +208,10 @@ impl TestServer {
         (client, id)
     }
 }
+
+/// The `/metrics` sample of one `chat` connection waiting for its client to reconnect.
+pub(crate) const CHAT_AWAITS_RECONNECT: &str =
+    "signalr_connections_awaiting_reconnect{hub=\"chat\"} 1";
 
 /// A negotiate reply's `(connectionId, connectionToken)`.
 fn connection_of(body: &Value) -> (String, String) {
