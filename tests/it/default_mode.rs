@@ -839,12 +839,7 @@ async fn metrics_count_server_connections_and_messages_by_type() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
     let (_client, _) = relayed(&server, &mut app, None).await;
-    let page = server
-        .rest("GET", "/metrics", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = server.metrics().await;
     assert!(
         page.contains("signalr_server_connections{hub=\"chat\",type=\"Default\"} 1"),
         "{page}"

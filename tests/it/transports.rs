@@ -240,12 +240,7 @@ async fn long_polls_time_out_empty_and_idle_connections_are_dropped() {
     assert!(timed_out.bytes().await.unwrap().is_empty());
     // No pings on long polling, and no poll for the disconnect timeout drops the connection.
     let wait = WaitUntil::new("the idle connection is dropped");
-    while server
-        .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
-        .await
-        .status()
-        == 200
-    {
+    while server.connection_exists("chat", &id).await {
         wait.retry().await;
     }
     server.stop().await;
@@ -390,12 +385,7 @@ async fn without_stateful_reconnect_a_dropped_socket_ends_the_connection() {
     client.send_text("{\"type\":6}\x1e").await;
     drop(client);
     let wait = WaitUntil::new("the connection ends with its socket");
-    while server
-        .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
-        .await
-        .status()
-        == 200
-    {
+    while server.connection_exists("chat", &id).await {
         wait.retry().await;
     }
     server.stop().await;

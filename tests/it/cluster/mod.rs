@@ -126,8 +126,7 @@ impl Node {
 
     /// The node's `/metrics` page.
     pub(crate) async fn metrics(&self) -> String {
-        let response = self.server.rest("GET", "/metrics", None).await;
-        response.text().await.unwrap()
+        self.server.metrics().await
     }
 
     /// Waits (bounded) until the metrics page satisfies `ready`.

@@ -119,16 +119,26 @@ impl TestServer {
         request.send().await.unwrap()
     }
 
+    /// Whether the REST API sees connection `id` in `hub`.
+    pub(crate) async fn connection_exists(&self, hub: &str, id: &str) -> bool {
+        let path = format!("/api/v1/hubs/{hub}/connections/{id}");
+        self.rest("GET", &path, None).await.status() == 200
+    }
+
+    /// The `/metrics` page.
+    pub(crate) async fn metrics(&self) -> String {
+        self.rest("GET", "/metrics", None)
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Waits until `/metrics` shows the sample `line` (`name{labels} value`) exactly.
     pub(crate) async fn wait_for_sample(&self, line: &str) {
         let wait = WaitUntil::new("a /metrics sample reaches its value");
         loop {
-            let page = self
-                .rest("GET", "/metrics", None)
-                .await
-                .text()
-                .await
-                .unwrap();
+            let page = self.metrics().await;
             if page.lines().any(|sample| sample == line) {
                 return;
             }
