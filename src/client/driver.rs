@@ -479,10 +479,12 @@ async fn serve<T: Transport>(
             if session.reconnect.is_none() {
                 return End::Abnormal("transport lost");
             }
+            connection.set_awaiting_reconnect(true);
             let back = tokio::select! {
                 back = transport.reconnect() => back,
                 () = outbox.closing.cancelled() => false,
             };
+            connection.set_awaiting_reconnect(false);
             if !back || replay(transport, session, binary, protocol).await.is_err() {
                 return End::Abnormal("transport lost; the client did not reconnect in time");
             }

@@ -18,7 +18,7 @@ use super::driver::drive;
 use super::request::ConnectRequest;
 use super::sse::INBOUND_QUEUE;
 use super::state::ClientState;
-use super::transport::{Received, Transport, TransportError, TransportKind};
+use super::transport::{Received, Transport, TransportError, TransportKind, long_running_headers};
 use crate::protocol::Frame;
 
 /// Output bytes buffered for the next poll before the driver waits for a poll to take them.
@@ -179,17 +179,11 @@ pub(super) async fn poll(queue: Arc<PollQueue>, timeout: Duration) -> Response {
 fn poll_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, no-store"),
-    );
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    long_running_headers(headers, content_type, "no-cache, no-store");
     headers.insert(
         header::EXPIRES,
         HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
     );
-    headers.insert("long-running", HeaderValue::from_static("true"));
     response
 }
 

@@ -16,7 +16,7 @@ use super::connections::{Binding, ClientConnection};
 use super::driver::drive;
 use super::request::ConnectRequest;
 use super::state::ClientState;
-use super::transport::{Received, Transport, TransportError, TransportKind};
+use super::transport::{Received, Transport, TransportError, TransportKind, long_running_headers};
 use crate::protocol::Frame;
 
 /// Events buffered towards the response body before the driver waits.
@@ -58,20 +58,11 @@ pub(super) fn start(
         first, rest,
     )));
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache,no-store"),
-    );
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    long_running_headers(headers, "text/event-stream", "no-cache,no-store");
     headers.insert(
         header::CONTENT_ENCODING,
         HeaderValue::from_static("identity"),
     );
-    headers.insert("long-running", HeaderValue::from_static("true"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
 
 use crate::protocol::Frame;
@@ -47,6 +48,25 @@ impl TransportKind {
     pub fn has_keep_alive(self) -> bool {
         self != TransportKind::LongPolling
     }
+}
+
+/// The headers both HTTP transports' responses (an event stream, a poll) carry, as ASP.NET
+/// sends them: the body's `content_type`, never cached, and `Long-Running: true`.
+/// `cache_control` is a parameter because ASP.NET spells it differently on each transport
+/// (`no-cache,no-store` on SSE, `no-cache, no-store` on long polling), and clients see the
+/// exact spelling.
+pub(super) fn long_running_headers(
+    headers: &mut HeaderMap,
+    content_type: &'static str,
+    cache_control: &'static str,
+) {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert("long-running", HeaderValue::from_static("true"));
 }
 
 /// What a transport read produced.

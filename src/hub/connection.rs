@@ -52,6 +52,9 @@ struct Counters {
     sent: AtomicU64,
     /// Set when the connection was closed as a slow consumer.
     slow: AtomicBool,
+    /// Set while a stateful connection's transport is gone and it waits for its client to
+    /// reconnect.
+    awaiting_reconnect: AtomicBool,
 }
 
 /// The end of a connection's queue that its transport writer owns.
@@ -135,6 +138,19 @@ impl Connection {
     /// Counts `n` queued messages written to the client. Only the connection's driver calls it.
     pub fn count_sent(&self, n: u64) {
         self.counters.sent.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records whether the connection's transport is gone and it waits for its client to
+    /// reconnect (stateful reconnect). Only the connection's driver calls it.
+    pub fn set_awaiting_reconnect(&self, waiting: bool) {
+        self.counters
+            .awaiting_reconnect
+            .store(waiting, Ordering::Relaxed);
+    }
+
+    /// Whether the connection waits for its client to reconnect.
+    pub fn is_awaiting_reconnect(&self) -> bool {
+        self.counters.awaiting_reconnect.load(Ordering::Relaxed)
     }
 
     /// Hub messages received from the client so far.

@@ -34,6 +34,8 @@ pub struct HubStats {
     pub name: Arc<str>,
     /// Live connections by (transport, protocol).
     pub connections: BTreeMap<(&'static str, &'static str), u64>,
+    /// Stateful connections whose transport is gone, waiting for their client to reconnect.
+    pub awaiting_reconnect: u64,
     /// Hub messages clients sent, ever.
     pub received: u64,
     /// Messages written to clients, ever.
@@ -94,6 +96,7 @@ impl Hub {
         let mut stats = HubStats {
             name: self.name().clone(),
             connections: BTreeMap::new(),
+            awaiting_reconnect: 0,
             received: state.retired.received,
             sent: state.retired.sent,
             slow_consumer_disconnects: state.retired.slow_consumers,
@@ -103,6 +106,7 @@ impl Hub {
                 .connections
                 .entry((connection.transport(), connection.protocol().name()))
                 .or_default() += 1;
+            stats.awaiting_reconnect += u64::from(connection.is_awaiting_reconnect());
             stats.received += connection.received();
             stats.sent += connection.sent();
         }

@@ -69,6 +69,15 @@ fn hubs(page: &mut Exposition, stats: &[HubStats]) {
             page.sample("signalr_connections", &labels, count);
         }
     }
+    let name = "signalr_connections_awaiting_reconnect";
+    page.family(
+        name,
+        "gauge",
+        "Stateful-reconnect connections whose transport is gone, waiting for their client.",
+    );
+    for hub in stats {
+        page.sample(name, &[("hub", &hub.name)], hub.awaiting_reconnect);
+    }
     let counters: [HubCounter; 3] = [
         (
             "signalr_messages_in_total",

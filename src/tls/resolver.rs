@@ -5,18 +5,13 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
 
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::certificate;
-use crate::settle::Tracker;
-
-/// How often the files are read.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+use crate::settle;
 
 /// Hands every handshake the current certificate.
 #[derive(Debug)]
@@ -56,28 +51,17 @@ pub(super) async fn watch(
     loaded: Vec<u8>,
     shutdown: CancellationToken,
 ) {
-    let mut tracker = Tracker::new(loaded);
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        let (c, k) = (cert.clone(), key.clone());
-        let seen = tokio::task::spawn_blocking(move || certificate::read_pair(&c, &k))
-            .await
-            .unwrap_or_else(|err| Err(err.to_string()));
-        match tracker.observe(seen) {
-            Some(Ok(_)) => match certificate::load(&cert, &key) {
-                Ok(next) => {
-                    resolver.replace(next);
-                    tracing::info!(cert = %cert.display(), "TLS certificate reloaded: new connections get it");
-                }
-                Err(err) => tracing::warn!("{err}; keeping the current TLS certificate"),
-            },
-            Some(Err(err)) => tracing::warn!("{err}; keeping the current TLS certificate"),
-            None => {}
-        }
-    }
+    let (c, k) = (cert.clone(), key.clone());
+    let read = move || certificate::read_pair(&c, &k);
+    settle::watch(loaded, read, shutdown, |settled| match settled {
+        Ok(_) => match certificate::load(&cert, &key) {
+            Ok(next) => {
+                resolver.replace(next);
+                tracing::info!(cert = %cert.display(), "TLS certificate reloaded: new connections get it");
+            }
+            Err(err) => tracing::warn!("{err}; keeping the current TLS certificate"),
+        },
+        Err(err) => tracing::warn!("{err}; keeping the current TLS certificate"),
+    })
+    .await;
 }

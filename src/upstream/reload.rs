@@ -5,17 +5,12 @@
 //! loaded; a file that does not parse leaves the current templates in place.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::Upstream;
 use super::settings::{self, SettingsError};
-use crate::settle::Tracker;
-
-/// How often the file is read.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+use crate::settle;
 
 /// Polls `file` until `shutdown`, swapping `upstream`'s templates on every settled change.
 pub(super) async fn watch(
@@ -24,27 +19,13 @@ pub(super) async fn watch(
     loaded: Vec<u8>,
     shutdown: CancellationToken,
 ) {
-    let mut tracker = Tracker::new(loaded);
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        let path = file.clone();
-        let seen = match tokio::task::spawn_blocking(move || settings::read(&path)).await {
-            Ok(read) => read.map_err(|err| err.to_string()),
-            Err(err) => Err(format!("cannot read '{}': {err}", file.display())),
-        };
-        match tracker.observe(seen) {
-            Some(Ok(bytes)) => apply(&upstream, &file, &bytes),
-            Some(Err(err)) => {
-                tracing::warn!("{err}; keeping the current upstream templates");
-            }
-            None => {}
-        }
-    }
+    let path = file.clone();
+    let read = move || settings::read(&path).map_err(|err| err.to_string());
+    settle::watch(loaded, read, shutdown, |settled| match settled {
+        Ok(bytes) => apply(&upstream, &file, &bytes),
+        Err(err) => tracing::warn!("{err}; keeping the current upstream templates"),
+    })
+    .await;
 }
 
 /// Parses changed content and swaps it in, or says why it was not.

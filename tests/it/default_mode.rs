@@ -839,12 +839,7 @@ async fn metrics_count_server_connections_and_messages_by_type() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
     let (_client, _) = relayed(&server, &mut app, None).await;
-    let page = server
-        .rest("GET", "/metrics", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = server.metrics().await;
     assert!(
         page.contains("signalr_server_connections{hub=\"chat\",type=\"Default\"} 1"),
         "{page}"
@@ -862,17 +857,7 @@ async fn metrics_count_server_connections_and_messages_by_type() {
 async fn stateful_reconnect_of_a_relayed_client_is_done_by_the_service() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let body: Value = reqwest::Client::new()
-        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
-        .bearer_auth(crate::common::client_token(HUB, None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = body["connectionId"].as_str().unwrap().to_owned();
-    let token = body["connectionToken"].as_str().unwrap().to_owned();
+    let (id, token) = server.negotiate_stateful(HUB).await;
     let handshake = "{\"protocol\":\"json\",\"version\":2}\x1e";
     let mut client = server.open(HUB, &token).await;
     client.send_text(handshake).await;
@@ -928,19 +913,8 @@ async fn an_app_server_without_stateful_reconnects_gets_clients_that_end_with_th
         app.recv().await,
         ServiceMessage::HandshakeResponse(_)
     ));
-    let body: Value = reqwest::Client::new()
-        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
-        .bearer_auth(crate::common::client_token(HUB, None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = body["connectionId"].as_str().unwrap().to_owned();
-    let mut client = server
-        .open(HUB, body["connectionToken"].as_str().unwrap())
-        .await;
+    let (id, token) = server.negotiate_stateful(HUB).await;
+    let mut client = server.open(HUB, &token).await;
     client
         .send_text("{\"protocol\":\"json\",\"version\":2}\x1e")
         .await;

@@ -65,6 +65,8 @@ async fn a_server_side_close_between_polls_reaches_the_next_poll() {
         )
         .await;
     assert_eq!(response.status(), 202);
+    // Gives the driver time to queue the Close before the next poll arrives. Nothing a test
+    // can see tells "queued" apart: the connection stays listed until a poll takes the Close.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, body) = call(&server, "GET", &token, "").await;
     assert_eq!(status, 200, "{body}");

@@ -152,9 +152,9 @@ async fn sigterm_exits_within_the_shutdown_deadline_while_requests_hang() {
     let _headers = half_sent_headers(loopback(port)).await;
     let _body = half_sent_body(loopback(port)).await;
     let server = TestServer::attach(loopback(port));
+    // One listener accepts in arrival order and tracks a connection from its accept on: once
+    // this later WebSocket is handshaken, both half-sent requests are in.
     let (_client, _) = server.connect("chat", None).await;
-    // Let the server take both requests in.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let took = terminate(&mut child, Duration::from_secs(8))
         .await
         .expect("the process exits within its shutdown deadline");

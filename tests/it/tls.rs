@@ -290,6 +290,8 @@ async fn a_broken_replacement_keeps_the_current_certificate() {
     let files = ca.issue(dir.path());
     let server = start_tls(tls_config(&files), &ca.client()).await;
     std::fs::write(&files.cert, "not a certificate").unwrap();
+    // The sleep is the assertion: two polls (one second apart) see the broken file settle and
+    // refuse it, and the certificate still served afterwards is the old one.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let health = https(server.addr, "/api/v1/health");
     assert_eq!(ca.client().get(&health).send().await.unwrap().status(), 200);

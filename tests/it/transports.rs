@@ -8,56 +8,10 @@ use serde_json::{Value, json};
 use signalr_emulator::Config;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{TestServer, WAIT, WaitUntil, client_token};
-
-const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
-
-/// A client whose requests carry an anonymous client token for `chat`, as every request to
-/// a connection must.
-fn http() -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {}", client_token("chat", None))
-            .parse()
-            .unwrap(),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
-async fn post(server: &TestServer, token: &str, body: &str) -> reqwest::Response {
-    http()
-        .post(server.url(&format!("/client/?hub=chat&id={token}")))
-        .bearer_auth(client_token("chat", None))
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(server: &TestServer, token: &str) -> reqwest::Response {
-    tokio::time::timeout(
-        WAIT,
-        http()
-            .get(server.url(&format!("/client/?hub=chat&id={token}")))
-            .send(),
-    )
-    .await
-    .expect("poll answers in time")
-    .unwrap()
-}
-
-async fn next_chunk(response: &mut reqwest::Response) -> String {
-    let chunk = tokio::time::timeout(WAIT, response.chunk())
-        .await
-        .expect("an event arrives in time")
-        .unwrap()
-        .expect("the stream stays open");
-    String::from_utf8(chunk.to_vec()).unwrap()
-}
+use crate::common::{
+    CHAT_AWAITS_RECONNECT, HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, http, next_chunk,
+    poll, post,
+};
 
 #[tokio::test]
 async fn server_sent_events_carry_the_handshake_and_messages() {
@@ -105,7 +59,7 @@ async fn server_sent_events_carry_the_handshake_and_messages() {
         .await
         .unwrap();
     assert_eq!(again.status(), 409);
-    let poll = get(&server, &token).await;
+    let poll = poll(&server, &token).await;
     assert_eq!(poll.status(), 400);
     assert_eq!(
         poll.text().await.unwrap(),
@@ -142,7 +96,7 @@ async fn server_sent_events_carry_the_handshake_and_messages() {
 async fn long_polling_round_trip() {
     let server = TestServer::start().await;
     let (id, token) = server.negotiate("chat", None).await;
-    let first = get(&server, &token).await;
+    let first = poll(&server, &token).await;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["content-type"], "application/octet-stream");
     assert_eq!(first.headers()["cache-control"], "no-cache, no-store");
@@ -152,7 +106,7 @@ async fn long_polling_round_trip() {
     );
 
     assert_eq!(post(&server, &token, HANDSHAKE).await.status(), 200);
-    assert_eq!(get(&server, &token).await.text().await.unwrap(), "{}\x1e");
+    assert_eq!(poll(&server, &token).await.text().await.unwrap(), "{}\x1e");
 
     // Output queued between polls comes in the next poll, in order.
     for n in [1, 2] {
@@ -165,7 +119,7 @@ async fn long_polling_round_trip() {
             .await;
     }
     assert_eq!(
-        get(&server, &token).await.text().await.unwrap(),
+        poll(&server, &token).await.text().await.unwrap(),
         "{\"type\":1,\"target\":\"m\",\"arguments\":[1]}\x1e{\"type\":1,\"target\":\"m\",\"arguments\":[2]}\x1e"
     );
 
@@ -177,7 +131,7 @@ async fn long_polling_round_trip() {
     )
     .await;
     let reply: Value = serde_json::from_str(
-        get(&server, &token)
+        poll(&server, &token)
             .await
             .text()
             .await
@@ -192,6 +146,8 @@ async fn long_polling_round_trip() {
     let url = server.url(&format!("/client/?hub=chat&id={token}"));
     let waiting =
         tokio::spawn(async move { http().get(url).send().await.unwrap().status().as_u16() });
+    // Lets the first poll reach the server before the second. Nothing outside the connection
+    // shows that a poll is waiting, so this stays a pause.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let url = server.url(&format!("/client/?hub=chat&id={token}"));
     let newer =
@@ -201,7 +157,8 @@ async fn long_polling_round_trip() {
         204
     );
 
-    // DELETE ends the connection: 202, and the outstanding poll gets 204.
+    // DELETE ends the connection: 202, and the outstanding poll gets 204. The pause lets that
+    // poll reach the server first (nothing shows a waiting poll).
     tokio::time::sleep(Duration::from_millis(100)).await;
     let delete = http()
         .delete(server.url(&format!("/client/?hub=chat&id={token}")))
@@ -231,9 +188,9 @@ async fn long_polling_round_trip() {
 async fn a_long_polling_connection_closed_between_polls_gets_its_close_in_the_next_poll() {
     let server = TestServer::start().await;
     let (id, token) = server.negotiate("chat", None).await;
-    assert_eq!(get(&server, &token).await.status(), 200);
+    assert_eq!(poll(&server, &token).await.status(), 200);
     assert_eq!(post(&server, &token, HANDSHAKE).await.status(), 200);
-    assert_eq!(get(&server, &token).await.text().await.unwrap(), "{}\x1e");
+    assert_eq!(poll(&server, &token).await.text().await.unwrap(), "{}\x1e");
     // No poll is outstanding when the connection is closed.
     let closed = server
         .rest(
@@ -243,8 +200,10 @@ async fn a_long_polling_connection_closed_between_polls_gets_its_close_in_the_ne
         )
         .await;
     assert_eq!(closed.status(), 202);
+    // Gives the driver time to queue the Close before the next poll arrives. Nothing a test
+    // can see tells "queued" apart: the connection stays listed until a poll takes the Close.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let poll = get(&server, &token).await;
+    let poll = poll(&server, &token).await;
     assert_eq!(poll.status(), 200);
     let close: Value =
         serde_json::from_str(poll.text().await.unwrap().trim_end_matches('\x1e')).unwrap();
@@ -262,31 +221,26 @@ async fn long_polls_time_out_empty_and_idle_connections_are_dropped() {
     })
     .await;
     let (id, token) = server.negotiate("chat", None).await;
-    get(&server, &token).await;
+    poll(&server, &token).await;
     post(&server, &token, HANDSHAKE).await;
     // With a 300 ms poll timeout a loaded machine may answer a poll empty before the handshake
     // response is ready; the response must still come, in a later poll.
     let answered = WaitUntil::new("the handshake response is polled");
     let response = loop {
-        let body = get(&server, &token).await.text().await.unwrap();
+        let body = poll(&server, &token).await.text().await.unwrap();
         if !body.is_empty() {
             break body;
         }
         answered.retry().await;
     };
     assert_eq!(response, "{}\x1e");
-    let timed_out = get(&server, &token).await;
+    let timed_out = poll(&server, &token).await;
     assert_eq!(timed_out.status(), 200);
     assert_eq!(timed_out.headers()["content-type"], "text/plain");
     assert!(timed_out.bytes().await.unwrap().is_empty());
     // No pings on long polling, and no poll for the disconnect timeout drops the connection.
     let wait = WaitUntil::new("the idle connection is dropped");
-    while server
-        .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
-        .await
-        .status()
-        == 200
-    {
+    while server.connection_exists("chat", &id).await {
         wait.retry().await;
     }
     server.stop().await;
@@ -374,20 +328,7 @@ async fn read_messages(ws: &mut Socket, count: usize) -> Vec<Value> {
 #[tokio::test]
 async fn stateful_reconnect_replays_what_the_client_missed() {
     let server = TestServer::start().await;
-    let body: Value = http()
-        .post(server.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
-        .bearer_auth(client_token("chat", None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["useStatefulReconnect"], true);
-    let (id, token) = (
-        body["connectionId"].as_str().unwrap().to_owned(),
-        body["connectionToken"].as_str().unwrap().to_owned(),
-    );
+    let (id, token) = server.negotiate_stateful("chat").await;
     let send = |n: i64| {
         let path = format!("/api/v1/hubs/chat/connections/{id}");
         let server = &server;
@@ -410,9 +351,10 @@ async fn stateful_reconnect_replays_what_the_client_missed() {
     ws.send(Message::text("{\"type\":8,\"sequenceId\":1}\x1e"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The driver reads the Ack before it sees the socket end, so once it waits for the
+    // client, message 1 is acknowledged.
+    server.wait_for_sample(CHAT_AWAITS_RECONNECT).await;
     assert_eq!(
         send(2).await,
         202,
@@ -430,6 +372,9 @@ async fn stateful_reconnect_replays_what_the_client_missed() {
         .unwrap();
     assert_eq!(send(4).await, 202);
     assert_eq!(read_messages(&mut ws, 1).await[0]["arguments"], json!([4]));
+    server
+        .wait_for_sample("signalr_connections_awaiting_reconnect{hub=\"chat\"} 0")
+        .await;
     server.stop().await;
 }
 
@@ -440,12 +385,7 @@ async fn without_stateful_reconnect_a_dropped_socket_ends_the_connection() {
     client.send_text("{\"type\":6}\x1e").await;
     drop(client);
     let wait = WaitUntil::new("the connection ends with its socket");
-    while server
-        .rest("GET", &format!("/api/v1/hubs/chat/connections/{id}"), None)
-        .await
-        .status()
-        == 200
-    {
+    while server.connection_exists("chat", &id).await {
         wait.retry().await;
     }
     server.stop().await;

@@ -12,6 +12,7 @@ import {
   connectClient,
   describe as describeRes,
   hubPath,
+  pollUntil,
   rest,
   sleep,
   startServer,
@@ -83,9 +84,12 @@ describe("stateful reconnect with @microsoft/signalr (WebSockets, JSON)", () => 
     proxy.cut();
     for (let n = 4; n <= 10; n++) await send(n);
     await inbox.waitForCount(10, 10_000, "all 10 messages after the reconnect");
-    await sleep(500);
+    // The server logs the reconnect once its replay is done; later sends use the new socket.
+    await pollUntil(() => /client reconnected \(stateful reconnect\)/.test(server.stderr), 5_000, "the server's reconnect log line");
+    await pollUntil(() => client.connection.state === "Connected", 5_000, "the client connected again");
     for (let n = 11; n <= 12; n++) await send(n);
     const got = await inbox.waitForCount(12, 5_000);
+    // The pause is the assertion: a duplicate would arrive within it.
     await sleep(300);
     assert.deepEqual(inbox.messages.map(([n]) => n), Array.from({ length: 12 }, (_, i) => i + 1));
     assert.equal(got.length, 12);

@@ -113,6 +113,7 @@ describe("keep-alive", () => {
     client.closed.then(() => {
       closedEarly = true;
     });
+    // The pause is the assertion: the client's 30 s server timeout would fire within it.
     await sleep(36_000);
     assert.equal(closedEarly, false, "the client's 30 s server timeout did not fire");
     assert.equal(client.connection.state, "Connected");

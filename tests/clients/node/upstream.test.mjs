@@ -283,9 +283,11 @@ describe("serverless upstream with @microsoft/signalr", () => {
       const probe = await connectClient(server, "after-reload");
       clients.push(probe);
       const probeId = probe.connection.connectionId;
-      await sleep(200);
+      // Its connected event went to the old upstream or, once the reload is in, the new one.
+      const connected = (c) => c.connectionId === probeId && c.event === "connected";
+      await pollUntil(() => upstream.find(connected) || other.find(connected), 5_000, "the probe's connected event");
       await stopClient(probe);
-      return other.find((c) => c.connectionId === probeId && c.event === "connected");
+      return other.find(connected);
     }, 10_000, "a connected event at the new upstream", 500);
     assert.match(server.stderr, new RegExp(`127.0.0.1:${other.port}`), "the reloaded templates are logged");
   }));

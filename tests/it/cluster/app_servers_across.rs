@@ -17,7 +17,9 @@ async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_ano
     let a = Node::start(&redis, &default).await;
     let b = Node::start(&redis, &default).await;
     let mut app = AppServer::connect(&b.server, "chat", "server-on-b").await;
-    // B announces its app server to Redis right after the handshake; give it a moment.
+    // B announces its app server to Redis right after the handshake; give it a moment. No
+    // node shows another's announcement short of a client placed by it, and a probe client
+    // would reach this app server and disturb the messages the test reads.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (id, token) = a.server.negotiate("chat", None).await;
     let mut client = a.server.open("chat", &token).await;

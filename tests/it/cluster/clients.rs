@@ -11,50 +11,12 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Node, Redis};
-use crate::common::{TestServer, WAIT, client_token};
+use crate::common::{
+    CHAT_AWAITS_RECONNECT, HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, connect_url, http,
+    next_chunk, poll, post,
+};
 
-const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
 const BROADCASTS: usize = 30;
-
-fn http() -> reqwest::Client {
-    reqwest::Client::new()
-}
-
-fn connect_url(node: &TestServer, token: &str) -> String {
-    node.url(&format!("/client/?hub=chat&id={token}"))
-}
-
-async fn post(node: &TestServer, token: &str, body: &str) -> reqwest::Response {
-    http()
-        .post(connect_url(node, token))
-        .bearer_auth(client_token("chat", None))
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn poll(node: &TestServer, token: &str) -> reqwest::Response {
-    tokio::time::timeout(
-        WAIT,
-        http()
-            .get(connect_url(node, token))
-            .bearer_auth(client_token("chat", None))
-            .send(),
-    )
-    .await
-    .expect("the poll answers in time")
-    .unwrap()
-}
-
-async fn next_chunk(response: &mut reqwest::Response) -> String {
-    let chunk = tokio::time::timeout(WAIT, response.chunk())
-        .await
-        .expect("an event arrives in time")
-        .unwrap()
-        .expect("the stream stays open");
-    String::from_utf8(chunk.to_vec()).unwrap()
-}
 
 /// The invocations in a run of records, without pings.
 fn invocations(text: &str) -> Vec<Value> {
@@ -107,10 +69,7 @@ fn assert_exactly_once(seen: &[Value], who: &str) {
 #[tokio::test]
 async fn a_websocket_negotiated_on_one_node_connects_on_the_other() {
     let redis = Redis::start().await;
-    let nodes = [
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    ];
+    let nodes = Node::pair(&redis).await;
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     // One client each way: negotiated on A and connected on B, and the reverse.
     let (id_ab, token_ab) = a.negotiate("chat", None).await;
@@ -150,15 +109,11 @@ async fn a_websocket_negotiated_on_one_node_connects_on_the_other() {
 #[tokio::test]
 async fn server_sent_events_on_one_node_take_posts_sent_to_the_other() {
     let redis = Redis::start().await;
-    let nodes = [
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    ];
+    let nodes = Node::pair(&redis).await;
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     let (id, token) = a.negotiate("chat", None).await;
     let mut events = http()
         .get(connect_url(b, &token))
-        .bearer_auth(client_token("chat", None))
         .header("Accept", "text/event-stream")
         .send()
         .await
@@ -172,7 +127,6 @@ async fn server_sent_events_on_one_node_take_posts_sent_to_the_other() {
     // A second event stream through A reaches the holder, which refuses it.
     let again = http()
         .get(connect_url(a, &token))
-        .bearer_auth(client_token("chat", None))
         .header("Accept", "text/event-stream")
         .send()
         .await
@@ -196,10 +150,7 @@ async fn server_sent_events_on_one_node_take_posts_sent_to_the_other() {
 #[tokio::test]
 async fn long_polls_sends_and_delete_on_either_node_reach_the_holder_once() {
     let redis = Redis::start().await;
-    let nodes = [
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    ];
+    let nodes = Node::pair(&redis).await;
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     let (_, token) = a.negotiate("chat", None).await;
     // The first poll lands on B, which takes the connection.
@@ -224,22 +175,13 @@ async fn long_polls_sends_and_delete_on_either_node_reach_the_holder_once() {
     }
     assert_exactly_once(&seen, "long-polling client");
 
-    let delete = http()
-        .delete(connect_url(a, &token))
-        .bearer_auth(client_token("chat", None))
-        .send()
-        .await
-        .unwrap();
+    let delete = http().delete(connect_url(a, &token)).send().await.unwrap();
     assert_eq!(delete.status(), 202);
     // Then it is forgotten on both nodes, and its token cannot start it again.
     for node in [a, b] {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let wait = WaitUntil::new("the connection is forgotten");
         while post(node, &token, "{\"type\":6}\x1e").await.status() != 404 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the connection is forgotten"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            wait.retry().await;
         }
     }
     assert_eq!(poll(a, &token).await.status(), 404);
@@ -248,22 +190,9 @@ async fn long_polls_sends_and_delete_on_either_node_reach_the_holder_once() {
 #[tokio::test]
 async fn a_stateful_reconnect_on_the_other_node_is_relayed_to_the_holder() {
     let redis = Redis::start().await;
-    let nodes = [
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    ];
+    let nodes = Node::pair(&redis).await;
     let (a, b) = (&nodes[0].server, &nodes[1].server);
-    let body: Value = http()
-        .post(a.url("/client/negotiate?hub=chat&negotiateVersion=1&useStatefulReconnect=true"))
-        .bearer_auth(client_token("chat", None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = body["connectionToken"].as_str().unwrap().to_owned();
-    let id = body["connectionId"].as_str().unwrap().to_owned();
+    let (id, token) = a.negotiate_stateful("chat").await;
     let socket_to = |node: &TestServer| {
         format!(
             "ws://{}/client/?hub=chat&id={token}&access_token={}",
@@ -280,7 +209,7 @@ async fn a_stateful_reconnect_on_the_other_node_is_relayed_to_the_holder() {
     let handshake = tokio::time::timeout(WAIT, ws.next()).await.unwrap();
     assert_eq!(handshake.unwrap().unwrap().into_text().unwrap(), "{}\x1e");
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.wait_for_sample(CHAT_AWAITS_RECONNECT).await;
     let response = a
         .rest(
             "POST",
@@ -339,10 +268,7 @@ async fn a_request_for_a_connection_whose_node_is_gone_is_a_clear_error() {
 #[tokio::test]
 async fn a_forged_or_foreign_token_reaches_no_connection() {
     let redis = Redis::start().await;
-    let nodes = [
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    ];
+    let nodes = Node::pair(&redis).await;
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     let (_, token) = a.negotiate("chat", None).await;
     let last = if token.ends_with('A') { "B" } else { "A" };

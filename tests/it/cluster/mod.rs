@@ -85,6 +85,11 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Two nodes on `redis` with the default options, started one after the other.
+    pub(crate) async fn pair(redis: &Redis) -> [Node; 2] {
+        [Node::start(redis, &[]).await, Node::start(redis, &[]).await]
+    }
+
     /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
     /// holds its lease and its subscription is up.
     pub(crate) async fn start(redis: &Redis, extra: &[&str]) -> Self {
@@ -121,8 +126,7 @@ impl Node {
 
     /// The node's `/metrics` page.
     pub(crate) async fn metrics(&self) -> String {
-        let response = self.server.rest("GET", "/metrics", None).await;
-        response.text().await.unwrap()
+        self.server.metrics().await
     }
 
     /// Waits (bounded) until the metrics page satisfies `ready`.

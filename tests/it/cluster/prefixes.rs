@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::sends::until_visible;
 use super::{Node, Redis};
 
 #[tokio::test]
@@ -14,7 +15,11 @@ async fn two_prefixes_on_one_redis_never_meet() {
     let b = Node::start(&redis, &["--redis-prefix", "service-two"]).await;
     let (mut on_a2, _) = a2.server.connect("chat", Some("bob")).await;
     let (mut on_b, id_b) = b.server.connect("chat", Some("bob")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another node of service two sees b's connection once b wrote it to Redis: from then on,
+    // service one not seeing it is the prefixes' doing.
+    let b2 = Node::start(&redis, &["--redis-prefix", "service-two"]).await;
+    until_visible(&b2.server, &id_b).await;
+    b2.terminate().await;
 
     let path = format!("/api/hubs/chat/connections/{id_b}");
     assert_eq!(a.server.rest("HEAD", &path, None).await.status(), 404);

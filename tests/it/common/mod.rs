@@ -1,10 +1,12 @@
 //! Test harness: starts the server on an ephemeral loopback port, mints tokens, makes REST
-//! calls and drives hand-rolled WebSocket clients. Every wait is bounded. The mock upstream
-//! and the wait-until helper are in their own files.
+//! calls and drives hand-rolled WebSocket clients. Every wait is bounded. The mock
+//! upstream, the wait-until helper and the SSE/long-polling requests are in their own files.
 
+mod http_transports;
 mod upstream;
 mod wait;
 
+pub(crate) use http_transports::{HANDSHAKE, connect_url, http, next_chunk, poll, post};
 pub(crate) use upstream::{MockUpstream, Received};
 pub(crate) use wait::WaitUntil;
 
@@ -117,21 +119,62 @@ impl TestServer {
         request.send().await.unwrap()
     }
 
+    /// Whether the REST API sees connection `id` in `hub`.
+    pub(crate) async fn connection_exists(&self, hub: &str, id: &str) -> bool {
+        let path = format!("/api/v1/hubs/{hub}/connections/{id}");
+        self.rest("GET", &path, None).await.status() == 200
+    }
+
+    /// The `/metrics` page.
+    pub(crate) async fn metrics(&self) -> String {
+        self.rest("GET", "/metrics", None)
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `/metrics` shows the sample `line` (`name{labels} value`) exactly.
+    pub(crate) async fn wait_for_sample(&self, line: &str) {
+        let wait = WaitUntil::new("a /metrics sample reaches its value");
+        loop {
+            let page = self.metrics().await;
+            if page.lines().any(|sample| sample == line) {
+                return;
+            }
+            wait.retry().await;
+        }
+    }
+
     /// Negotiates (version 1) as `user` and returns `(connectionId, connectionToken)`.
     pub(crate) async fn negotiate(&self, hub: &str, user: Option<&str>) -> (String, String) {
+        let body = self.negotiate_query(hub, user, "").await;
+        connection_of(&body)
+    }
+
+    /// Negotiates (version 1) anonymously asking for stateful reconnect, checks the service
+    /// granted it, and returns `(connectionId, connectionToken)`.
+    pub(crate) async fn negotiate_stateful(&self, hub: &str) -> (String, String) {
+        let body = self
+            .negotiate_query(hub, None, "&useStatefulReconnect=true")
+            .await;
+        assert_eq!(body["useStatefulReconnect"], true, "{body}");
+        connection_of(&body)
+    }
+
+    /// A version 1 negotiate with `extra` appended to its query; returns the 200 reply's body.
+    async fn negotiate_query(&self, hub: &str, user: Option<&str>, extra: &str) -> Value {
         let response = self
             .http
-            .post(self.url(&format!("/client/negotiate?hub={hub}&negotiateVersion=1")))
+            .post(self.url(&format!(
+                "/client/negotiate?hub={hub}&negotiateVersion=1{extra}"
+            )))
             .bearer_auth(client_token(hub, user))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        (
-            body["connectionId"].as_str().unwrap().to_owned(),
-            body["connectionToken"].as_str().unwrap().to_owned(),
-        )
+        response.json().await.unwrap()
     }
 
     /// Opens the WebSocket for a connection negotiated anonymously, without a handshake.
@@ -174,6 +217,18 @@ impl TestServer {
         assert_eq!(client.next_message().await, json!({}));
         (client, id)
     }
+}
+
+/// The `/metrics` sample of one `chat` connection waiting for its client to reconnect.
+pub(crate) const CHAT_AWAITS_RECONNECT: &str =
+    "signalr_connections_awaiting_reconnect{hub=\"chat\"} 1";
+
+/// A negotiate reply's `(connectionId, connectionToken)`.
+fn connection_of(body: &Value) -> (String, String) {
+    (
+        body["connectionId"].as_str().unwrap().to_owned(),
+        body["connectionToken"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Unix seconds now.
