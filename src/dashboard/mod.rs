@@ -39,8 +39,9 @@ const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 const API_REFERENCE_HTML: &str = include_str!("assets/api-reference.html");
 
 /// The embedded files under `/dashboard/`: name, content type, content.
-const ASSETS: [(&str, &str, &str); 7] = [
+const ASSETS: [(&str, &str, &str); 8] = [
     ("app.js", JS, include_str!("assets/app.js")),
+    ("nodes.js", JS, include_str!("assets/nodes.js")),
     ("dom.js", JS, include_str!("assets/dom.js")),
     ("trace.js", JS, include_str!("assets/trace.js")),
     ("style.css", CSS, include_str!("assets/style.css")),
