@@ -36,7 +36,7 @@ pub use apply::apply_user_group;
 pub use envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
 pub use error::ClusterError;
 pub use metrics::ClusterMetrics;
-pub use roster::NodeConnections;
+pub use roster::{HeldConnection, NodeConnections};
 
 use crate::config::ClusterConfig;
 use crate::hub::{Audience, Hubs};

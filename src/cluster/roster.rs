@@ -6,13 +6,16 @@ use std::collections::BTreeMap;
 
 use super::{Cluster, ClusterError, NodeInfo};
 
+/// A client connection's id and its user id, if any.
+pub type HeldConnection = (String, Option<String>);
+
 /// Another node and the client connections it holds, as its mirror in Redis lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConnections {
     /// The node's lease record.
     pub node: NodeInfo,
     /// Its connections by hub (sorted by hub): `(connection id, user id)`, sorted by id.
-    pub hubs: Vec<(String, Vec<(String, Option<String>)>)>,
+    pub hubs: Vec<(String, Vec<HeldConnection>)>,
 }
 
 impl Cluster {
@@ -55,7 +58,7 @@ impl Cluster {
                 hubs: hubs
                     .into_iter()
                     .filter_map(|(hub, _)| {
-                        let connections: Vec<(String, Option<String>)> = hashes
+                        let connections: Vec<HeldConnection> = hashes
                             .pop()
                             .unwrap_or_default()
                             .into_iter()
