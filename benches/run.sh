@@ -17,6 +17,12 @@
 #   --wait-quiet S  wait up to S seconds (default 1200) for the 1-minute load average to fall
 #                   below $QUIET_LOAD (default 0.8) before measuring; the table says if it did
 #   --no-wait       start at once
+# Environment switches for a partial run (the defaults are those of the full run):
+#   BENCH_BUILD=fat|thin|none  fat (default): the release profile (fat LTO, 10+ minutes on a busy
+#                   machine); thin: the same with thin LTO and 16 codegen units (much faster to
+#                   build, figures indicative); none: use the binaries already in $BENCH_BIN
+#   BENCH_BIN=DIR   where the binaries are (default target/release)
+#   BENCH_SOAK=0    skip the soak row (default 1: it always runs, as part of every run)
 # Output: the table on stdout and in target/bench/table.md; each run's JSON summary, stderr and
 # server log in target/bench/.
 set -uo pipefail
@@ -81,15 +87,31 @@ RAW_PORT=${BENCH_RAW_PORT:-18802}
 SIO_PORT=${BENCH_SIO_PORT:-18803}
 EMPTY_PORT=${BENCH_EMPTY_PORT:-18804}
 OUT=target/bench
-BIN=target/release
+BIN=${BENCH_BIN:-target/release}
+BUILD=${BENCH_BUILD:-fat}
+SOAK=${BENCH_SOAK:-1}
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.err "$OUT"/*.txt "$OUT"/*.log "$OUT"/table.md
 
 log() { echo "[bench] $*" >&2; }
 
 # --- Tools -----------------------------------------------------------------------------------
-log "building release binaries"
-cargo build --release --workspace --bins --quiet || exit 1
+case $BUILD in
+  fat)
+    log "building release binaries"
+    cargo build --release --workspace --bins --quiet || exit 1
+    ;;
+  thin)
+    log "building release binaries with thin LTO (BENCH_BUILD=thin: figures indicative)"
+    CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo build --release --workspace --bins --quiet || exit 1
+    ;;
+  none) log "using the binaries in $BIN as they are (BENCH_BUILD=none)" ;;
+  *) echo "BENCH_BUILD must be fat, thin or none (not '$BUILD')" >&2; exit 2 ;;
+esac
+for binary in signalr-emulator signalr-loadgen; do
+  [[ -x $BIN/$binary ]] || { echo "$BIN/$binary is missing (BENCH_BUILD=$BUILD)" >&2; exit 1; }
+done
 if [[ ! -d benches/socketio/node_modules ]]; then
   log "installing the Socket.IO baseline (npm ci)"
   (cd benches/socketio && npm ci --no-audit --no-fund --quiet) || log "npm ci failed: Socket.IO rows will be empty"
@@ -335,7 +357,11 @@ soak_run() {
   log "soak: $(tail -n 1 "$OUT/soak.1.err")"
   stop_server
 }
-soak_run
+if (( SOAK )); then
+  soak_run
+else
+  log "soak skipped (BENCH_SOAK=0)"
+fi
 LOAD_END=$(load1)
 
 # --- Table -----------------------------------------------------------------------------------
@@ -421,8 +447,13 @@ wss_ok=$([[ $(lost wss-emulator) == 0 ]] && echo "no loss" || echo "**loss or fa
 setup_ratio=$(ratio "$(first wss-emulator .connect_secs)" "$(first ws-emulator .connect_secs)")
 
 quiet=$(below "$LOAD_START" "$QUIET_LOAD" && echo "quiet" || echo "busy")
+case $BUILD in
+  fat) BUILD_NOTE="" ;;
+  thin) BUILD_NOTE=" (thin-LTO build: indicative)" ;;
+  none) BUILD_NOTE=" (binaries of $BIN as found)" ;;
+esac
 table=$(cat <<EOF
-Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), servers and load generator on the same machine; each figure is the best of $REPEAT runs (memory and setup time: the first run, on a fresh server). Load average $LOAD_START at the start ($quiet), $LOAD_END at the end.
+Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$BUILD_NOTE, $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), servers and load generator on the same machine; each figure is the best of $REPEAT runs (memory and setup time: the first run, on a fresh server). Load average $LOAD_START at the start ($quiet), $LOAD_END at the end.
 
 | Figure | Target | signalr-emulator | Baseline | Socket.IO 4 | Result |
 |---|---|---|---|---|---|
@@ -448,8 +479,9 @@ soak_ok=$(awk -v g="$soak_growth" -v o="$soak_open" -v l="$soak_lost" 'BEGIN {
   if (g == "n/a" || o == "n/a" || l == "n/a") { print "n/a"; exit }
   print ((g + 0 <= 0.10 && o + 0 == 0 && l + 0 == 0) ? "met" : "**missed**") }')
 soak_row="| Soak: $SOAK_CLIENTS clients connecting and leaving in a loop (1–5 s each) under $SOAK_RATE broadcasts/s for $SOAK_SECONDS s (warm-up $SOAK_WARMUP s) | RSS at the end within 10 % of after warm-up; no connection left in \`/metrics\`; no loss | $(first soak .sessions) sessions, $(first soak .broadcasts) broadcasts, $soak_lost lost of $(first soak .expected) expected; RSS $(mib "$(first soak .rss_kib.warm)") after warm-up, $(mib "$(first soak .rss_kib.end)") at the end ($(awk -v g="$soak_growth" 'BEGIN { if (g == "n/a") print g; else printf "%+.1f %%", g * 100 }')), $(mib "$(first soak .rss_kib.after)") once all left; $soak_open connections left | — | — | $soak_ok |"
+(( SOAK )) || soak_row="| Soak: $SOAK_CLIENTS clients connecting and leaving in a loop for $SOAK_SECONDS s | RSS within 10 %; no connection left; no loss | not run (\`BENCH_SOAK=0\`) | — | — | — |"
 if (( SOAK_ONLY )); then
-  header="Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, server and load generator on the same machine; one soak run. Load average $LOAD_START at the start ($quiet), $LOAD_END at the end."
+  header="Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$BUILD_NOTE, $(nproc) cores, server and load generator on the same machine; one soak run. Load average $LOAD_START at the start ($quiet), $LOAD_END at the end."
   table=$(printf '%s\n\n%s\n%s\n%s' "$header" "| Figure | Target | signalr-emulator | Baseline | Socket.IO 4 | Result |" "|---|---|---|---|---|---|" "$soak_row")
   echo "$table" | tee "$OUT/table.md"
   exit 0

@@ -17,6 +17,7 @@ mod lease;
 mod metrics;
 mod mirror;
 pub mod relay;
+mod roster;
 mod subscriber;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +36,7 @@ pub use apply::apply_user_group;
 pub use envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
 pub use error::ClusterError;
 pub use metrics::ClusterMetrics;
+pub use roster::{HeldConnection, NodeConnections};
 
 use crate::config::ClusterConfig;
 use crate::hub::{Audience, Hubs};

@@ -9,6 +9,7 @@
 //! on another port) must not read the dashboard with the viewer's cookie.
 
 mod events;
+mod nodes;
 pub mod session;
 
 use axum::extract::State;
@@ -38,8 +39,9 @@ const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 const API_REFERENCE_HTML: &str = include_str!("assets/api-reference.html");
 
 /// The embedded files under `/dashboard/`: name, content type, content.
-const ASSETS: [(&str, &str, &str); 7] = [
+const ASSETS: [(&str, &str, &str); 8] = [
     ("app.js", JS, include_str!("assets/app.js")),
+    ("nodes.js", JS, include_str!("assets/nodes.js")),
     ("dom.js", JS, include_str!("assets/dom.js")),
     ("trace.js", JS, include_str!("assets/trace.js")),
     ("style.css", CSS, include_str!("assets/style.css")),
@@ -101,10 +103,12 @@ struct Overview {
     auth: &'static str,
     /// Trace lines kept for a viewer that falls behind.
     trace_capacity: usize,
+    /// The nodes and what they hold (`--redis`); `null` for a single node.
+    cluster: Option<nodes::ClusterView>,
 }
 
 async fn overview(_viewer: Viewer, State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let hubs = state
+    let hubs: Vec<HubView> = state
         .hubs
         .sorted()
         .iter()
@@ -113,6 +117,13 @@ async fn overview(_viewer: Viewer, State(state): State<AppState>, headers: Heade
             snapshot: hub.snapshot(),
         })
         .collect();
+    let cluster = match (&state.cluster, &state.config.cluster) {
+        (Some(cluster), Some(config)) => {
+            let held = hubs.iter().map(|hub| hub.snapshot.connections.len()).sum();
+            Some(nodes::cluster_view(cluster, config.lease.as_secs(), held).await)
+        }
+        _ => None,
+    };
     let auth = match state.config.auth {
         AuthMode::Strict => "strict",
         AuthMode::Relaxed => "relaxed",
@@ -126,6 +137,7 @@ async fn overview(_viewer: Viewer, State(state): State<AppState>, headers: Heade
         ),
         auth,
         trace_capacity: TRACE_CAPACITY,
+        cluster,
     };
     ([(header::CACHE_CONTROL, "no-store")], Json(overview)).into_response()
 }

@@ -48,7 +48,8 @@ async function refresh() {
   $("logout").hidden = latest.auth === "off";
   const cs = $("connection-string");
   if (cs.value !== latest.connectionString) cs.value = latest.connectionString;
-  renderHubs(latest.hubs);
+  dashboardNodes.render(latest.cluster);
+  renderHubs(dashboardNodes.mergeHubs(latest.hubs, latest.cluster));
   fillSuggestions();
   if (!dashboardTrace.following()) follow();
 }
@@ -76,19 +77,24 @@ function renderHubs(hubs) {
 }
 
 function renderHub(hub) {
+  // With a cluster, each connection names its node; another node's connection shows what that
+  // node's mirror in Redis says (id and user), the rest only its holder knows.
+  const clustered = Boolean(latest.cluster);
+  const elsewhere = () => el("span", { class: "muted" }, "—");
   const rows = hub.connections.map((c) =>
-    el("tr", { "data-connection": c.id },
+    el("tr", { "data-connection": c.id, ...(clustered ? { "data-node": c.node } : {}) },
       el("td", { class: "id clickable", title: "send to this connection", onclick: () => pick(hub.name, "connection", c.id) }, c.id),
-      el("td", {}, c.transport),
-      el("td", {}, c.protocol),
+      clustered ? dashboardNodes.nodeCell(c) : null,
+      el("td", {}, c.remote ? elsewhere() : c.transport),
+      el("td", {}, c.remote ? elsewhere() : c.protocol),
       el("td", {}, c.userId ?? el("span", { class: "muted" }, "anonymous")),
-      el("td", {}, c.groups.length ? c.groups.join(", ") : el("span", { class: "muted" }, "none")),
-      el("td", { class: "mono" }, `${c.received} / ${c.sent}`),
+      el("td", {}, c.remote ? elsewhere() : c.groups.length ? c.groups.join(", ") : el("span", { class: "muted" }, "none")),
+      el("td", { class: "mono" }, c.remote ? elsewhere() : `${c.received} / ${c.sent}`),
     ));
+  const headings = ["Connection", ...(clustered ? ["Node"] : []), "Transport", "Protocol", "User", "Groups", "In / out"];
   const table = hub.connections.length
     ? el("table", {},
-      el("thead", {}, el("tr", {},
-        ...["Connection", "Transport", "Protocol", "User", "Groups", "In / out"].map((h) => el("th", {}, h)))),
+      el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", {}, h)))),
       el("tbody", {}, ...rows))
     : el("p", { class: "muted" }, "No connections.");
   const tags = (kind, items) => items.length
@@ -110,7 +116,9 @@ function renderHub(hub) {
   return el("div", { class: "hub", "data-hub": hub.name },
     el("div", { class: "hub-head" },
       el("h3", { class: "clickable", onclick: () => pick(hub.name, "hub") }, hub.name),
-      el("span", { class: `tag mode ${hub.mode}`, title: "default: clients are relayed to app servers; serverless: REST and upstream" }, `${hub.mode} mode`),
+      hub.mode
+        ? el("span", { class: `tag mode ${hub.mode}`, title: "default: clients are relayed to app servers; serverless: REST and upstream" }, `${hub.mode} mode`)
+        : el("span", { class: "tag mode" }, "on other nodes only"),
       el("span", { class: "muted" }, [plural(hub.connections.length, "connection"), plural(hub.users.length, "user"), plural(hub.groups.length, "group"), plural(hub.servers.length, "app-server connection")].join(", "))),
     servers, table, tags("user", hub.users), tags("group", hub.groups));
 }

@@ -4,6 +4,7 @@
 
 mod app_servers_across;
 mod clients;
+mod dashboard;
 mod invoke;
 mod lifecycle;
 mod outage;
