@@ -82,8 +82,10 @@ pub struct Config {
 /// How this node joins a cluster (`--redis` and its companions).
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
-    /// The Redis URL (`redis://` or `rediss://`).
+    /// The Redis URL (`redis://` or `rediss://`); with `redis_cluster`, comma-separated seeds.
     pub redis_url: String,
+    /// Whether `redis_url` names seed nodes of a Redis Cluster.
+    pub redis_cluster: bool,
     /// Prefix of every key and channel.
     pub prefix: String,
     /// How long a lease lasts without renewal.
@@ -253,10 +255,18 @@ fn cluster_config(args: &ClusterArgs) -> Result<Option<ClusterConfig>, ConfigErr
     let Some(url) = args.redis.as_deref().map(str::trim) else {
         return Ok(None);
     };
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        return Err(ConfigError(format!(
-            "--redis '{url}' must start with redis:// or rediss://, e.g. redis://127.0.0.1:6379/0."
-        )));
+    let urls: Vec<&str> = if args.redis_cluster {
+        url.split(',').map(str::trim).collect()
+    } else {
+        vec![url]
+    };
+    for url in urls {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(ConfigError(format!(
+                "--redis '{url}' must start with redis:// or rediss://, e.g. redis://127.0.0.1:6379/0 \
+                 (with --redis-cluster: one or more seed nodes, comma-separated)."
+            )));
+        }
     }
     let prefix = &args.redis_prefix;
     if prefix.is_empty()
@@ -275,6 +285,7 @@ fn cluster_config(args: &ClusterArgs) -> Result<Option<ClusterConfig>, ConfigErr
     }
     Ok(Some(ClusterConfig {
         redis_url: url.to_owned(),
+        redis_cluster: args.redis_cluster,
         prefix: prefix.clone(),
         lease: Duration::from_secs(args.cluster_lease_secs),
         advertise: args

@@ -1,17 +1,29 @@
 //! The node's subscription: the channel every node hears, the group and user channels, and
 //! its own point-to-point channel. It reconnects with backoff when Redis goes away and asks
 //! for a resync when it is back, since Redis may have restarted empty.
+//!
+//! On a Redis Cluster the subscription is sharded (`SSUBSCRIBE`, each channel on the shard
+//! of its slot), which has no patterns: just the channel every node hears and the node's own
+//! (see [`Keys::channel_for`]). redis-rs's cluster client keeps it, resubscribing on every
+//! shard it reconnects to or that takes over a slot; its pushes tell this node when a shard
+//! connection was lost (resync) and when a channel is subscribed again.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use redis::cluster::ClusterClientBuilder;
+use redis::{ProtocolVersion, PushInfo, PushKind, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::Cluster;
+use super::connection::{REDIS_TIMEOUT, seeds};
 use super::envelope::Envelope;
+#[cfg(doc)]
+use super::keys::Keys;
 use super::metrics::ClusterMetrics;
+use crate::config::ClusterConfig;
 
 /// First wait before reconnecting; doubled per failure up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -20,7 +32,29 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Receives and applies what other nodes publish until `stop`.
-pub(super) async fn run(cluster: Arc<Cluster>, client: redis::Client, stop: CancellationToken) {
+pub(super) async fn run(cluster: Arc<Cluster>, config: ClusterConfig, stop: CancellationToken) {
+    if config.redis_cluster {
+        return run_sharded(cluster, &config, stop).await;
+    }
+    match redis::Client::open(config.redis_url.as_str()) {
+        Ok(client) => run_single(cluster, client, stop).await,
+        // Not reached: the command connection opened with the same URL.
+        Err(err) => tracing::error!(%err, "cluster: cannot subscribe"),
+    }
+}
+
+/// Sleeps `backoff` (unless stopped) and answers the next one; false when stopped.
+async fn back_off(backoff: &mut Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(*backoff) => {}
+        () = stop.cancelled() => return false,
+    }
+    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+    true
+}
+
+/// The subscription to one Redis server, on its own connection.
+async fn run_single(cluster: Arc<Cluster>, client: redis::Client, stop: CancellationToken) {
     let mut backoff = MIN_BACKOFF;
     let mut first = true;
     loop {
@@ -53,11 +87,73 @@ pub(super) async fn run(cluster: Arc<Cluster>, client: redis::Client, stop: Canc
             Ok(Err(err)) => tracing::debug!(%err, "cluster: cannot subscribe yet"),
             Err(_) => tracing::debug!("cluster: subscribing timed out"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled() => return,
+        if !back_off(&mut backoff, &stop).await {
+            return;
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// The sharded subscription to a Redis Cluster: messages arrive as pushes, applied as they
+/// come (applying never waits: deliveries go to bounded per-connection queues).
+async fn run_sharded(cluster: Arc<Cluster>, config: &ClusterConfig, stop: CancellationToken) {
+    let pushed = cluster.clone();
+    let client = ClusterClientBuilder::new(seeds(config))
+        .use_protocol(ProtocolVersion::RESP3)
+        .connection_timeout(REDIS_TIMEOUT)
+        .response_timeout(REDIS_TIMEOUT)
+        .push_sender(move |push: PushInfo| {
+            on_push(&pushed, push);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .build();
+    let client = match client {
+        Ok(client) => client,
+        // Not reached: the command connection was built from the same seeds.
+        Err(err) => return tracing::error!(%err, "cluster: cannot subscribe"),
+    };
+    let channels = [
+        cluster.keys.all_channel(),
+        cluster.keys.node(&cluster.node.id),
+    ];
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let subscribing = async {
+            let mut connection = client.get_async_connection().await?;
+            // One at a time: the channels are in different slots.
+            for channel in &channels {
+                connection.ssubscribe(channel).await?;
+            }
+            redis::RedisResult::Ok(connection)
+        };
+        let subscribed = tokio::select! {
+            subscribed = tokio::time::timeout(CONNECT_TIMEOUT, subscribing) => subscribed,
+            () = stop.cancelled() => return,
+        };
+        match subscribed {
+            Ok(Ok(_connection)) => {
+                cluster.subscribed.store(true, Ordering::Release);
+                // The client keeps the subscription from here on; it ends with the connection.
+                return stop.cancelled().await;
+            }
+            Ok(Err(err)) => tracing::debug!(%err, "cluster: cannot subscribe yet"),
+            Err(_) => tracing::debug!("cluster: subscribing timed out"),
+        }
+        if !back_off(&mut backoff, &stop).await {
+            return;
+        }
+    }
+}
+
+/// One push of the cluster client: a message, a (re)subscription, or a lost shard.
+fn on_push(cluster: &Arc<Cluster>, push: PushInfo) {
+    match push.kind {
+        PushKind::SMessage => match push.data.get(1) {
+            Some(Value::BulkString(payload)) => receive(cluster, payload),
+            _ => tracing::warn!("cluster: skipped a sharded message without a payload"),
+        },
+        PushKind::SSubscribe => subscription_is(cluster, true),
+        PushKind::Disconnection => subscription_is(cluster, false),
+        _ => {}
     }
 }
 
@@ -85,5 +181,19 @@ fn receive(cluster: &Arc<Cluster>, payload: &[u8]) {
             cluster.apply(envelope);
         }
         Err(err) => tracing::warn!(%err, "cluster: skipped a message"),
+    }
+}
+
+/// Records whether the sharded subscription is up; coming up asks for a resync, since a shard
+/// may have restarted empty.
+fn subscription_is(cluster: &Cluster, up: bool) {
+    if cluster.subscribed.swap(up, Ordering::AcqRel) == up {
+        return;
+    }
+    if up {
+        tracing::info!("cluster: sharded subscription up; resyncing");
+        cluster.resync.request();
+    } else {
+        tracing::warn!("cluster: a Redis Cluster shard was lost; reconnecting");
     }
 }

@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Node, Redis};
+use super::{Backend, Node, Redis};
 use crate::common::{TestServer, WAIT, client_token};
 
 const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
@@ -107,10 +107,13 @@ fn assert_exactly_once(seen: &[Value], who: &str) {
 #[tokio::test]
 async fn a_websocket_negotiated_on_one_node_connects_on_the_other() {
     let redis = Redis::start().await;
-    let nodes = [
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    ];
+    websocket_negotiated_on_one_node_connects_on_the_other(&redis).await;
+}
+
+/// Two nodes on `redis`: WebSockets negotiated on one node connect on the other, both ways,
+/// and take a send by id and sequence-numbered broadcasts from both nodes exactly once.
+pub(super) async fn websocket_negotiated_on_one_node_connects_on_the_other(redis: &impl Backend) {
+    let nodes = [Node::start(redis, &[]).await, Node::start(redis, &[]).await];
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     // One client each way: negotiated on A and connected on B, and the reverse.
     let (id_ab, token_ab) = a.negotiate("chat", None).await;
@@ -150,10 +153,13 @@ async fn a_websocket_negotiated_on_one_node_connects_on_the_other() {
 #[tokio::test]
 async fn server_sent_events_on_one_node_take_posts_sent_to_the_other() {
     let redis = Redis::start().await;
-    let nodes = [
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    ];
+    server_sent_events_take_posts_sent_to_the_other_node(&redis).await;
+}
+
+/// Two nodes on `redis`: an event stream on B, negotiated on A, takes the posts and REST
+/// sends made on A, and a second stream through A is refused by the holder.
+pub(super) async fn server_sent_events_take_posts_sent_to_the_other_node(redis: &impl Backend) {
+    let nodes = [Node::start(redis, &[]).await, Node::start(redis, &[]).await];
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     let (id, token) = a.negotiate("chat", None).await;
     let mut events = http()

@@ -1,6 +1,7 @@
 //! Cluster tests: each starts its own `redis-server` on a free 127.0.0.1 port with persistence
-//! off, and two or more nodes, each a process of the real binary on its own port with
-//! `--redis`. Every wait is bounded; processes die with their handles.
+//! off (or a Redis Cluster of three such servers), and two or more nodes, each a process of
+//! the real binary on its own port with `--redis`. Every wait is bounded; processes die with
+//! their handles.
 
 mod app_servers_across;
 mod clients;
@@ -9,7 +10,9 @@ mod lifecycle;
 mod outage;
 mod paging;
 mod prefixes;
+mod redis_cluster;
 mod sends;
+mod sharded;
 mod state;
 
 use std::net::{SocketAddr, TcpListener};
@@ -20,6 +23,13 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::common::{TestServer, WAIT};
+pub(crate) use redis_cluster::RedisCluster;
+
+/// What nodes are started on: one Redis server or a Redis Cluster.
+pub(crate) trait Backend {
+    /// The flags that point a node at it.
+    fn node_flags(&self) -> Vec<String>;
+}
 
 /// A private Redis for one test.
 pub(crate) struct Redis {
@@ -28,12 +38,33 @@ pub(crate) struct Redis {
 }
 
 /// A free loopback port (free when this returns; good enough for a test's own processes).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+impl Backend for Redis {
+    fn node_flags(&self) -> Vec<String> {
+        vec!["--redis".into(), self.url()]
+    }
+}
+
+/// Waits (bounded) until something listens on the loopback `port`.
+pub(crate) async fn until_listening(port: u16) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis-server did not start on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl Redis {
@@ -53,17 +84,7 @@ impl Redis {
             .spawn()
             .expect("redis-server is installed (apt-get install -y redis-server)");
         let redis = Redis { port, child };
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_listening(port).await;
         redis
     }
 
@@ -87,10 +108,10 @@ pub(crate) struct Node {
 impl Node {
     /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
     /// holds its lease and its subscription is up.
-    pub(crate) async fn start(redis: &Redis, extra: &[&str]) -> Self {
+    pub(crate) async fn start(redis: &impl Backend, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signalr-emulator"))
-            .args(["start", "--port", "0", "--ip", "127.0.0.1", "--redis"])
-            .arg(redis.url())
+            .args(["start", "--port", "0", "--ip", "127.0.0.1"])
+            .args(redis.node_flags())
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -114,7 +135,8 @@ impl Node {
             server: TestServer::attach(SocketAddr::from(([127, 0, 0, 1], port))),
             child,
         };
-        node.wait_until(|m| m.contains("signalr_cluster_healthy 1"))
+        // A whole line: the gauge's HELP text starts with the same words.
+        node.wait_until(|m| m.lines().any(|line| line == "signalr_cluster_healthy 1"))
             .await;
         node
     }
