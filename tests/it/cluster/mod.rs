@@ -29,6 +29,10 @@ pub(crate) use redis_cluster::RedisCluster;
 pub(crate) trait Backend {
     /// The flags that point a node at it.
     fn node_flags(&self) -> Vec<String>;
+    /// Kills every server (an outage).
+    async fn outage(&mut self);
+    /// Starts the servers again where the nodes expect them, empty, and waits until they serve.
+    async fn recover(&mut self);
 }
 
 /// A private Redis for one test.
@@ -49,6 +53,14 @@ pub(crate) fn free_port() -> u16 {
 impl Backend for Redis {
     fn node_flags(&self) -> Vec<String> {
         vec!["--redis".into(), self.url()]
+    }
+
+    async fn outage(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    async fn recover(&mut self) {
+        *self = Redis::start_on(self.port).await;
     }
 }
 
@@ -92,11 +104,6 @@ impl Redis {
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
-
-    /// Kills the server (an outage).
-    pub(crate) async fn kill(mut self) {
-        self.child.kill().await.unwrap();
-    }
 }
 
 /// One node: a child process of the binary, and a test client attached to it.
@@ -135,10 +142,15 @@ impl Node {
             server: TestServer::attach(SocketAddr::from(([127, 0, 0, 1], port))),
             child,
         };
-        // A whole line: the gauge's HELP text starts with the same words.
-        node.wait_until(|m| m.lines().any(|line| line == "signalr_cluster_healthy 1"))
-            .await;
+        node.wait_healthy(true).await;
         node
+    }
+
+    /// Waits (bounded) until the node's cluster health gauge says `healthy`.
+    pub(crate) async fn wait_healthy(&self, healthy: bool) {
+        // A whole line: the gauge's HELP text starts with the same words.
+        let line = format!("signalr_cluster_healthy {}", u8::from(healthy));
+        self.wait_until(|m| m.lines().any(|l| l == line)).await;
     }
 
     /// The node's `/metrics` page.

@@ -16,8 +16,8 @@ const SHARDS: usize = 3;
 /// Three clustered Redis servers; they die with this.
 pub(crate) struct RedisCluster {
     pub(crate) ports: Vec<u16>,
-    _servers: Vec<Child>,
-    _dir: tempfile::TempDir,
+    servers: Vec<Child>,
+    dir: tempfile::TempDir,
 }
 
 impl Backend for RedisCluster {
@@ -30,6 +30,18 @@ impl Backend for RedisCluster {
             .collect();
         vec!["--redis-cluster".into(), "--redis".into(), seeds.join(",")]
     }
+
+    async fn outage(&mut self) {
+        for server in &mut self.servers {
+            server.kill().await.unwrap();
+        }
+    }
+
+    /// Each server comes back with its cluster file, so it serves the same slots, with no data.
+    async fn recover(&mut self) {
+        self.servers = self.ports.iter().map(|port| self.spawn(*port)).collect();
+        self.until_ready().await;
+    }
 }
 
 impl RedisCluster {
@@ -37,27 +49,24 @@ impl RedisCluster {
     pub(crate) async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<u16> = (0..SHARDS).map(|_| free_port()).collect();
-        let mut servers = Vec::new();
-        for port in &ports {
-            let config_file = dir.path().join(format!("nodes-{port}.conf"));
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-                .arg(&config_file)
-                .arg("--dir")
-                .arg(dir.path())
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("redis-server is installed (apt-get install -y redis-server)");
-            servers.push(child);
-        }
-        for port in &ports {
+        let mut cluster = RedisCluster {
+            ports,
+            servers: Vec::new(),
+            dir,
+        };
+        cluster.servers = cluster
+            .ports
+            .iter()
+            .map(|port| cluster.spawn(*port))
+            .collect();
+        for port in &cluster.ports {
             until_listening(*port).await;
         }
-        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let addresses: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
         let created = tokio::time::timeout(
             Duration::from_secs(20),
             Command::new("redis-cli")
@@ -74,11 +83,30 @@ impl RedisCluster {
         .expect("redis-cli --cluster create finished in time")
         .unwrap();
         assert!(created.success(), "redis-cli --cluster create failed");
-        let cluster = RedisCluster {
-            ports,
-            _servers: servers,
-            _dir: dir,
-        };
+        cluster.until_ready().await;
+        cluster
+    }
+
+    /// Starts the server of `port`, its cluster file in the cluster's folder.
+    fn spawn(&self, port: u16) -> Child {
+        let config_file = self.dir.path().join(format!("nodes-{port}.conf"));
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+            .arg(&config_file)
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed (apt-get install -y redis-server)")
+    }
+
+    /// Waits (bounded) until every server says the cluster's state is ok.
+    async fn until_ready(&self) {
+        let cluster = self;
         let ready = eventually(Duration::from_secs(20), || async {
             let mut ok = true;
             for port in &cluster.ports {
@@ -91,7 +119,6 @@ impl RedisCluster {
         })
         .await;
         assert!(ready, "the Redis Cluster never reached state ok");
-        cluster
     }
 
     /// What `redis-cli -p port args…` prints (empty when it fails).

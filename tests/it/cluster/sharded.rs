@@ -7,6 +7,7 @@ use super::clients::{
     websocket_negotiated_on_one_node_connects_on_the_other,
 };
 use super::lifecycle::a_killed_node_is_cleaned_up_within_its_lease;
+use super::outage::local_delivery_survives_an_outage_and_recovers_on;
 use super::sends::{
     group_changes_apply_to_connections_on_the_other_node,
     rest_sends_reach_clients_on_the_other_node,
@@ -62,4 +63,10 @@ async fn server_sent_events_are_forwarded_to_the_holder_over_a_redis_cluster() {
 async fn a_killed_node_is_cleaned_up_within_its_lease_over_a_redis_cluster() {
     let redis = RedisCluster::start().await;
     a_killed_node_is_cleaned_up_within_its_lease(&redis).await;
+}
+
+#[tokio::test]
+async fn a_redis_cluster_outage_is_survived_and_recovered_from() {
+    let mut redis = RedisCluster::start().await;
+    local_delivery_survives_an_outage_and_recovers_on(&mut redis).await;
 }
