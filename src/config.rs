@@ -257,6 +257,10 @@ fn cluster_config(args: &ClusterArgs) -> Result<Option<ClusterConfig>, ConfigErr
     };
     let urls: Vec<&str> = if args.redis_cluster {
         url.split(',').map(str::trim).collect()
+    } else if url.contains(',') {
+        return Err(ConfigError(format!(
+            "--redis '{url}' names several servers; add --redis-cluster if they are seed nodes of a Redis Cluster."
+        )));
     } else {
         vec![url]
     };
@@ -501,5 +505,32 @@ mod tests {
             PublicEndpoint::parse("https://x.example").unwrap().port,
             None
         );
+    }
+
+    fn cluster_args(redis: &str, redis_cluster: bool) -> ClusterArgs {
+        ClusterArgs {
+            redis: Some(redis.into()),
+            redis_cluster,
+            redis_prefix: "signalr".into(),
+            cluster_lease_secs: 10,
+            cluster_advertise: None,
+        }
+    }
+
+    #[test]
+    fn a_redis_cluster_takes_comma_separated_seed_nodes() {
+        let seeds = "redis://10.0.0.1:7000, rediss://10.0.0.2:7000";
+        let config = cluster_config(&cluster_args(seeds, true)).unwrap().unwrap();
+        assert!(config.redis_cluster);
+        assert_eq!(config.redis_url, seeds);
+
+        let err = cluster_config(&cluster_args("redis://a:1,b:2", true)).unwrap_err();
+        assert!(
+            err.0.contains("'b:2' must start with redis://"),
+            "{}",
+            err.0
+        );
+        let err = cluster_config(&cluster_args("redis://a:1,redis://b:2", false)).unwrap_err();
+        assert!(err.0.contains("add --redis-cluster"), "{}", err.0);
     }
 }
