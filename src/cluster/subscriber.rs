@@ -4,9 +4,9 @@
 //!
 //! On a Redis Cluster the subscription is sharded (`SSUBSCRIBE`, each channel on the shard
 //! of its slot), which has no patterns: just the channel every node hears and the node's own
-//! (see [`Keys::channel_for`]). redis-rs's cluster client keeps it, resubscribing on every
-//! shard it reconnects to or that takes over a slot; its pushes tell this node when a shard
-//! connection was lost (resync) and when a channel is subscribed again.
+//! (see [`Keys::channel_for`]). redis-rs's cluster client keeps it across resharding; when it
+//! reports a lost shard connection, this node subscribes to its channels again (which only
+//! confirms those still subscribed) until that succeeds, then resyncs.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,6 +30,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How long connecting and subscribing may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the sharded subscription is checked while it is up.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Receives and applies what other nodes publish until `stop`.
 pub(super) async fn run(cluster: Arc<Cluster>, config: ClusterConfig, stop: CancellationToken) {
@@ -93,6 +95,21 @@ async fn run_single(cluster: Arc<Cluster>, client: redis::Client, stop: Cancella
     }
 }
 
+async fn subscribe(
+    cluster: &Cluster,
+    client: &redis::Client,
+) -> redis::RedisResult<redis::aio::PubSub> {
+    let keys = &cluster.keys;
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub
+        .subscribe(&[keys.all_channel(), keys.node(&cluster.node.id)])
+        .await?;
+    pubsub
+        .psubscribe(&[keys.group_channels(), keys.user_channels()])
+        .await?;
+    Ok(pubsub)
+}
+
 /// The sharded subscription to a Redis Cluster: messages arrive as pushes, applied as they
 /// come (applying never waits: deliveries go to bounded per-connection queues).
 async fn run_sharded(cluster: Arc<Cluster>, config: &ClusterConfig, stop: CancellationToken) {
@@ -115,61 +132,85 @@ async fn run_sharded(cluster: Arc<Cluster>, config: &ClusterConfig, stop: Cancel
         cluster.keys.all_channel(),
         cluster.keys.node(&cluster.node.id),
     ];
+    let mut connection = None;
     let mut backoff = MIN_BACKOFF;
     loop {
-        let subscribing = async {
-            let mut connection = client.get_async_connection().await?;
-            // One at a time: the channels are in different slots.
-            for channel in &channels {
-                connection.ssubscribe(channel).await?;
+        if !cluster.subscribed.load(Ordering::Acquire) {
+            let subscribing = ssubscribe(&client, &mut connection, &channels);
+            let subscribed = tokio::select! {
+                subscribed = tokio::time::timeout(CONNECT_TIMEOUT, subscribing) => subscribed,
+                () = stop.cancelled() => return,
+            };
+            match subscribed {
+                Ok(Ok(())) => {
+                    backoff = MIN_BACKOFF;
+                    cluster.subscribed.store(true, Ordering::Release);
+                    tracing::info!("cluster: sharded subscription up; resyncing");
+                    cluster.resync.request();
+                }
+                // A fresh connection next time, in case this one cannot recover.
+                Ok(Err(err)) => {
+                    connection = None;
+                    tracing::debug!(%err, "cluster: cannot subscribe yet");
+                }
+                Err(_) => {
+                    connection = None;
+                    tracing::debug!("cluster: subscribing timed out");
+                }
             }
-            redis::RedisResult::Ok(connection)
-        };
-        let subscribed = tokio::select! {
-            subscribed = tokio::time::timeout(CONNECT_TIMEOUT, subscribing) => subscribed,
-            () = stop.cancelled() => return,
-        };
-        match subscribed {
-            Ok(Ok(_connection)) => {
-                cluster.subscribed.store(true, Ordering::Release);
-                // The client keeps the subscription from here on; it ends with the connection.
-                return stop.cancelled().await;
-            }
-            Ok(Err(err)) => tracing::debug!(%err, "cluster: cannot subscribe yet"),
-            Err(_) => tracing::debug!("cluster: subscribing timed out"),
         }
-        if !back_off(&mut backoff, &stop).await {
-            return;
+        let wait = if cluster.subscribed.load(Ordering::Acquire) {
+            WATCH_INTERVAL
+        } else {
+            let wait = backoff;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            wait
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stop.cancelled() => return,
         }
     }
 }
 
-/// One push of the cluster client: a message, a (re)subscription, or a lost shard.
+/// Subscribes to `channels` on the connection, made first if there is none. Subscribing
+/// again to a subscribed channel only confirms it, so after a lost shard connection this
+/// makes sure of every channel, whichever shard was lost (the client reports the loss of a
+/// shard that carries none of them too, and no resubscription follows that one).
+async fn ssubscribe(
+    client: &redis::cluster::ClusterClient,
+    connection: &mut Option<redis::cluster_async::ClusterConnection>,
+    channels: &[String],
+) -> redis::RedisResult<()> {
+    let connection = match connection {
+        Some(connection) => connection,
+        None => connection.insert(client.get_async_connection().await?),
+    };
+    // One at a time: the channels are in different slots.
+    for channel in channels {
+        connection.ssubscribe(channel).await?;
+    }
+    Ok(())
+}
+
+/// One push of the cluster client: a message, or a lost shard connection (the subscription
+/// task then subscribes again).
 fn on_push(cluster: &Arc<Cluster>, push: PushInfo) {
     match push.kind {
         PushKind::SMessage => match push.data.get(1) {
             Some(Value::BulkString(payload)) => receive(cluster, payload),
             _ => tracing::warn!("cluster: skipped a sharded message without a payload"),
         },
-        PushKind::SSubscribe => subscription_is(cluster, true),
-        PushKind::Disconnection => subscription_is(cluster, false),
+        PushKind::Disconnection => shard_lost(cluster),
         _ => {}
     }
 }
 
-async fn subscribe(
-    cluster: &Cluster,
-    client: &redis::Client,
-) -> redis::RedisResult<redis::aio::PubSub> {
-    let keys = &cluster.keys;
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub
-        .subscribe(&[keys.all_channel(), keys.node(&cluster.node.id)])
-        .await?;
-    pubsub
-        .psubscribe(&[keys.group_channels(), keys.user_channels()])
-        .await?;
-    Ok(pubsub)
+/// Marks the subscription down, for the subscription task to make it again.
+fn shard_lost(cluster: &Cluster) {
+    if cluster.subscribed.swap(false, Ordering::AcqRel) {
+        tracing::warn!("cluster: a Redis Cluster shard connection was lost; reconnecting");
+    }
 }
 
 /// Decodes and applies one published message; ours and unreadable ones are skipped.
@@ -181,19 +222,5 @@ fn receive(cluster: &Arc<Cluster>, payload: &[u8]) {
             cluster.apply(envelope);
         }
         Err(err) => tracing::warn!(%err, "cluster: skipped a message"),
-    }
-}
-
-/// Records whether the sharded subscription is up; coming up asks for a resync, since a shard
-/// may have restarted empty.
-fn subscription_is(cluster: &Cluster, up: bool) {
-    if cluster.subscribed.swap(up, Ordering::AcqRel) == up {
-        return;
-    }
-    if up {
-        tracing::info!("cluster: sharded subscription up; resyncing");
-        cluster.resync.request();
-    } else {
-        tracing::warn!("cluster: a Redis Cluster shard was lost; reconnecting");
     }
 }

@@ -12,6 +12,8 @@ use super::{Backend, eventually, free_port, until_listening};
 
 /// How many primaries the cluster has (`redis-cli --cluster create` needs three).
 const SHARDS: usize = 3;
+/// How long an outage lasts at least.
+const LONG_OUTAGE: Duration = Duration::from_secs(3);
 
 /// Three clustered Redis servers; they die with this.
 pub(crate) struct RedisCluster {
@@ -37,8 +39,10 @@ impl Backend for RedisCluster {
         }
     }
 
-    /// Each server comes back with its cluster file, so it serves the same slots, with no data.
+    /// Each server comes back with its cluster file, so it serves the same slots, with no data;
+    /// not at once, so the nodes' attempts to reconnect fail a few times first.
     async fn recover(&mut self) {
+        tokio::time::sleep(LONG_OUTAGE).await;
         self.servers = self.ports.iter().map(|port| self.spawn(*port)).collect();
         self.until_ready().await;
     }
