@@ -18,6 +18,9 @@ const LONG_OUTAGE: Duration = Duration::from_secs(3);
 /// Three clustered Redis servers; they die with this.
 pub(crate) struct RedisCluster {
     pub(crate) ports: Vec<u16>,
+    /// Each server's cluster bus port, chosen free too (the default, port + 10000, may be
+    /// taken or past 65535).
+    bus_ports: Vec<u16>,
     servers: Vec<Child>,
     dir: tempfile::TempDir,
 }
@@ -43,7 +46,7 @@ impl Backend for RedisCluster {
     /// not at once, so the nodes' attempts to reconnect fail a few times first.
     async fn recover(&mut self) {
         tokio::time::sleep(LONG_OUTAGE).await;
-        self.servers = self.ports.iter().map(|port| self.spawn(*port)).collect();
+        self.servers = (0..SHARDS).map(|shard| self.spawn(shard)).collect();
         self.until_ready().await;
     }
 }
@@ -52,17 +55,13 @@ impl RedisCluster {
     /// Starts the servers, creates the cluster and waits until it serves every slot.
     pub(crate) async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<u16> = (0..SHARDS).map(|_| free_port()).collect();
         let mut cluster = RedisCluster {
-            ports,
+            ports: (0..SHARDS).map(|_| free_port()).collect(),
+            bus_ports: (0..SHARDS).map(|_| free_port()).collect(),
             servers: Vec::new(),
             dir,
         };
-        cluster.servers = cluster
-            .ports
-            .iter()
-            .map(|port| cluster.spawn(*port))
-            .collect();
+        cluster.servers = (0..SHARDS).map(|shard| cluster.spawn(shard)).collect();
         for port in &cluster.ports {
             until_listening(*port).await;
         }
@@ -78,24 +77,30 @@ impl RedisCluster {
                 .arg("create")
                 .args(&addresses)
                 .args(["--cluster-replicas", "0", "--cluster-yes"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdin(Stdio::null())
                 .kill_on_drop(true)
-                .status(),
+                .output(),
         )
         .await
         .expect("redis-cli --cluster create finished in time")
         .unwrap();
-        assert!(created.success(), "redis-cli --cluster create failed");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&created.stdout),
+            String::from_utf8_lossy(&created.stderr)
+        );
         cluster.until_ready().await;
         cluster
     }
 
-    /// Starts the server of `port`, its cluster file in the cluster's folder.
-    fn spawn(&self, port: u16) -> Child {
+    /// Starts the server of `shard`, its cluster file in the cluster's folder.
+    fn spawn(&self, shard: usize) -> Child {
+        let port = self.ports[shard];
         let config_file = self.dir.path().join(format!("nodes-{port}.conf"));
         Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-port", &self.bus_ports[shard].to_string()])
             .args(["--cluster-enabled", "yes", "--cluster-config-file"])
             .arg(&config_file)
             .arg("--dir")

@@ -1,6 +1,7 @@
 //! The cluster on a Redis Cluster (three shards, `--redis-cluster` with every server as a
-//! seed): the single-Redis tests' scenarios run unchanged, and the nodes' channels are
-//! sharded ones only.
+//! seed): the single-Redis tests' scenarios (sends, group changes, member pages, clients
+//! across nodes, a killed node, an outage) run unchanged, and the nodes' channels are sharded
+//! ones only.
 
 use super::clients::{
     server_sent_events_take_posts_sent_to_the_other_node,
@@ -8,6 +9,7 @@ use super::clients::{
 };
 use super::lifecycle::a_killed_node_is_cleaned_up_within_its_lease;
 use super::outage::local_delivery_survives_an_outage_and_recovers_on;
+use super::paging::pages_merge_both_nodes_members;
 use super::sends::{
     group_changes_apply_to_connections_on_the_other_node,
     rest_sends_reach_clients_on_the_other_node,
@@ -45,6 +47,14 @@ async fn rest_sends_and_group_changes_cross_nodes_once_over_sharded_pub_sub() {
     );
     assert!(classic.is_empty(), "{classic:?}");
     assert_eq!(patterns, 0);
+}
+
+#[tokio::test]
+async fn group_member_pages_merge_both_nodes_over_a_redis_cluster() {
+    let redis = RedisCluster::start().await;
+    let a = Node::start(&redis, &[]).await;
+    let b = Node::start(&redis, &[]).await;
+    pages_merge_both_nodes_members(&a, &b).await;
 }
 
 #[tokio::test]
