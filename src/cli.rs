@@ -222,6 +222,10 @@ pub struct ClusterArgs {
     /// or `rediss://` for TLS). Without it this is a single in-memory node.
     #[arg(long, env = "SIGNALR_EMULATOR_REDIS", value_name = "URL")]
     pub redis: Option<String>,
+    /// `--redis` names seed nodes of a Redis Cluster (one or more URLs, comma-separated); the
+    /// nodes then use sharded pub/sub and keep each multi-key operation within one hash tag.
+    #[arg(long, env = "SIGNALR_EMULATOR_REDIS_CLUSTER", requires = "redis")]
+    pub redis_cluster: bool,
     /// Prefix of every Redis key and channel, so several services can share one Redis.
     #[arg(
         long,

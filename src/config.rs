@@ -82,8 +82,10 @@ pub struct Config {
 /// How this node joins a cluster (`--redis` and its companions).
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
-    /// The Redis URL (`redis://` or `rediss://`).
+    /// The Redis URL (`redis://` or `rediss://`); with `redis_cluster`, comma-separated seeds.
     pub redis_url: String,
+    /// Whether `redis_url` names seed nodes of a Redis Cluster.
+    pub redis_cluster: bool,
     /// Prefix of every key and channel.
     pub prefix: String,
     /// How long a lease lasts without renewal.
@@ -253,10 +255,22 @@ fn cluster_config(args: &ClusterArgs) -> Result<Option<ClusterConfig>, ConfigErr
     let Some(url) = args.redis.as_deref().map(str::trim) else {
         return Ok(None);
     };
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+    let urls: Vec<&str> = if args.redis_cluster {
+        url.split(',').map(str::trim).collect()
+    } else if url.contains(',') {
         return Err(ConfigError(format!(
-            "--redis '{url}' must start with redis:// or rediss://, e.g. redis://127.0.0.1:6379/0."
+            "--redis '{url}' names several servers; add --redis-cluster if they are seed nodes of a Redis Cluster."
         )));
+    } else {
+        vec![url]
+    };
+    for url in urls {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(ConfigError(format!(
+                "--redis '{url}' must start with redis:// or rediss://, e.g. redis://127.0.0.1:6379/0 \
+                 (with --redis-cluster: one or more seed nodes, comma-separated)."
+            )));
+        }
     }
     let prefix = &args.redis_prefix;
     if prefix.is_empty()
@@ -275,6 +289,7 @@ fn cluster_config(args: &ClusterArgs) -> Result<Option<ClusterConfig>, ConfigErr
     }
     Ok(Some(ClusterConfig {
         redis_url: url.to_owned(),
+        redis_cluster: args.redis_cluster,
         prefix: prefix.clone(),
         lease: Duration::from_secs(args.cluster_lease_secs),
         advertise: args
@@ -490,5 +505,32 @@ mod tests {
             PublicEndpoint::parse("https://x.example").unwrap().port,
             None
         );
+    }
+
+    fn cluster_args(redis: &str, redis_cluster: bool) -> ClusterArgs {
+        ClusterArgs {
+            redis: Some(redis.into()),
+            redis_cluster,
+            redis_prefix: "signalr".into(),
+            cluster_lease_secs: 10,
+            cluster_advertise: None,
+        }
+    }
+
+    #[test]
+    fn a_redis_cluster_takes_comma_separated_seed_nodes() {
+        let seeds = "redis://10.0.0.1:7000, rediss://10.0.0.2:7000";
+        let config = cluster_config(&cluster_args(seeds, true)).unwrap().unwrap();
+        assert!(config.redis_cluster);
+        assert_eq!(config.redis_url, seeds);
+
+        let err = cluster_config(&cluster_args("redis://a:1,b:2", true)).unwrap_err();
+        assert!(
+            err.0.contains("'b:2' must start with redis://"),
+            "{}",
+            err.0
+        );
+        let err = cluster_config(&cluster_args("redis://a:1,redis://b:2", false)).unwrap_err();
+        assert!(err.0.contains("add --redis-cluster"), "{}", err.0);
     }
 }

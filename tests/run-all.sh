@@ -13,8 +13,9 @@ cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
-# The cluster tests start their own redis-server (Debian package) on a free port.
-bash tests/install-missing.sh redis-server=redis-server
+# The cluster tests start their own redis-server (Debian package) on a free port, or three
+# clustered ones joined with redis-cli (redis-tools, which redis-server depends on).
+bash tests/install-missing.sh redis-server=redis-server redis-cli=redis-tools
 cargo test --locked --workspace
 echo "== real clients"
 cargo build --locked --bin signalr-emulator

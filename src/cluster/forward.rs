@@ -145,20 +145,17 @@ pub(super) fn holder_gone(holder: &str, why: &str) -> Response {
 }
 
 /// Reads a connection's holder and, when asked and there is none, makes this node the holder,
-/// in one atomic step: the claim key is also listed among this node's held keys, so a node that
-/// dies takes its claims with it (its entries are cleaned up when its lease runs out).
-/// Answers `{holder id, its lease record}`, `{"", nil}` when this call claimed it, or nils (also
-/// for a connection that ended: its token may not start it again). The
-/// record is read here because a node's list of live nodes lags behind one that just started.
+/// in one atomic step on the claim key alone (on a Redis Cluster it is in its connection's
+/// slot, not in this node's). Answers the holder's id, `""` when this call claimed it, or nil
+/// (also for a connection that ended: its token may not start it again).
 const HOLDER_SCRIPT: &str = r"
 local ENDED = '~'
 local holder = redis.call('GET', KEYS[1])
-if holder == ENDED then return {false, false} end
-if holder then return {holder, redis.call('GET', ARGV[3] .. holder)} end
-if ARGV[2] ~= '1' then return {false, false} end
+if holder == ENDED then return false end
+if holder then return holder end
+if ARGV[2] ~= '1' then return false end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], KEYS[1])
-return {'', false}
+return ''
 ";
 
 /// Where the cluster says a connection lives.
@@ -209,7 +206,6 @@ pub trait Directory: Send + Sync {
 const RELEASE_SCRIPT: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], '~', 'PX', ARGV[2])
-  redis.call('SREM', KEYS[2], KEYS[1])
 end
 return 0
 ";
@@ -221,21 +217,32 @@ impl Directory for Cluster {
         connection_id: &str,
         claim: bool,
     ) -> Result<Holder, ApiError> {
+        let claim_key = self.keys.holder(hub, connection_id);
         let mut script = redis::cmd("EVAL");
         script
             .arg(HOLDER_SCRIPT)
-            .arg(2)
-            .arg(self.keys.holder(hub, connection_id))
-            .arg(self.keys.held(&self.node.id))
+            .arg(1)
+            .arg(&claim_key)
             .arg(&self.node.id)
-            .arg(if claim { "1" } else { "0" })
-            .arg(self.keys.node(""));
-        let (holder, lease): (Option<String>, Option<String>) = self.query(&script).await?;
+            .arg(if claim { "1" } else { "0" });
+        let holder: Option<String> = self.query(&script).await?;
         Ok(match holder.as_deref() {
             None => Holder::Nobody,
-            Some("") => Holder::Claimed,
+            Some("") => {
+                // Listed after the claim: a node that dies in between leaves a claim naming
+                // it, which answers like any claim of a node that left.
+                let mut list = redis::cmd("SADD");
+                list.arg(self.keys.held(&self.node.id)).arg(&claim_key);
+                self.query::<()>(&list).await?;
+                Holder::Claimed
+            }
             Some(id) if id == self.node.id => Holder::ThisNode,
+            // Read now rather than from the live-node list, which lags behind a node that
+            // just started.
             Some(id) => {
+                let lease: Option<String> = self
+                    .query(redis::cmd("GET").arg(self.keys.node(id)))
+                    .await?;
                 match lease.and_then(|record| serde_json::from_str::<NodeInfo>(&record).ok()) {
                     Some(node) => Holder::Node { url: node.url },
                     None => return Err(holder_left(id)),
@@ -249,15 +256,19 @@ impl Directory for Cluster {
     }
 
     async fn release(&self, hub: &str, connection_id: &str, ended_for: Duration) {
-        let mut script = redis::cmd("EVAL");
-        script
+        let claim_key = self.keys.holder(hub, connection_id);
+        let mut release = redis::pipe();
+        release
+            .cmd("EVAL")
             .arg(RELEASE_SCRIPT)
-            .arg(2)
-            .arg(self.keys.holder(hub, connection_id))
-            .arg(self.keys.held(&self.node.id))
+            .arg(1)
+            .arg(&claim_key)
             .arg(&self.node.id)
             .arg(ended_for.as_millis().max(1) as u64);
-        if let Err(err) = self.query::<()>(&script).await {
+        // Another node's claim is never in this node's list, so unlisting needs no check.
+        let mut unlist = redis::pipe();
+        unlist.srem(self.keys.held(&self.node.id), &claim_key);
+        if let Err(err) = self.query_each(vec![release, unlist]).await {
             // The claim stays until this node's entries are cleaned up with its lease.
             tracing::warn!(%err, connection = connection_id, "cluster: connection claim not released");
         }

@@ -44,17 +44,22 @@ async fn renew(cluster: &Cluster) -> redis::RedisResult<()> {
     let keys = &cluster.keys;
     let record = serde_json::to_string(&cluster.node).expect("a node record serializes");
     ClusterMetrics::count(&cluster.metrics.round_trips);
-    let (previous,): (Option<String>,) = redis::pipe()
+    // The lease is in this node's slot and the node set in its own: two pipelines.
+    let mut lease = redis::pipe();
+    lease
         .cmd("SET")
         .arg(keys.node(&cluster.node.id))
         .arg(&record)
         .arg("PX")
         .arg(cluster.lease.as_millis() as u64)
-        .arg("GET")
-        .sadd(keys.nodes(), &cluster.node.id)
-        .ignore()
-        .query_async(&mut redis)
-        .await?;
+        .arg("GET");
+    let mut listed = redis::pipe();
+    listed.sadd(keys.nodes(), &cluster.node.id);
+    let answers = redis.query_each(vec![lease, listed]).await?;
+    let previous: Option<String> = match answers.first() {
+        Some(value) => redis::from_redis_value_ref(value)?,
+        None => None,
+    };
     if previous.is_none() {
         cluster.resync.request();
     }
@@ -62,18 +67,19 @@ async fn renew(cluster: &Cluster) -> redis::RedisResult<()> {
         .arg(keys.nodes())
         .query_async(&mut redis)
         .await?;
-    let leases: Vec<Option<String>> = if ids.is_empty() {
-        Vec::new()
-    } else {
-        let lease_keys: Vec<String> = ids.iter().map(|id| keys.node(id)).collect();
-        redis::cmd("MGET")
-            .arg(lease_keys)
-            .query_async(&mut redis)
-            .await?
-    };
+    let reads = ids
+        .iter()
+        .map(|id| {
+            let mut read = redis::pipe();
+            read.get(keys.node(id));
+            read
+        })
+        .collect();
+    let leases = redis.query_each(reads).await?;
     ClusterMetrics::count(&cluster.metrics.round_trips);
     let mut live = Vec::new();
     for (id, lease) in ids.into_iter().zip(leases) {
+        let lease: Option<String> = redis::from_redis_value_ref(&lease)?;
         match lease.and_then(|record| serde_json::from_str::<NodeInfo>(&record).ok()) {
             Some(node) => live.push(node),
             None => {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::connection::RedisConnection;
 use super::keys::Keys;
 use super::metrics::ClusterMetrics;
 use crate::hub::{Hubs, Membership, MembershipObserver};
@@ -60,7 +60,7 @@ pub(super) struct Mirror {
     /// This node's id.
     pub(super) node: String,
     /// The Redis connection.
-    pub(super) redis: ConnectionManager,
+    pub(super) redis: RedisConnection,
     /// The hubs whose membership is mirrored.
     pub(super) hubs: Arc<Hubs>,
     /// Traffic counters.
@@ -219,31 +219,30 @@ impl Mirror {
     }
 }
 
-/// Deletes every entry `node` owns (its own on graceful shutdown, a dead node's otherwise).
+/// Deletes every entry `node` owns (its own on graceful shutdown, a dead node's otherwise):
+/// the entries first and the node's listing last, so a removal cut short is done again at the
+/// next renewal (the node is still listed, its lease still gone). Its claims are in their
+/// connections' slots: one `DEL`, which a cluster client splits by slot.
 pub(super) async fn remove_node(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConnection,
     keys: &Keys,
     node: &str,
 ) -> redis::RedisResult<()> {
     let owned_key = keys.owned(node);
     let held_key = keys.held(node);
-    let owned: Vec<String> = redis::cmd("SUNION")
+    let mut names: Vec<String> = redis::cmd("SUNION")
         .arg(&owned_key)
         .arg(&held_key)
         .query_async(redis)
         .await?;
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    for key in owned {
-        pipe.del(key).ignore();
-    }
-    pipe.del(&owned_key)
-        .ignore()
-        .del(&held_key)
-        .ignore()
-        .del(keys.node(node))
-        .ignore()
-        .srem(keys.nodes(), node)
-        .ignore();
-    pipe.query_async::<()>(redis).await
+    names.extend([owned_key, held_key, keys.node(node)]);
+    redis::cmd("DEL")
+        .arg(&names)
+        .query_async::<()>(redis)
+        .await?;
+    redis::cmd("SREM")
+        .arg(keys.nodes())
+        .arg(node)
+        .query_async(redis)
+        .await
 }

@@ -9,6 +9,7 @@
 //! encoded once per protocol) on the channel of their target so other nodes deliver to theirs.
 
 mod apply;
+mod connection;
 mod envelope;
 mod error;
 pub mod forward;
@@ -26,7 +27,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -41,11 +41,10 @@ pub use roster::{HeldConnection, NodeConnections};
 use crate::config::ClusterConfig;
 use crate::hub::{Audience, Hubs};
 use crate::protocol::Protocol;
+use connection::{REDIS_TIMEOUT, RedisConnection};
 use keys::Keys;
 use mirror::{Mirror, Resync};
 
-/// How long a Redis command may take before it counts as failed.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a membership change waits for the holding node's answer.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -64,7 +63,7 @@ pub struct Cluster {
     node: NodeInfo,
     keys: Keys,
     lease: Duration,
-    redis: ConnectionManager,
+    redis: RedisConnection,
     hubs: Arc<Hubs>,
     metrics: Arc<ClusterMetrics>,
     resync: Arc<Resync>,
@@ -88,19 +87,14 @@ impl Cluster {
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Result<Arc<Self>, ClusterError> {
-        let client = redis::Client::open(config.redis_url.as_str())?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_max_delay(Duration::from_secs(2));
-        let redis = ConnectionManager::new_with_config(client.clone(), manager_config).await?;
+        let redis = RedisConnection::open(config).await?;
         let resync = Arc::new(Resync::default());
         let node = NodeInfo {
             id: uuid::Uuid::new_v4().to_string(),
             url: config.advertise.clone().unwrap_or(advertise),
         };
         let cluster = Arc::new(Cluster {
-            keys: Keys::new(&config.prefix),
+            keys: Keys::new(&config.prefix, config.redis_cluster),
             lease: config.lease,
             redis: redis.clone(),
             hubs: hubs.clone(),
@@ -128,7 +122,7 @@ impl Cluster {
         tasks.spawn(mirror.run(changes, cluster.stop.clone()));
         tasks.spawn(subscriber::run(
             cluster.clone(),
-            client,
+            config.clone(),
             cluster.stop.clone(),
         ));
         tasks.spawn(lease::run(cluster.clone(), cluster.stop.clone()));
@@ -279,13 +273,10 @@ impl Cluster {
             operation,
             frames,
         };
-        let receivers: usize = self
-            .query(
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(envelope.encode().as_ref()),
-            )
-            .await?;
+        let publish = self
+            .redis
+            .publish_command(channel, envelope.encode().as_ref());
+        let receivers: usize = self.query(&publish).await?;
         ClusterMetrics::count(&self.metrics.published);
         Ok(receivers)
     }
@@ -363,21 +354,29 @@ impl Cluster {
                 cmd
             })
             .await?;
-        let mut pipe = redis::pipe();
+        let mut pipes = Vec::new();
         let mut ids = Vec::new();
         for (node, mut members) in found {
             members.retain(|id| after.is_none_or(|after| id.as_str() > after));
             if !members.is_empty() {
+                let mut pipe = redis::pipe();
                 pipe.cmd("HMGET")
                     .arg(self.keys.connections(&node.id, hub))
                     .arg(&members);
+                pipes.push(pipe);
                 ids.push(members);
             }
         }
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let users: Vec<Vec<Option<String>>> = self.query_pipe(&pipe).await?;
+        let users: Vec<Vec<Option<String>>> = self
+            .query_each(pipes)
+            .await?
+            .iter()
+            .map(redis::from_redis_value_ref)
+            .collect::<Result<_, _>>()
+            .map_err(redis::RedisError::from)?;
         let mut members: Vec<(String, Option<String>)> = ids
             .into_iter()
             .zip(users)
@@ -388,8 +387,9 @@ impl Cluster {
         Ok(members)
     }
 
-    /// Runs `command` for every other node whose lease is current, in one pipeline after
-    /// reading the node list, so a node whose lease ran out never answers.
+    /// Runs `command` for every other node whose lease is current, each beside a read of the
+    /// node's lease (in its slot) after reading the node list, so a node whose lease ran out
+    /// never answers.
     async fn ask_other_nodes<T: redis::FromRedisValue>(
         &self,
         command: impl Fn(&str) -> redis::Cmd,
@@ -401,12 +401,15 @@ impl Cluster {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.get(self.keys.node(id));
-            pipe.add_command(command(id));
-        }
-        let values: Vec<redis::Value> = self.query_pipe(&pipe).await?;
+        let pipes = ids
+            .iter()
+            .map(|id| {
+                let mut pipe = redis::pipe();
+                pipe.get(self.keys.node(id)).add_command(command(id));
+                pipe
+            })
+            .collect();
+        let values = self.query_each(pipes).await?;
         let mut answers = Vec::new();
         for pair in values.chunks(2) {
             let [lease, answer] = pair else { continue };
@@ -424,6 +427,18 @@ impl Cluster {
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, ClusterError> {
         ClusterMetrics::count(&self.metrics.round_trips);
         cmd.query_async(&mut self.redis.clone()).await.map_err(|e| {
+            ClusterMetrics::count(&self.metrics.redis_errors);
+            ClusterError::Redis(e)
+        })
+    }
+
+    /// Runs single-slot pipelines as one (see [`RedisConnection::query_each`]).
+    async fn query_each(
+        &self,
+        pipes: Vec<redis::Pipeline>,
+    ) -> Result<Vec<redis::Value>, ClusterError> {
+        ClusterMetrics::count(&self.metrics.round_trips);
+        self.redis.clone().query_each(pipes).await.map_err(|e| {
             ClusterMetrics::count(&self.metrics.redis_errors);
             ClusterError::Redis(e)
         })

@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Node, Redis};
+use super::{Backend, Node, Redis};
 use crate::common::{
     CHAT_AWAITS_RECONNECT, HANDSHAKE, TestServer, WAIT, WaitUntil, client_token, connect_url, http,
     next_chunk, poll, post,
@@ -69,7 +69,13 @@ fn assert_exactly_once(seen: &[Value], who: &str) {
 #[tokio::test]
 async fn a_websocket_negotiated_on_one_node_connects_on_the_other() {
     let redis = Redis::start().await;
-    let nodes = Node::pair(&redis).await;
+    websocket_negotiated_on_one_node_connects_on_the_other(&redis).await;
+}
+
+/// Two nodes on `redis`: WebSockets negotiated on one node connect on the other, both ways,
+/// and take a send by id and sequence-numbered broadcasts from both nodes exactly once.
+pub(super) async fn websocket_negotiated_on_one_node_connects_on_the_other(redis: &impl Backend) {
+    let nodes = Node::pair(redis).await;
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     // One client each way: negotiated on A and connected on B, and the reverse.
     let (id_ab, token_ab) = a.negotiate("chat", None).await;
@@ -109,7 +115,13 @@ async fn a_websocket_negotiated_on_one_node_connects_on_the_other() {
 #[tokio::test]
 async fn server_sent_events_on_one_node_take_posts_sent_to_the_other() {
     let redis = Redis::start().await;
-    let nodes = Node::pair(&redis).await;
+    server_sent_events_take_posts_sent_to_the_other_node(&redis).await;
+}
+
+/// Two nodes on `redis`: an event stream on B, negotiated on A, takes the posts and REST
+/// sends made on A, and a second stream through A is refused by the holder.
+pub(super) async fn server_sent_events_take_posts_sent_to_the_other_node(redis: &impl Backend) {
+    let nodes = Node::pair(redis).await;
     let (a, b) = (&nodes[0].server, &nodes[1].server);
     let (id, token) = a.negotiate("chat", None).await;
     let mut events = http()

@@ -4,21 +4,20 @@
 use std::time::{Duration, Instant};
 
 use super::sends::until_visible;
-use super::{Node, Redis, eventually};
+use super::{Backend, Node, Redis, eventually};
 
 const LEASE_SECS: u64 = 3;
 
-async fn cluster_with_member_on_b() -> (Redis, Node, Node, crate::common::WsClient) {
-    let redis = Redis::start().await;
+async fn cluster_with_member_on_b(redis: &impl Backend) -> (Node, Node, crate::common::WsClient) {
     let lease = LEASE_SECS.to_string();
     let flags = ["--cluster-lease-secs", lease.as_str()];
-    let a = Node::start(&redis, &flags).await;
-    let b = Node::start(&redis, &flags).await;
+    let a = Node::start(redis, &flags).await;
+    let b = Node::start(redis, &flags).await;
     let (client, id) = b.server.connect("chat", Some("bob")).await;
     until_visible(&a.server, &id).await;
     let path = format!("/api/hubs/chat/groups/g/connections/{id}");
     assert_eq!(a.server.rest("PUT", &path, None).await.status(), 200);
-    (redis, a, b, client)
+    (a, b, client)
 }
 
 async fn gone_from(a: &Node, within: Duration) -> bool {
@@ -35,7 +34,14 @@ async fn gone_from(a: &Node, within: Duration) -> bool {
 
 #[tokio::test]
 async fn a_killed_nodes_entries_are_cleaned_up_within_its_lease() {
-    let (_redis, a, b, _client) = cluster_with_member_on_b().await;
+    let redis = Redis::start().await;
+    a_killed_node_is_cleaned_up_within_its_lease(&redis).await;
+}
+
+/// Of two nodes on `redis`, the one holding a user's connection in a group is killed with
+/// SIGKILL: within its lease the other no longer sees the user, the group or the node.
+pub(super) async fn a_killed_node_is_cleaned_up_within_its_lease(redis: &impl Backend) {
+    let (a, b, _client) = cluster_with_member_on_b(redis).await;
     a.wait_until(|m| m.contains("signalr_cluster_nodes 2"))
         .await;
     let killed = Instant::now();
@@ -52,7 +58,8 @@ async fn a_killed_nodes_entries_are_cleaned_up_within_its_lease() {
 
 #[tokio::test]
 async fn a_node_stopped_gracefully_removes_its_entries_at_once() {
-    let (_redis, a, b, _client) = cluster_with_member_on_b().await;
+    let redis = Redis::start().await;
+    let (a, b, _client) = cluster_with_member_on_b(&redis).await;
     let stopping = Instant::now();
     b.terminate().await;
     // Its client took the Close at once, so the cluster's own tasks did not hold it up.

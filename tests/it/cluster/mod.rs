@@ -1,6 +1,7 @@
 //! Cluster tests: each starts its own `redis-server` on a free 127.0.0.1 port with persistence
-//! off, and two or more nodes, each a process of the real binary on its own port with
-//! `--redis`. Every wait is bounded; processes die with their handles.
+//! off (or a Redis Cluster of three such servers), and two or more nodes, each a process of
+//! the real binary on its own port with `--redis`. Every wait is bounded; processes die with
+//! their handles.
 
 mod app_servers_across;
 mod clients;
@@ -10,7 +11,9 @@ mod lifecycle;
 mod outage;
 mod paging;
 mod prefixes;
+mod redis_cluster;
 mod sends;
+mod sharded;
 mod state;
 
 use std::net::{SocketAddr, TcpListener};
@@ -21,6 +24,17 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::common::{TestServer, WAIT};
+pub(crate) use redis_cluster::RedisCluster;
+
+/// What nodes are started on: one Redis server or a Redis Cluster.
+pub(crate) trait Backend {
+    /// The flags that point a node at it.
+    fn node_flags(&self) -> Vec<String>;
+    /// Kills every server (an outage).
+    async fn outage(&mut self);
+    /// Starts the servers again where the nodes expect them, empty, and waits until they serve.
+    async fn recover(&mut self);
+}
 
 /// A private Redis for one test.
 pub(crate) struct Redis {
@@ -29,12 +43,41 @@ pub(crate) struct Redis {
 }
 
 /// A free loopback port (free when this returns; good enough for a test's own processes).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+impl Backend for Redis {
+    fn node_flags(&self) -> Vec<String> {
+        vec!["--redis".into(), self.url()]
+    }
+
+    async fn outage(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    async fn recover(&mut self) {
+        *self = Redis::start_on(self.port).await;
+    }
+}
+
+/// Waits (bounded) until something listens on the loopback `port`.
+pub(crate) async fn until_listening(port: u16) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis-server did not start on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl Redis {
@@ -54,28 +97,13 @@ impl Redis {
             .spawn()
             .expect("redis-server is installed (apt-get install -y redis-server)");
         let redis = Redis { port, child };
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_listening(port).await;
         redis
     }
 
     /// The URL nodes are given.
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    /// Kills the server (an outage).
-    pub(crate) async fn kill(mut self) {
-        self.child.kill().await.unwrap();
     }
 }
 
@@ -87,16 +115,16 @@ pub(crate) struct Node {
 
 impl Node {
     /// Two nodes on `redis` with the default options, started one after the other.
-    pub(crate) async fn pair(redis: &Redis) -> [Node; 2] {
+    pub(crate) async fn pair(redis: &impl Backend) -> [Node; 2] {
         [Node::start(redis, &[]).await, Node::start(redis, &[]).await]
     }
 
     /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
     /// holds its lease and its subscription is up.
-    pub(crate) async fn start(redis: &Redis, extra: &[&str]) -> Self {
+    pub(crate) async fn start(redis: &impl Backend, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signalr-emulator"))
-            .args(["start", "--port", "0", "--ip", "127.0.0.1", "--redis"])
-            .arg(redis.url())
+            .args(["start", "--port", "0", "--ip", "127.0.0.1"])
+            .args(redis.node_flags())
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -120,9 +148,15 @@ impl Node {
             server: TestServer::attach(SocketAddr::from(([127, 0, 0, 1], port))),
             child,
         };
-        node.wait_until(|m| m.contains("signalr_cluster_healthy 1"))
-            .await;
+        node.wait_healthy(true).await;
         node
+    }
+
+    /// Waits (bounded) until the node's cluster health gauge says `healthy`.
+    pub(crate) async fn wait_healthy(&self, healthy: bool) {
+        // A whole line: the gauge's HELP text starts with the same words.
+        let line = format!("signalr_cluster_healthy {}", u8::from(healthy));
+        self.wait_until(|m| m.lines().any(|l| l == line)).await;
     }
 
     /// The node's `/metrics` page.

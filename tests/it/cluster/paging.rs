@@ -6,15 +6,21 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::eventually;
 use super::sends::two_nodes;
+use super::{Node, eventually};
 
 #[tokio::test]
 async fn pages_merge_every_nodes_members_and_next_links_work_anywhere() {
     let (_redis, a, b) = two_nodes().await;
+    pages_merge_both_nodes_members(&a, &b).await;
+}
+
+/// Five members of one group over A and B: pages of two, followed alternately on A and B,
+/// list each member once with its user, in connection-id order.
+pub(super) async fn pages_merge_both_nodes_members(a: &Node, b: &Node) {
     let mut clients = Vec::new();
     let mut expected = BTreeSet::new();
-    for (i, node) in [&a, &b, &a, &b, &b].into_iter().enumerate() {
+    for (i, node) in [a, b, a, b, b].into_iter().enumerate() {
         let user = format!("user{i}");
         let (client, id) = node.server.connect("chat", Some(&user)).await;
         let path = format!("/api/hubs/chat/groups/g/connections/{id}");
@@ -38,7 +44,7 @@ async fn pages_merge_every_nodes_members_and_next_links_work_anywhere() {
 
     let mut seen = Vec::new();
     let mut path = first.to_owned();
-    let nodes = [&a, &b];
+    let nodes = [a, b];
     for turn in 0.. {
         assert!(turn < 5, "too many pages");
         let node = nodes[turn % 2];

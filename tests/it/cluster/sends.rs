@@ -46,6 +46,12 @@ pub(super) async fn only_message(client: &mut WsClient) -> Value {
 #[tokio::test]
 async fn rest_sends_on_one_node_reach_clients_on_the_other() {
     let (_redis, a, b) = two_nodes().await;
+    rest_sends_reach_clients_on_the_other_node(&a, &b).await;
+}
+
+/// Broadcast (with exclusions), user, connection and multi-user sends of every generation,
+/// made on either node, reach each client once.
+pub(super) async fn rest_sends_reach_clients_on_the_other_node(a: &Node, b: &Node) {
     let (mut on_a, id_a) = a.server.connect("chat", Some("alice")).await;
     let (mut on_b, id_b) = b.server.connect("chat", Some("bob")).await;
     until_visible(&a.server, &id_b).await;
@@ -103,6 +109,11 @@ async fn rest_sends_on_one_node_reach_clients_on_the_other() {
 #[tokio::test]
 async fn group_changes_on_one_node_apply_to_connections_on_the_other() {
     let (_redis, a, b) = two_nodes().await;
+    group_changes_apply_to_connections_on_the_other_node(&a, &b).await;
+}
+
+/// A connection held by B joins and leaves a group through A; group sends on A follow.
+pub(super) async fn group_changes_apply_to_connections_on_the_other_node(a: &Node, b: &Node) {
     let (mut on_a, id_a) = a.server.connect("chat", Some("alice")).await;
     let (mut on_b, id_b) = b.server.connect("chat", Some("bob")).await;
     until_visible(&a.server, &id_b).await;
