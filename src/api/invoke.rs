@@ -57,7 +57,7 @@ pub(super) async fn invoke(req: &HubRequest, payload: Payload) -> Result<InvokeR
                     invocation_id,
                     answer,
                 } => (invocation_id, answer),
-                Reply::Done(_) => return Err(not_found()),
+                _ => return Err(not_found()),
             }
         }
     };

@@ -88,7 +88,7 @@ impl Payload {
 
     /// The invocation with the frames it came with, and a JSON body's arguments framed
     /// verbatim.
-    fn encoded(self) -> Encoded {
+    pub(super) fn encoded(self) -> Encoded {
         let verbatim = self
             .json_body
             .and_then(|body| verbatim_json_frame(&body, &self.invocation.target))

@@ -11,6 +11,7 @@
 mod apply;
 mod envelope;
 mod error;
+mod every_node;
 pub mod forward;
 mod keys;
 mod lease;
@@ -213,24 +214,6 @@ impl Cluster {
             .map(drop)
     }
 
-    /// Publishes a user-group change to every node (this node applied it already).
-    pub async fn user_group(
-        &self,
-        hub: &str,
-        user: &str,
-        change: UserGroupChange,
-    ) -> Result<(), ClusterError> {
-        let operation = Operation::UserGroup {
-            hub: hub.to_owned(),
-            user: user.to_owned(),
-            change,
-        };
-        let channel = self.keys.all_channel();
-        self.publish(&channel, operation, Vec::new())
-            .await
-            .map(drop)
-    }
-
     /// Asks `node` to do `request` and waits at most `timeout` for its answer.
     pub async fn call(
         &self,
@@ -238,12 +221,23 @@ impl Cluster {
         request: Request,
         timeout: Duration,
     ) -> Result<Reply, ClusterError> {
+        self.call_with(node, request, Vec::new(), timeout).await
+    }
+
+    /// [`Cluster::call`] with the messages (`frames`) the request carries.
+    async fn call_with(
+        &self,
+        node: &NodeInfo,
+        request: Request,
+        frames: Vec<(Protocol, Bytes)>,
+        timeout: Duration,
+    ) -> Result<Reply, ClusterError> {
         let id = self.next_call.fetch_add(1, Ordering::Relaxed);
         let (sender, answer) = oneshot::channel();
         self.calls.insert(id, sender);
         let channel = self.keys.node(&node.id);
         let published = self
-            .publish(&channel, Operation::Call { id, request }, Vec::new())
+            .publish(&channel, Operation::Call { id, request }, frames)
             .await;
         let outcome = match published {
             Ok(0) => Err(ClusterError::NodeTimeout(node.id.clone())),

@@ -7,13 +7,13 @@ use signalr_emulator::Config;
 use crate::common::{MockUpstream, TestServer, WaitUntil, WsClient};
 
 /// An upstream that accepts every event with 204: items come later through REST.
-async fn accepting_upstream() -> String {
+pub(crate) async fn accepting_upstream() -> String {
     MockUpstream::accepting()
         .await
         .url("/{hub}/{category}/{event}")
 }
 
-async fn streaming_client(server: &TestServer, stream_id: &str) -> (WsClient, String) {
+pub(crate) async fn streaming_client(server: &TestServer, stream_id: &str) -> (WsClient, String) {
     let (mut client, id) = server.connect("chat", None).await;
     client
         .send_text(&format!(
@@ -23,7 +23,7 @@ async fn streaming_client(server: &TestServer, stream_id: &str) -> (WsClient, St
     (client, id)
 }
 
-async fn post(server: &TestServer, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn post(server: &TestServer, path: &str, body: Option<Value>) -> (u16, Value) {
     let response = server.rest("POST", path, body).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))

@@ -4,6 +4,7 @@
 
 mod app_servers_across;
 mod clients;
+mod execute;
 mod invoke;
 mod lifecycle;
 mod outage;
@@ -11,6 +12,7 @@ mod paging;
 mod prefixes;
 mod sends;
 mod state;
+mod streams;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;
