@@ -76,8 +76,8 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Connects to Redis, takes a lease, mirrors `hubs` (before any hub exists) and starts
-    /// the subscription, lease and mirror tasks on `tasks`; they end with `shutdown`, so the
+    /// Prepares the Redis connection (made, and remade, when it is first used), mirrors `hubs`
+    /// (before any hub exists) and starts the subscription, lease and mirror tasks on `tasks`; they end with `shutdown`, so the
     /// server's wait for its tasks is not held up (entries go with [`Cluster::leave`]).
     /// `advertise` is this node's URL when the configuration names none.
     pub async fn start(
@@ -91,8 +91,14 @@ impl Cluster {
         let manager_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_max_delay(Duration::from_secs(2));
-        let redis = ConnectionManager::new_with_config(client.clone(), manager_config).await?;
+            .set_max_delay(Duration::from_secs(2))
+            // One attempt per reconnect: while Redis is down every command fails at once (a
+            // 503) instead of waiting out a series of retries; the lease, subscriber and mirror
+            // tasks keep trying on their own schedules.
+            .set_number_of_retries(1);
+        // Connected lazily: a node starts (and serves locally) while Redis is down, reports
+        // itself unhealthy, and joins once its lease renewal first reaches Redis.
+        let redis = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
         let resync = Arc::new(Resync::default());
         let node = NodeInfo {
             id: uuid::Uuid::new_v4().to_string(),
@@ -131,7 +137,7 @@ impl Cluster {
             cluster.stop.clone(),
         ));
         tasks.spawn(lease::run(cluster.clone(), cluster.stop.clone()));
-        tracing::info!(node = %cluster.node.id, url = %cluster.node.url, "cluster: joined");
+        tracing::info!(node = %cluster.node.id, url = %cluster.node.url, "cluster: started; the node joins once Redis answers");
         Ok(cluster)
     }
 

@@ -44,6 +44,11 @@ impl Redis {
         Self::start_on(free_port()).await
     }
 
+    /// The URL of a Redis that would run on `port`.
+    pub(crate) fn url_on(port: u16) -> String {
+        format!("redis://127.0.0.1:{port}/0")
+    }
+
     /// Starts `redis-server` on `port` (to restart one where nodes expect it).
     pub(crate) async fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
@@ -71,7 +76,7 @@ impl Redis {
 
     /// The URL nodes are given.
     pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        Self::url_on(self.port)
     }
 
     /// Kills the server (an outage).
@@ -90,9 +95,17 @@ impl Node {
     /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
     /// holds its lease and its subscription is up.
     pub(crate) async fn start(redis: &Redis, extra: &[&str]) -> Self {
+        let node = Self::launch(&redis.url(), extra).await;
+        node.wait_until(healthy).await;
+        node
+    }
+
+    /// Starts a node on the Redis at `redis_url` and waits until it serves HTTP, whether or
+    /// not it reached Redis.
+    pub(crate) async fn launch(redis_url: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signalr-emulator"))
             .args(["start", "--port", "0", "--ip", "127.0.0.1", "--redis"])
-            .arg(redis.url())
+            .arg(redis_url)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -112,13 +125,10 @@ impl Node {
         .expect("the node started");
         // Keep reading stdout so the node never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let node = Node {
+        Node {
             server: TestServer::attach(SocketAddr::from(([127, 0, 0, 1], port))),
             child,
-        };
-        node.wait_until(|m| m.contains("signalr_cluster_healthy 1"))
-            .await;
-        node
+        }
     }
 
     /// The node's `/metrics` page.
@@ -158,6 +168,12 @@ impl Node {
             .expect("the node exits after SIGTERM")
             .unwrap();
     }
+}
+
+/// Whether a metrics page says the node is healthy (the sample line: the gauge's HELP text
+/// starts with "1 while" too).
+pub(crate) fn healthy(page: &str) -> bool {
+    page.lines().any(|line| line == "signalr_cluster_healthy 1")
 }
 
 /// Polls `check` every 50 ms until it returns true, for at most `within`; returns whether it

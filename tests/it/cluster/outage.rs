@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::sends::{invocation, only_message, until_visible};
-use super::{Node, Redis, eventually};
+use super::{Node, Redis, eventually, free_port, healthy};
+use crate::common::client_token;
 
 #[tokio::test]
 async fn local_delivery_survives_an_outage_and_the_cluster_recovers() {
@@ -36,10 +37,8 @@ async fn local_delivery_survives_an_outage_and_the_cluster_recovers() {
         .await;
 
     let _redis = Redis::start_on(port).await;
-    a.wait_until(|m| m.contains("signalr_cluster_healthy 1"))
-        .await;
-    b.wait_until(|m| m.contains("signalr_cluster_healthy 1"))
-        .await;
+    a.wait_until(healthy).await;
+    b.wait_until(healthy).await;
     // A's connection was written back into the empty Redis: B sees it again.
     let path = format!("/api/hubs/chat/connections/{id_a}");
     let back = eventually(Duration::from_secs(10), || async {
@@ -54,4 +53,58 @@ async fn local_delivery_survives_an_outage_and_the_cluster_recovers() {
         .await;
     assert_eq!(response.status(), 202);
     assert_eq!(only_message(&mut on_a).await, invocation("up", json!([2])));
+}
+
+#[tokio::test]
+async fn a_node_starts_without_redis_and_joins_when_it_comes_up() {
+    let port = free_port();
+    let a = Node::launch(&Redis::url_on(port), &[]).await;
+    let health = a.server.rest("GET", "/api/health", None).await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.headers()["x-signalr-cluster"], "redis-unavailable");
+    // Negotiate is local; starting the connection needs its claim in Redis, refused at once.
+    let (_, token) = a.server.negotiate("chat", Some("alice")).await;
+    let path = format!("/client/?hub=chat&id={token}");
+    let started = tokio::time::timeout(
+        Duration::from_secs(5),
+        a.server.rest_with_token(
+            "GET",
+            &path,
+            None,
+            Some(&client_token("chat", Some("alice"))),
+        ),
+    )
+    .await
+    .expect("refused without waiting for Redis");
+    assert_eq!(started.status(), 503);
+    let body = json!({"target": "alone", "arguments": [1]});
+    let response = a
+        .server
+        .rest("POST", "/api/hubs/chat/:send", Some(body))
+        .await;
+    assert_eq!(response.status(), 503);
+    let detail: Value = response.json().await.unwrap();
+    assert_eq!(detail["code"], "Error.Cluster.Unavailable", "{detail}");
+    assert!(
+        detail["message"].as_str().unwrap().contains("Redis"),
+        "{detail}"
+    );
+
+    let redis = Redis::start_on(port).await;
+    a.wait_until(healthy).await;
+    let health = a.server.rest("GET", "/api/health", None).await;
+    assert_eq!(health.headers()["x-signalr-cluster"], "healthy");
+    let (mut on_a, id_a) = a.server.connect("chat", Some("alice")).await;
+    let b = Node::start(&redis, &[]).await;
+    until_visible(&b.server, &id_a).await;
+    let body = json!({"target": "joined", "arguments": [2]});
+    let response = b
+        .server
+        .rest("POST", "/api/hubs/chat/:send", Some(body))
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        only_message(&mut on_a).await,
+        invocation("joined", json!([2]))
+    );
 }
