@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::{Node, Redis};
 use crate::common::{TestServer, WAIT, client_token};
 
-const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
+pub(super) const HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\x1e";
 const BROADCASTS: usize = 30;
 
 fn http() -> reqwest::Client {
@@ -24,7 +24,7 @@ fn connect_url(node: &TestServer, token: &str) -> String {
     node.url(&format!("/client/?hub=chat&id={token}"))
 }
 
-async fn post(node: &TestServer, token: &str, body: &str) -> reqwest::Response {
+pub(super) async fn post(node: &TestServer, token: &str, body: &str) -> reqwest::Response {
     http()
         .post(connect_url(node, token))
         .bearer_auth(client_token("chat", None))
@@ -34,7 +34,7 @@ async fn post(node: &TestServer, token: &str, body: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn poll(node: &TestServer, token: &str) -> reqwest::Response {
+pub(super) async fn poll(node: &TestServer, token: &str) -> reqwest::Response {
     tokio::time::timeout(
         WAIT,
         http()
@@ -57,7 +57,7 @@ async fn next_chunk(response: &mut reqwest::Response) -> String {
 }
 
 /// The invocations in a run of records, without pings.
-fn invocations(text: &str) -> Vec<Value> {
+pub(super) fn invocations(text: &str) -> Vec<Value> {
     text.split('\x1e')
         .filter(|m| !m.is_empty())
         .map(|m| serde_json::from_str::<Value>(m).unwrap())
@@ -65,7 +65,7 @@ fn invocations(text: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn broadcast(node: &TestServer, n: usize) {
+pub(super) async fn broadcast(node: &TestServer, n: usize) {
     let response = node
         .rest(
             "POST",

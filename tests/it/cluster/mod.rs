@@ -10,6 +10,7 @@ mod lifecycle;
 mod outage;
 mod paging;
 mod prefixes;
+mod restart;
 mod sends;
 mod state;
 mod streams;
