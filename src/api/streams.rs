@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::body::{Body, BodyFormat};
 use super::extract::HubRequest;
-use super::operations::connection_not_found;
+use super::operations::{connection_not_found, holding_node};
 use crate::cluster::{CALL_TIMEOUT, Reply, Request};
 use crate::error::ApiError;
 use crate::hub::StreamPush;
@@ -22,11 +22,7 @@ async fn push(req: &HubRequest, push: StreamPush) -> Result<(), ApiError> {
     let pushed = match req.hub.connection(id) {
         Some(connection) => connection.push_stream(stream_id, push),
         None => {
-            let cluster = req.cluster.as_ref().ok_or_else(not_found)?;
-            let node = cluster
-                .locate_connection(req.hub.name(), id)
-                .await?
-                .ok_or_else(not_found)?;
+            let (cluster, node) = holding_node(req, id, not_found).await?;
             let request = Request::PushStream {
                 hub: req.hub.name().to_string(),
                 connection: id.to_string(),

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::Cluster;
 use super::envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
 use crate::hub::filter::Filter;
-use crate::hub::{self, ExecuteCommand, Hub};
+use crate::hub::{self, ConnectionHandle, ExecuteCommand, Hub};
 use crate::protocol::{Close, PreFramed, Protocol};
 
 impl Cluster {
@@ -90,8 +90,7 @@ impl Cluster {
                 arguments,
                 timeout_ms,
             } => {
-                let Some(connection) = self.hubs.get(&hub).and_then(|h| h.connection(&connection))
-                else {
+                let Some(connection) = self.connection(&hub, &connection) else {
                     return Reply::Done(false);
                 };
                 let timeout = Duration::from_millis(timeout_ms);
@@ -108,11 +107,11 @@ impl Cluster {
                 stream,
                 push,
             } => {
-                let Some(connection) = self.hubs.get(&hub).and_then(|h| h.connection(&connection))
-                else {
-                    return Reply::Done(false);
-                };
-                return Reply::Pushed(connection.push_stream(&stream, push));
+                return self
+                    .connection(&hub, &connection)
+                    .map_or(Reply::Done(false), |c| {
+                        Reply::Pushed(c.push_stream(&stream, push))
+                    });
             }
             Request::Execute {
                 hub,
@@ -130,6 +129,11 @@ impl Cluster {
 }
 
 impl Cluster {
+    /// This node's connection `id` of `hub`, if it holds it.
+    fn connection(&self, hub: &str, id: &str) -> Option<ConnectionHandle> {
+        self.hubs.get(hub).and_then(|hub| hub.connection(id))
+    }
+
     /// Runs another node's `:execute` on this node's connections of `hub`; false when the
     /// filter does not parse here (a node of another version).
     fn execute_here(

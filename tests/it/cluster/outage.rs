@@ -9,6 +9,20 @@ use super::sends::{invocation, only_message, until_visible};
 use super::{Node, Redis, eventually, free_port, healthy};
 use crate::common::client_token;
 
+/// Broadcasts `target` on `node`, which answers 503 naming Redis.
+async fn broadcast_refused(node: &Node, target: &str) {
+    let body = json!({"target": target, "arguments": [1]});
+    let response = node
+        .server
+        .rest("POST", "/api/hubs/chat/:send", Some(body))
+        .await;
+    assert_eq!(response.status(), 503);
+    let detail: Value = response.json().await.unwrap();
+    assert_eq!(detail["code"], "Error.Cluster.Unavailable", "{detail}");
+    let message = detail["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Redis"), "{detail}");
+}
+
 #[tokio::test]
 async fn local_delivery_survives_an_outage_and_the_cluster_recovers() {
     let redis = Redis::start().await;
@@ -19,15 +33,7 @@ async fn local_delivery_survives_an_outage_and_the_cluster_recovers() {
     until_visible(&b.server, &id_a).await;
 
     redis.kill().await;
-    let body = json!({"target": "down", "arguments": [1]});
-    let response = a
-        .server
-        .rest("POST", "/api/hubs/chat/:send", Some(body))
-        .await;
-    assert_eq!(response.status(), 503);
-    let detail: Value = response.json().await.unwrap();
-    let message = detail["message"].as_str().unwrap_or_default();
-    assert!(message.contains("Redis"), "{detail}");
+    broadcast_refused(&a, "down").await;
     // The local client got it all the same; only the other nodes could not be told.
     assert_eq!(
         only_message(&mut on_a).await,
@@ -77,18 +83,7 @@ async fn a_node_starts_without_redis_and_joins_when_it_comes_up() {
     .await
     .expect("refused without waiting for Redis");
     assert_eq!(started.status(), 503);
-    let body = json!({"target": "alone", "arguments": [1]});
-    let response = a
-        .server
-        .rest("POST", "/api/hubs/chat/:send", Some(body))
-        .await;
-    assert_eq!(response.status(), 503);
-    let detail: Value = response.json().await.unwrap();
-    assert_eq!(detail["code"], "Error.Cluster.Unavailable", "{detail}");
-    assert!(
-        detail["message"].as_str().unwrap().contains("Redis"),
-        "{detail}"
-    );
+    broadcast_refused(&a, "alone").await;
 
     let redis = Redis::start_on(port).await;
     a.wait_until(healthy).await;

@@ -5,8 +5,7 @@ use serde_json::json;
 
 use super::sends::until_visible;
 use super::{Node, Redis};
-use crate::common::WaitUntil;
-use crate::streams::{accepting_upstream, post, streaming_client};
+use crate::streams::{accepting_upstream, post, send_once_open, streaming_client};
 
 #[tokio::test]
 async fn items_and_completion_reach_a_stream_held_by_another_node() {
@@ -18,14 +17,7 @@ async fn items_and_completion_reach_a_stream_held_by_another_node() {
     until_visible(&a.server, &id).await;
 
     let base = format!("/api/hubs/chat/connections/{id}/streams/7");
-    let wait = WaitUntil::new("the stream opens");
-    while post(&a.server, &format!("{base}/:send"), Some(json!({"n": 1})))
-        .await
-        .0
-        != 202
-    {
-        wait.retry().await;
-    }
+    send_once_open(&a.server, &base, json!({"n": 1})).await;
     assert_eq!(
         client.next_non_ping().await,
         json!({"type": 2, "invocationId": "7", "item": {"n": 1}})
