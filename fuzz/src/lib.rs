@@ -3,8 +3,8 @@
 
 use bytes::BytesMut;
 use serde_json::Value;
-use signalr_emulator::api::filter::{Filter, Subject};
 use signalr_emulator::auth::{Audience, AuthMode, Verifier, issue_token};
+use signalr_emulator::hub::filter::{Filter, Subject};
 use signalr_emulator::protocol::{self, Protocol, handshake, service};
 
 /// A hub protocol's framing and parser on arbitrary client bytes: no panic, and whatever

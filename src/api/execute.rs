@@ -12,72 +12,34 @@ use serde_json::Value;
 
 use super::body::{Body, BodyFormat};
 use super::extract::HubRequest;
-use super::filter::{Filter, Subject};
 use super::payload::{self, Payload, member};
 use crate::error::ApiError;
-use crate::hub::ConnectionHandle;
+use crate::hub::ExecuteCommand;
+use crate::hub::filter::Filter;
 use crate::hub::names::check_group;
-use crate::protocol::Close;
 use crate::text::sentence_end;
 
-/// One validated command.
-#[derive(Debug)]
-enum Command {
-    SendMessage(Payload),
-    JoinGroup(String),
-    LeaveGroup(String),
-    CloseConnection(Option<String>),
-}
+/// A validated command, its message not encoded yet.
+type Command = ExecuteCommand<Payload>;
 
-/// Validates the filter and the commands, selects the connections and applies the commands.
-/// Returns how many connections were selected.
-pub(super) fn execute(req: &HubRequest, body: Body) -> Result<usize, ApiError> {
-    let filter = match req.query.first("filter").filter(|f| !f.trim().is_empty()) {
-        Some(text) => {
-            Some(Filter::parse(text).map_err(|e| ApiError::bad_request("filter", e.to_string()))?)
-        }
-        None => None,
-    };
-    let commands = commands(&body)?;
-    let selected = select(req, filter.as_ref());
-    for command in commands {
-        match command {
-            Command::SendMessage(payload) => {
-                payload.deliver(&selected);
-            }
-            Command::JoinGroup(group) => req.hub.add_connections_to_group(&selected, &group),
-            Command::LeaveGroup(group) => req.hub.remove_connections_from_group(&selected, &group),
-            Command::CloseConnection(reason) => {
-                for connection in &selected {
-                    connection.close(Close {
-                        error: reason.clone(),
-                        allow_reconnect: true,
-                    });
-                }
-            }
-        }
-    }
-    Ok(selected.len())
-}
-
-/// The hub's connections the filter selects, evaluated outside the hub's lock.
-fn select(req: &HubRequest, filter: Option<&Filter>) -> Vec<ConnectionHandle> {
-    let snapshot = req.hub.connections_with_groups();
-    let Some(filter) = filter else {
-        return snapshot.into_iter().map(|c| c.connection).collect();
-    };
-    snapshot
+/// Validates the filter and the commands, then applies the commands to the connections the
+/// filter selects here and, in a cluster, on every other node (each selects among its own);
+/// returns once every node did. Returns how many connections were selected here.
+pub(super) async fn execute(req: &HubRequest, body: Body) -> Result<usize, ApiError> {
+    let text = req.query.first("filter").filter(|f| !f.trim().is_empty());
+    let filter = text
+        .map(Filter::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("filter", e.to_string()))?;
+    let commands: Vec<_> = commands(&body)?
         .into_iter()
-        .filter(|c| {
-            let groups: Vec<&str> = c.groups.iter().map(String::as_str).collect();
-            filter.matches(&Subject {
-                user_id: c.connection.user_id().map(|u| &**u),
-                connection_id: c.connection.id(),
-                groups: &groups,
-            })
-        })
-        .map(|c| c.connection)
-        .collect()
+        .map(|command| command.map_message(Payload::encoded))
+        .collect();
+    let selected = req.hub.execute(filter.as_ref(), &commands);
+    if let Some(cluster) = &req.cluster {
+        cluster.execute(req.hub.name(), text, &commands).await?;
+    }
+    Ok(selected)
 }
 
 /// Parses the body: a non-empty JSON array of commands.
@@ -136,16 +98,16 @@ fn command(index: usize, item: &Value) -> Result<Command, ApiError> {
         "sendmessage" => {
             let message = member(object, "message")
                 .ok_or_else(|| invalid("(SendMessage) needs a 'message'".to_owned()))?;
-            Ok(Command::SendMessage(Payload::new(payload::message(
+            Ok(ExecuteCommand::SendMessage(Payload::new(payload::message(
                 message,
                 &format!("command {at} message"),
             )?)))
         }
-        "joingroup" => Ok(Command::JoinGroup(group()?)),
-        "leavegroup" => Ok(Command::LeaveGroup(group()?)),
+        "joingroup" => Ok(ExecuteCommand::JoinGroup(group()?)),
+        "leavegroup" => Ok(ExecuteCommand::LeaveGroup(group()?)),
         "closeconnection" => match member(object, "reason") {
-            None => Ok(Command::CloseConnection(None)),
-            Some(Value::String(reason)) => Ok(Command::CloseConnection(
+            None => Ok(ExecuteCommand::CloseConnection(None)),
+            Some(Value::String(reason)) => Ok(ExecuteCommand::CloseConnection(
                 Some(reason.clone()).filter(|r| !r.is_empty()),
             )),
             Some(_) => Err(invalid(
@@ -181,11 +143,11 @@ mod tests {
             {"type": "CloseConnection"},
         ])))
         .unwrap();
-        assert!(matches!(&parsed[0], Command::SendMessage(p) if p.invocation.target == "m"));
-        assert!(matches!(&parsed[1], Command::JoinGroup(g) if g == "g"));
-        assert!(matches!(&parsed[2], Command::LeaveGroup(g) if g == "g"));
-        assert!(matches!(&parsed[3], Command::CloseConnection(Some(r)) if r == "bye"));
-        assert!(matches!(&parsed[4], Command::CloseConnection(None)));
+        assert!(matches!(&parsed[0], ExecuteCommand::SendMessage(p) if p.invocation.target == "m"));
+        assert!(matches!(&parsed[1], ExecuteCommand::JoinGroup(g) if g == "g"));
+        assert!(matches!(&parsed[2], ExecuteCommand::LeaveGroup(g) if g == "g"));
+        assert!(matches!(&parsed[3], ExecuteCommand::CloseConnection(Some(r)) if r == "bye"));
+        assert!(matches!(&parsed[4], ExecuteCommand::CloseConnection(None)));
     }
 
     #[test]

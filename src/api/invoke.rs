@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::extract::HubRequest;
-use super::operations::connection_not_found;
+use super::operations::{connection_not_found, holding_node};
 use super::payload::Payload;
 use crate::cluster::{Reply, Request};
 use crate::error::ApiError;
@@ -40,11 +40,7 @@ pub(super) async fn invoke(req: &HubRequest, payload: Payload) -> Result<InvokeR
     let (invocation_id, answer) = match req.hub.connection(id) {
         Some(connection) => connection.invoke_within(&target, arguments, timeout).await,
         None => {
-            let cluster = req.cluster.as_ref().ok_or_else(not_found)?;
-            let node = cluster
-                .locate_connection(req.hub.name(), id)
-                .await?
-                .ok_or_else(not_found)?;
+            let (cluster, node) = holding_node(req, id, not_found).await?;
             let request = Request::Invoke {
                 hub: req.hub.name().to_string(),
                 connection: id.to_string(),
@@ -57,7 +53,7 @@ pub(super) async fn invoke(req: &HubRequest, payload: Payload) -> Result<InvokeR
                     invocation_id,
                     answer,
                 } => (invocation_id, answer),
-                Reply::Done(_) => return Err(not_found()),
+                _ => return Err(not_found()),
             }
         }
     };

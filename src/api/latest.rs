@@ -117,14 +117,16 @@ pub(super) fn router() -> Router<AppState> {
 /// Sends the body (the item, as JSON) to the client's stream `streamId`; `completed=true` also
 /// ends the stream. 202; 404 `Error.Connection.NotExisted` or `Error.Stream.NotExisted`.
 async fn send_stream_item(req: HubRequest, body: Body) -> Status {
-    streams::send_item(&req, body).map(|()| StatusCode::ACCEPTED)
+    streams::send_item(&req, body)
+        .await
+        .map(|()| StatusCode::ACCEPTED)
 }
 
 /// # `POST /api/hubs/{hub}/connections/{connectionId}/streams/{streamId}/:complete[?reason=]`
 ///
 /// Ends the client's stream, with `reason` as its error when given. 202; 404 as for `:send`.
 async fn complete_stream(req: HubRequest) -> Status {
-    streams::complete(&req).map(|()| StatusCode::ACCEPTED)
+    streams::complete(&req).await.map(|()| StatusCode::ACCEPTED)
 }
 
 /// # `GET /api/auth/accessKey`, `GET /api/v1/auth/accessKey`
@@ -150,7 +152,9 @@ async fn close_hub(req: HubRequest) -> Status {
 /// Applies the body's commands to the connections the filter selects. 202; 400 for a filter or
 /// command that does not parse.
 async fn execute(req: HubRequest, body: Body) -> Status {
-    execute::execute(&req, body).map(|_| StatusCode::ACCEPTED)
+    execute::execute(&req, body)
+        .await
+        .map(|_| StatusCode::ACCEPTED)
 }
 
 /// # `POST /api/hubs/{hub}/:generateToken[?userId=][&minutesToExpire=60]`

@@ -9,7 +9,6 @@ mod body;
 mod execute;
 mod extract;
 mod fallback;
-pub mod filter;
 mod group_members;
 mod invoke;
 mod latest;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::extract::HubRequest;
 use super::payload::Payload;
-use crate::cluster::{CALL_TIMEOUT, Reply, Request, UserGroupChange};
+use crate::cluster::{CALL_TIMEOUT, Cluster, NodeInfo, Reply, Request, UserGroupChange};
 use crate::error::ApiError;
 use crate::hub::{Audience, ConnectionHandle, Preview, TraceEvent, TraceKind};
 use crate::protocol::Close;
@@ -333,6 +333,21 @@ pub(super) fn connection_not_found(req: &HubRequest, id: &str, code: &'static st
             req.hub.name()
         ),
     )
+}
+
+/// The cluster and the other node that holds connection `id`; `not_found` when there is no
+/// cluster or no node holds it.
+pub(super) async fn holding_node<'r>(
+    req: &'r HubRequest,
+    id: &str,
+    not_found: impl Fn() -> ApiError,
+) -> Result<(&'r Cluster, NodeInfo), ApiError> {
+    let cluster = req.cluster.as_deref().ok_or_else(&not_found)?;
+    let node = cluster
+        .locate_connection(req.hub.name(), id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((cluster, node))
 }
 
 /// Does a group change for connection `id`: here when this node holds it, else by asking the

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::binary_payload;
 use super::body::{Body, BodyFormat};
 use crate::error::ApiError;
-use crate::hub::{self, Audience, ConnectionHandle, Hub};
+use crate::hub::{Audience, Hub};
 use crate::protocol::{Encoded, HubMessage, Invocation, Protocol, json};
 
 /// A validated send payload.
@@ -62,15 +62,6 @@ impl Payload {
         }
     }
 
-    /// Sends the payload to every target, serializing it at most once per protocol; returns
-    /// how many connections accepted it.
-    pub(super) fn deliver(self, targets: &[ConnectionHandle]) -> usize {
-        if targets.is_empty() {
-            return 0;
-        }
-        hub::deliver(targets, &self.encoded())
-    }
-
     /// Sends the payload to this node's connections that `to` names but the excluded ones
     /// (see [`Hub::deliver_to`]); with `for_other_nodes`, also returns its frame in every
     /// protocol, so the message is encoded once per protocol for the whole cluster.
@@ -96,7 +87,7 @@ impl Payload {
 
     /// The invocation with the frames it came with, and a JSON body's arguments framed
     /// verbatim.
-    fn encoded(self) -> Encoded {
+    pub(super) fn encoded(self) -> Encoded {
         let verbatim = self
             .json_body
             .and_then(|body| verbatim_json_frame(&body, &self.invocation.target))

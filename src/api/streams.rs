@@ -8,38 +8,48 @@ use serde_json::Value;
 
 use super::body::{Body, BodyFormat};
 use super::extract::HubRequest;
-use super::operations::connection_not_found;
+use super::operations::{connection_not_found, holding_node};
+use crate::cluster::{CALL_TIMEOUT, Reply, Request};
 use crate::error::ApiError;
-use crate::hub::ConnectionHandle;
-use crate::protocol::{Completion, CompletionResult, Encoded, HubMessage};
+use crate::hub::StreamPush;
 use crate::text::sentence_end;
 
-/// The connection and the open stream a request names.
-fn open_stream(req: &HubRequest) -> Result<(ConnectionHandle, String), ApiError> {
+/// Pushes to the stream the request names: here when this node holds the connection, else on
+/// the node that does (in a cluster), so the 202/404 is the holder's.
+async fn push(req: &HubRequest, push: StreamPush) -> Result<(), ApiError> {
     let (id, stream_id) = (req.connection_id()?, req.stream_id()?);
-    let connection = req
-        .hub
-        .connection(id)
-        .ok_or_else(|| connection_not_found(req, id, "Error.Connection.NotExisted"))?;
-    if !connection.has_stream(stream_id) {
-        return Err(ApiError::not_found(
-            "Error.Stream.NotExisted",
-            format!(
-                "Connection '{id}' has no open stream '{stream_id}': the client never asked for it, cancelled it, or it already completed."
-            ),
-        )
-        .with_target("streamId"));
+    let not_found = || connection_not_found(req, id, "Error.Connection.NotExisted");
+    let pushed = match req.hub.connection(id) {
+        Some(connection) => connection.push_stream(stream_id, push),
+        None => {
+            let (cluster, node) = holding_node(req, id, not_found).await?;
+            let request = Request::PushStream {
+                hub: req.hub.name().to_string(),
+                connection: id.to_string(),
+                stream: stream_id.to_string(),
+                push,
+            };
+            match cluster.call(&node, request, CALL_TIMEOUT).await? {
+                Reply::Pushed(pushed) => pushed,
+                _ => return Err(not_found()),
+            }
+        }
+    };
+    if pushed {
+        return Ok(());
     }
-    Ok((connection, stream_id.to_string()))
-}
-
-fn send(connection: &ConnectionHandle, message: HubMessage) {
-    connection.deliver(Encoded::new(message).frame(connection.protocol()));
+    Err(ApiError::not_found(
+        "Error.Stream.NotExisted",
+        format!(
+            "Connection '{id}' has no open stream '{stream_id}': the client never asked for it, cancelled it, or it already completed."
+        ),
+    )
+    .with_target("streamId"))
 }
 
 /// Sends the body (a JSON value; empty means null) as the stream's next item, then completes the
 /// stream when `completed=true`.
-pub(super) fn send_item(req: &HubRequest, body: Body) -> Result<(), ApiError> {
+pub(super) async fn send_item(req: &HubRequest, body: Body) -> Result<(), ApiError> {
     if body.format != BodyFormat::Json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -68,40 +78,23 @@ pub(super) fn send_item(req: &HubRequest, body: Body) -> Result<(), ApiError> {
             ));
         }
     };
-    let (connection, stream_id) = open_stream(req)?;
-    send(
-        &connection,
-        HubMessage::StreamItem {
-            invocation_id: stream_id.clone(),
+    push(
+        req,
+        StreamPush::Item {
             item,
-            headers: Default::default(),
+            last: completed,
         },
-    );
-    if completed {
-        finish(&connection, stream_id, None);
-    }
-    Ok(())
+    )
+    .await
 }
 
 /// Completes the stream; a `reason` makes it an error completion.
-pub(super) fn complete(req: &HubRequest) -> Result<(), ApiError> {
-    let (connection, stream_id) = open_stream(req)?;
-    finish(&connection, stream_id, req.reason());
-    Ok(())
-}
-
-fn finish(connection: &ConnectionHandle, stream_id: String, error: Option<String>) {
-    connection.close_stream(&stream_id);
-    let result = match error {
-        Some(error) => CompletionResult::Error(error),
-        None => CompletionResult::Void,
-    };
-    send(
-        connection,
-        HubMessage::Completion(Completion {
-            invocation_id: stream_id,
-            result,
-            headers: Default::default(),
-        }),
-    );
+pub(super) async fn complete(req: &HubRequest) -> Result<(), ApiError> {
+    push(
+        req,
+        StreamPush::End {
+            error: req.reason(),
+        },
+    )
+    .await
 }

@@ -14,7 +14,8 @@ use axum::response::Response;
 use tokio::time::Instant;
 
 use super::connections::ClientConnection;
-use super::portable_token::{self, PortableToken};
+use super::portable_token::{self, PortableToken, Refused};
+use super::request::user_mismatch;
 use super::state::ClientState;
 use super::ws_upgrade::SocketUpgrade;
 use crate::auth::{AuthMode, Claims, unix_now};
@@ -30,8 +31,8 @@ pub(super) enum Placed {
     Here(Arc<ClientConnection>),
     /// Forward the request to the holder at this base URL.
     Elsewhere(String),
-    /// No such connection (a local token of another node, a forgery, another user's, or one
-    /// too old to start and held by nobody).
+    /// No such connection (a local token of another node, a forgery, or one too old to start
+    /// and held by nobody).
     Unknown,
 }
 
@@ -57,12 +58,15 @@ pub(super) async fn place<D: Directory>(
     claims: &Claims,
     forwarded: bool,
 ) -> Result<Placed, ApiError> {
-    let Some(portable) = PortableToken::verify(
+    // Another user's genuine token is refused as the holder would refuse it.
+    let portable = match PortableToken::verify(
         token,
         &state.config.access_keys,
         binding(state, hub, claims),
-    ) else {
-        return Ok(Placed::Unknown);
+    ) {
+        Ok(portable) => portable,
+        Err(Refused::OtherUser) => return Err(user_mismatch(claims)),
+        Err(Refused::NotOurs) => return Ok(Placed::Unknown),
     };
     let connection_id = portable.public_id(token);
     // A token may start a connection only as long as a negotiated one waits for its transport
@@ -333,14 +337,14 @@ mod tests {
             claims: Vec::new(),
         };
         let fresh = token(&state, unix_now());
-        for (token, claims) in [
-            (stale.as_str(), alice()),
-            ("conn1", alice()),
-            (fresh.as_str(), bob),
-        ] {
-            let placed = place(&a, &state, token, "chat", &claims, false).await;
+        for token in [stale.as_str(), "conn1"] {
+            let placed = place(&a, &state, token, "chat", &alice(), false).await;
             assert!(matches!(placed, Ok(Placed::Unknown)), "{placed:?}");
         }
+        // Another user's genuine token is refused as the holder refuses it: 403, not 404.
+        let placed = place(&a, &state, &fresh, "chat", &bob, false).await;
+        let refused = placed.expect_err("another user's token is refused");
+        assert_eq!(refused.status(), axum::http::StatusCode::FORBIDDEN);
         assert!(shared.0.lock().unwrap().is_empty());
     }
 }

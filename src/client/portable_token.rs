@@ -1,6 +1,9 @@
-//! Connection tokens any node of a cluster accepts: `<connectionId>.<issued>.<flags>.<mac>`,
-//! an HMAC-SHA256 (keyed with the access key) over the hub, the negotiating user, the connection
-//! id, when it was issued and whether stateful reconnect was granted. Negotiate on one node
+//! Connection tokens any node of a cluster accepts:
+//! `<connectionId>.<issued>.<flags>.<mac>.<genuine>`, where `mac` is an HMAC-SHA256 (keyed with
+//! the access key) over the hub, the negotiating user, the connection id, when it was issued and
+//! whether stateful reconnect was granted, and `genuine` one over the hub and everything before
+//! it, without the user: a node tells another user's genuine token (403, as the node holding the
+//! connection answers) from a forgery or an edit (404) without asking any other node. Negotiate on one node
 //! mints it; the node a transport request lands on verifies it without asking the negotiating
 //! node, so no sticky sessions are needed. Nothing is stored for an unused token.
 
@@ -12,6 +15,8 @@ use sha2::Sha256;
 /// Domain separation: a connection token's MAC is never valid as anything else signed with the
 /// access key (dashboard sessions, upstream signatures).
 const PURPOSE: &[u8] = b"signalr-emulator connection token\n";
+/// The same for the tag that proves a token genuine whoever it is for.
+const GENUINE_PURPOSE: &[u8] = b"signalr-emulator genuine connection token\n";
 /// The MAC's length in the token; 128 bits are plenty against forgery and keep URLs short.
 const MAC_LEN: usize = 16;
 
@@ -36,10 +41,19 @@ pub(super) struct Binding<'a> {
     pub(super) user: Option<Option<&'a str>>,
 }
 
-fn mac(key: &str, binding: Binding<'_>, body: &str) -> Hmac<Sha256> {
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refused {
+    /// Not a token of this service for this hub (a local token, a forgery, another key's).
+    NotOurs,
+    /// A genuine token of this hub, negotiated by another user.
+    OtherUser,
+}
+
+fn mac(key: &str, purpose: &[u8], binding: Binding<'_>, body: &str) -> Hmac<Sha256> {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(PURPOSE);
+    mac.update(purpose);
     mac.update(binding.hub.as_bytes());
     mac.update(b"\n");
     match binding.user {
@@ -65,15 +79,54 @@ impl PortableToken {
             (true, true) => "s0",
         };
         let body = format!("{}.{}.{flags}", self.connection_id, self.issued);
-        let tag = mac(key, binding, &body).finalize().into_bytes();
-        format!("{body}.{}", URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN]))
+        let tag = mac(key, PURPOSE, binding, &body).finalize().into_bytes();
+        let signed = format!("{body}.{}", URL_SAFE_NO_PAD.encode(&tag[..MAC_LEN]));
+        let genuine = mac(key, GENUINE_PURPOSE, anyone(binding), &signed).finalize();
+        format!(
+            "{signed}.{}",
+            URL_SAFE_NO_PAD.encode(&genuine.into_bytes()[..MAC_LEN])
+        )
     }
 
-    /// The token's content when one of `keys` signed it for `binding`; `None` for anything
-    /// else (a local token, another hub's or user's, a forgery).
-    pub(super) fn verify(text: &str, keys: &[String], binding: Binding<'_>) -> Option<Self> {
-        let (body, tag) = text.rsplit_once('.')?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    /// The token's content when one of `keys` signed it for `binding`; else whether it is a
+    /// genuine token of the hub for another user, or not one of ours at all.
+    pub(super) fn verify(
+        text: &str,
+        keys: &[String],
+        binding: Binding<'_>,
+    ) -> Result<Self, Refused> {
+        let token = Self::read(text).ok_or(Refused::NotOurs)?;
+        let tagged = |purpose: &[u8], binding: Binding<'_>, signed: &str, tag: &[u8]| {
+            keys.iter().any(|key| {
+                mac(key, purpose, binding, signed)
+                    .verify_truncated_left(tag)
+                    .is_ok()
+            })
+        };
+        // Both tags must hold, so no token has two texts (the connection table is keyed by it).
+        let genuine = tagged(
+            GENUINE_PURPOSE,
+            anyone(binding),
+            token.signed,
+            &token.genuine,
+        );
+        if !genuine {
+            Err(Refused::NotOurs)
+        } else if tagged(PURPOSE, binding, token.body, &token.tag) {
+            Ok(token.content)
+        } else {
+            Err(Refused::OtherUser)
+        }
+    }
+
+    /// The content of a well-formed token and its signed part and tags, not verified yet.
+    fn read(text: &str) -> Option<Unverified<'_>> {
+        let (signed, genuine) = text.rsplit_once('.')?;
+        let (body, tag) = signed.rsplit_once('.')?;
+        let (tag, genuine) = (
+            URL_SAFE_NO_PAD.decode(tag).ok()?,
+            URL_SAFE_NO_PAD.decode(genuine).ok()?,
+        );
         let mut parts = body.split('.');
         let (Some(connection_id), Some(issued), Some(flags), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -88,17 +141,21 @@ impl PortableToken {
             _ => return None,
         };
         let issued = issued.parse().ok()?;
-        if connection_id.is_empty() || tag.len() != MAC_LEN {
+        if connection_id.is_empty() || tag.len() != MAC_LEN || genuine.len() != MAC_LEN {
             return None;
         }
-        keys.iter()
-            .any(|key| mac(key, binding, body).verify_truncated_left(&tag).is_ok())
-            .then(|| PortableToken {
+        Some(Unverified {
+            content: PortableToken {
                 connection_id: connection_id.to_owned(),
                 stateful,
                 legacy,
                 issued,
-            })
+            },
+            body,
+            tag,
+            signed,
+            genuine,
+        })
     }
 
     /// The connection's public id: the id inside, or for version 0 the whole `token`.
@@ -108,6 +165,25 @@ impl PortableToken {
         } else {
             &self.connection_id
         }
+    }
+}
+
+/// A well-formed token before its tags are checked.
+struct Unverified<'a> {
+    content: PortableToken,
+    /// What the user-bound tag signs, and that tag.
+    body: &'a str,
+    tag: Vec<u8>,
+    /// What the genuine tag signs (the body and the user-bound tag), and that tag.
+    signed: &'a str,
+    genuine: Vec<u8>,
+}
+
+/// The binding of the genuine tag: the hub, whoever the user.
+fn anyone(binding: Binding<'_>) -> Binding<'_> {
+    Binding {
+        user: None,
+        ..binding
     }
 }
 
@@ -140,35 +216,74 @@ mod tests {
         let keys = ["other".to_owned(), KEY.to_owned()];
         assert_eq!(
             PortableToken::verify(&text, &keys, alice("chat")),
-            Some(token())
+            Ok(token())
         );
     }
 
     #[test]
-    fn another_hub_user_key_or_an_edit_is_refused() {
+    fn another_hub_user_key_or_an_edit_is_refused_and_only_another_user_is_told_apart() {
         let text = token().sign(KEY, alice("chat"));
         let keys = [KEY.to_owned()];
-        assert_eq!(PortableToken::verify(&text, &keys, alice("news")), None);
+        assert_eq!(
+            PortableToken::verify(&text, &keys, alice("news")),
+            Err(Refused::NotOurs)
+        );
         let bob = Binding {
             hub: "chat",
             user: Some(Some("bob")),
         };
-        assert_eq!(PortableToken::verify(&text, &keys, bob), None);
+        assert_eq!(
+            PortableToken::verify(&text, &keys, bob),
+            Err(Refused::OtherUser)
+        );
         let anonymous = Binding {
             hub: "chat",
             user: Some(None),
         };
-        assert_eq!(PortableToken::verify(&text, &keys, anonymous), None);
+        assert_eq!(
+            PortableToken::verify(&text, &keys, anonymous),
+            Err(Refused::OtherUser)
+        );
         assert_eq!(
             PortableToken::verify(&text, &["other".to_owned()], alice("chat")),
-            None
+            Err(Refused::NotOurs)
+        );
+        // An edited user-bound tag is a forgery, not another user's token.
+        let (signed, genuine) = text.rsplit_once('.').unwrap();
+        let (body, tag) = signed.rsplit_once('.').unwrap();
+        let flipped = if tag.starts_with('A') { "B" } else { "A" };
+        let edited = format!("{body}.{flipped}{}.{genuine}", &tag[1..]);
+        assert_eq!(
+            PortableToken::verify(&edited, &keys, bob),
+            Err(Refused::NotOurs)
+        );
+        // And so is an edited genuine tag, even for the right user.
+        let flipped = if genuine.starts_with('A') { "B" } else { "A" };
+        let edited = format!("{signed}.{flipped}{}", &genuine[1..]);
+        assert_eq!(
+            PortableToken::verify(&edited, &keys, alice("chat")),
+            Err(Refused::NotOurs)
         );
         for edit in [".n.", ".s0.", ".n0."] {
             let edited = text.replace(".s.", edit);
-            assert_eq!(PortableToken::verify(&edited, &keys, alice("chat")), None);
+            assert_eq!(
+                PortableToken::verify(&edited, &keys, alice("chat")),
+                Err(Refused::NotOurs)
+            );
         }
-        for junk in ["", "abc", "a.b.c.d", "a.1.s.!!", "a.1.x.AAAA", ".1.s.AAAA"] {
-            assert_eq!(PortableToken::verify(junk, &keys, alice("chat")), None);
+        for junk in [
+            "",
+            "abc",
+            "a.b.c.d",
+            "a.1.s.!!",
+            "a.1.x.AAAA",
+            ".1.s.AAAA",
+            "a.1.s.AAAA.AAAA",
+        ] {
+            assert_eq!(
+                PortableToken::verify(junk, &keys, alice("chat")),
+                Err(Refused::NotOurs)
+            );
         }
     }
 
@@ -192,10 +307,10 @@ mod tests {
             user: None,
         };
         let text = token().sign(KEY, any);
-        assert!(PortableToken::verify(&text, &[KEY.to_owned()], any).is_some());
+        assert!(PortableToken::verify(&text, &[KEY.to_owned()], any).is_ok());
         assert_eq!(
             PortableToken::verify(&text, &[KEY.to_owned()], alice("chat")),
-            None
+            Err(Refused::OtherUser)
         );
     }
 }

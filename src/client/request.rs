@@ -44,18 +44,24 @@ pub(super) fn same_user(
     if state.verifier.mode() == AuthMode::Off || claims.user_id == client.claims.user_id {
         return Ok(());
     }
+    Err(user_mismatch(claims))
+}
+
+/// The 403 for a request whose token (`claims`) names another user than the one who opened
+/// the connection.
+pub(super) fn user_mismatch(claims: &Claims) -> ApiError {
     let named = |user: &Option<String>| match user {
         Some(user) => format!("user '{user}'"),
         None => "no user (anonymous)".to_owned(),
     };
-    Err(ApiError::new(
+    ApiError::new(
         StatusCode::FORBIDDEN,
         "Error.Auth.UserMismatch",
         format!(
             "The token is for {}, but this connection was opened by another user: requests to a connection need a token of the user who opened it.",
             named(&claims.user_id)
         ),
-    ))
+    )
 }
 
 /// A plain-text response, as ASP.NET Core's connection dispatcher answers transport errors.

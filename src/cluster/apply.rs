@@ -1,14 +1,17 @@
 //! Applying what another node published to this node's own connections: deliveries, closes,
-//! user-group changes, and the requests addressed to this node (answered on the caller's
-//! channel).
+//! and the requests addressed to this node (group and user-group changes, `:invoke`, stream
+//! pushes, `:execute`), answered on the caller's channel.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::Cluster;
 use super::envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
-use crate::hub::Hub;
-use crate::protocol::{Close, PreFramed};
+use crate::hub::filter::Filter;
+use crate::hub::{ConnectionHandle, ExecuteCommand, Hub};
+use crate::protocol::{Close, PreFramed, Protocol};
 
 impl Cluster {
     /// Applies one envelope from another node.
@@ -39,14 +42,10 @@ impl Cluster {
                     });
                 }
             }
-            Operation::UserGroup { hub, user, change } => {
-                // Kept even where the user has no connection yet: it applies to later ones.
-                apply_user_group(&self.hubs.get_or_create(&hub), &user, change);
-            }
             Operation::Call { id, request } => {
                 let cluster = self.clone();
                 tokio::spawn(async move {
-                    let reply = cluster.answer(request).await;
+                    let reply = cluster.answer(request, envelope.frames).await;
                     if let Err(err) = cluster.reply(&envelope.origin, id, reply).await {
                         tracing::warn!(%err, "cluster: cannot answer a call");
                     }
@@ -60,8 +59,9 @@ impl Cluster {
         }
     }
 
-    /// Does what another node asked of a connection here.
-    async fn answer(&self, request: Request) -> Reply {
+    /// Does what another node asked of a connection or a hub here; `frames` are the messages
+    /// the request carries.
+    async fn answer(&self, request: Request, frames: Vec<(Protocol, Bytes)>) -> Reply {
         let done = match request {
             Request::AddToGroup {
                 hub,
@@ -90,8 +90,7 @@ impl Cluster {
                 arguments,
                 timeout_ms,
             } => {
-                let Some(connection) = self.hubs.get(&hub).and_then(|h| h.connection(&connection))
-                else {
+                let Some(connection) = self.connection(&hub, &connection) else {
                     return Reply::Done(false);
                 };
                 let timeout = Duration::from_millis(timeout_ms);
@@ -102,8 +101,69 @@ impl Cluster {
                     answer,
                 };
             }
+            Request::PushStream {
+                hub,
+                connection,
+                stream,
+                push,
+            } => {
+                return self
+                    .connection(&hub, &connection)
+                    .map_or(Reply::Done(false), |c| {
+                        Reply::Pushed(c.push_stream(&stream, push))
+                    });
+            }
+            Request::Execute {
+                hub,
+                filter,
+                commands,
+            } => self.execute_here(&hub, filter.as_deref(), commands, frames),
+            Request::UserGroup { hub, user, change } => {
+                // Kept even where the user has no connection yet: it applies to later ones.
+                apply_user_group(&self.hubs.get_or_create(&hub), &user, change);
+                true
+            }
         };
         Reply::Done(done)
+    }
+}
+
+impl Cluster {
+    /// This node's connection `id` of `hub`, if it holds it.
+    fn connection(&self, hub: &str, id: &str) -> Option<ConnectionHandle> {
+        self.hubs.get(hub).and_then(|hub| hub.connection(id))
+    }
+
+    /// Runs another node's `:execute` on this node's connections of `hub`; false when the
+    /// filter does not parse here (a node of another version).
+    fn execute_here(
+        &self,
+        hub: &str,
+        filter: Option<&str>,
+        commands: Vec<ExecuteCommand<usize>>,
+        frames: Vec<(Protocol, Bytes)>,
+    ) -> bool {
+        let filter = match filter.map(Filter::parse).transpose() {
+            Ok(filter) => filter,
+            Err(err) => {
+                tracing::warn!(%err, "cluster: another node's :execute filter does not parse here");
+                return false;
+            }
+        };
+        let Some(hub) = self.hubs.get(hub) else {
+            return true;
+        };
+        let mut frames = frames.iter();
+        let commands: Vec<_> = commands
+            .into_iter()
+            .map(|command| {
+                command.map_message(|count| {
+                    PreFramed::from_entries(frames.by_ref().take(count).map(|(p, f)| (p.name(), f)))
+                })
+            })
+            .collect();
+        hub.execute(filter.as_ref(), &commands);
+        true
     }
 }
 

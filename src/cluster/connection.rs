@@ -46,7 +46,8 @@ pub(super) fn seeds(config: &ClusterConfig) -> Vec<&str> {
 }
 
 impl RedisConnection {
-    /// Connects as the configuration says; fails when Redis cannot be reached now.
+    /// Connects as the configuration says: a single Redis lazily (a node may start while it is
+    /// down), a Redis Cluster at once (it fails when no seed can be reached now).
     pub(super) async fn open(config: &ClusterConfig) -> RedisResult<Self> {
         if config.redis_cluster {
             let client = ClusterClientBuilder::new(seeds(config))
@@ -62,9 +63,15 @@ impl RedisConnection {
         let manager_config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_max_delay(Duration::from_secs(2));
+            .set_max_delay(Duration::from_secs(2))
+            // One attempt per reconnect: while Redis is down every command fails at once (a
+            // 503) instead of waiting out a series of retries; the lease, subscriber and mirror
+            // tasks keep trying on their own schedules.
+            .set_number_of_retries(1);
+        // Connected lazily: a node starts (and serves locally) while Redis is down, reports
+        // itself unhealthy, and joins once its lease renewal first reaches Redis.
         Ok(RedisConnection::Single(
-            ConnectionManager::new_with_config(client, manager_config).await?,
+            ConnectionManager::new_lazy_with_config(client, manager_config)?,
         ))
     }
 

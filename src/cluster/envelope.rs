@@ -6,7 +6,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
-use crate::hub::{Audience, InvokeAnswer};
+use crate::hub::{Audience, ExecuteCommand, InvokeAnswer, StreamPush};
 use crate::protocol::Protocol;
 
 /// A change to a user's group memberships, which every node keeps so that it applies to the
@@ -71,13 +71,47 @@ pub enum Request {
         /// How long the holder waits for the client.
         timeout_ms: u64,
     },
+    /// Push to a stream the connection opened (REST stream `:send` / `:complete`).
+    PushStream {
+        /// The internal hub name.
+        hub: String,
+        /// The connection id.
+        connection: String,
+        /// The stream's id.
+        stream: String,
+        /// What to push.
+        push: StreamPush,
+    },
+    /// Run `:execute` on this node's connections of the hub; each `SendMessage` names how many
+    /// of the envelope's frames, in order, are its message.
+    Execute {
+        /// The internal hub name.
+        hub: String,
+        /// The OData filter's text, checked by the node that took the request.
+        filter: Option<String>,
+        /// The commands, in order.
+        commands: Vec<ExecuteCommand<usize>>,
+    },
+    /// Change a user's group memberships (kept even where the user has no connection yet, so
+    /// it applies to later ones).
+    UserGroup {
+        /// The internal hub name.
+        hub: String,
+        /// The user.
+        user: String,
+        /// The change.
+        change: UserGroupChange,
+    },
 }
 
 /// The answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
-    /// Done; `false` when the node no longer holds the connection.
+    /// Done; `false` when the node no longer holds the connection (or, for `Execute`, could
+    /// not read the filter).
     Done(bool),
+    /// Whether the stream was open (the node holds the connection).
+    Pushed(bool),
     /// How the invocation the holder made ended.
     Invoked {
         /// The id the holder gave the invocation.
@@ -109,15 +143,6 @@ pub enum Operation {
         excluded: Vec<String>,
         /// The Close message's error.
         reason: Option<String>,
-    },
-    /// Change a user's group memberships.
-    UserGroup {
-        /// The internal hub name.
-        hub: String,
-        /// The user.
-        user: String,
-        /// The change.
-        change: UserGroupChange,
     },
     /// A request to the node this was published to; the answer goes to `origin`'s channel.
     Call {

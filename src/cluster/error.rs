@@ -14,6 +14,9 @@ pub enum ClusterError {
     /// The node holding the connection did not answer in time.
     #[error("node {0} did not answer in time")]
     NodeTimeout(String),
+    /// The node could not apply the operation (a node of another version).
+    #[error("node {0} could not apply it")]
+    NodeRefused(String),
 }
 
 impl From<ClusterError> for ApiError {

@@ -1,5 +1,6 @@
 //! Mirrors this node's local membership (its connections, their users and groups) into Redis,
-//! where other nodes answer existence checks and locate connections with it. Hubs report each
+//! where other nodes answer existence checks and locate connections with it; a resync also
+//! rewrites the node's connection claims and app-server announcements. Hubs report each
 //! change to a bounded queue; one task writes them in pipelined batches. When the queue
 //! overflows or Redis fails, the node's entries are rewritten from the local registry instead
 //! (a resync), so nothing a local hub knows is lost for long.
@@ -171,7 +172,8 @@ impl Mirror {
         }
     }
 
-    /// Replaces this node's entries with what the local hubs hold now, in one transaction.
+    /// Replaces this node's entries with what the local hubs hold now, in one transaction:
+    /// membership, the claims of its client connections and its app-server announcements.
     async fn rewrite(&mut self) -> redis::RedisResult<()> {
         let owned_key = self.keys.owned(&self.node);
         ClusterMetrics::count(&self.metrics.round_trips);
@@ -185,9 +187,20 @@ impl Mirror {
             pipe.del(key).ignore();
         }
         pipe.del(&owned_key).ignore();
+        let held = self.keys.held(&self.node);
         for hub in self.hubs.all() {
+            let key = self.keys.app_servers(&self.node, hub.name());
+            if hub.has_app_server() {
+                pipe.set(&key, 1).ignore().sadd(&held, key).ignore();
+            } else {
+                pipe.del(&key).ignore().srem(&held, key).ignore();
+            }
             for member in hub.connections_with_groups() {
                 let connection = &member.connection;
+                // Its claim too, which SSE and long-polling requests on other nodes follow.
+                let claim = self.keys.holder(hub.name(), connection.id());
+                pipe.set(&claim, &self.node).ignore();
+                pipe.sadd(&held, claim).ignore();
                 let change = Membership::Connected {
                     hub: hub.name().clone(),
                     connection: connection.id().clone(),

@@ -12,6 +12,7 @@ mod apply;
 mod connection;
 mod envelope;
 mod error;
+mod every_node;
 pub mod forward;
 mod keys;
 mod lease;
@@ -76,8 +77,8 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Connects to Redis, takes a lease, mirrors `hubs` (before any hub exists) and starts
-    /// the subscription, lease and mirror tasks on `tasks`; they end with `shutdown`, so the
+    /// Prepares the Redis connection (made, and remade, when it is first used), mirrors `hubs`
+    /// (before any hub exists) and starts the subscription, lease and mirror tasks on `tasks`; they end with `shutdown`, so the
     /// server's wait for its tasks is not held up (entries go with [`Cluster::leave`]).
     /// `advertise` is this node's URL when the configuration names none.
     pub async fn start(
@@ -126,7 +127,7 @@ impl Cluster {
             cluster.stop.clone(),
         ));
         tasks.spawn(lease::run(cluster.clone(), cluster.stop.clone()));
-        tracing::info!(node = %cluster.node.id, url = %cluster.node.url, "cluster: joined");
+        tracing::info!(node = %cluster.node.id, url = %cluster.node.url, "cluster: started; the node joins once Redis answers");
         Ok(cluster)
     }
 
@@ -209,24 +210,6 @@ impl Cluster {
             .map(drop)
     }
 
-    /// Publishes a user-group change to every node (this node applied it already).
-    pub async fn user_group(
-        &self,
-        hub: &str,
-        user: &str,
-        change: UserGroupChange,
-    ) -> Result<(), ClusterError> {
-        let operation = Operation::UserGroup {
-            hub: hub.to_owned(),
-            user: user.to_owned(),
-            change,
-        };
-        let channel = self.keys.all_channel();
-        self.publish(&channel, operation, Vec::new())
-            .await
-            .map(drop)
-    }
-
     /// Asks `node` to do `request` and waits at most `timeout` for its answer.
     pub async fn call(
         &self,
@@ -234,12 +217,23 @@ impl Cluster {
         request: Request,
         timeout: Duration,
     ) -> Result<Reply, ClusterError> {
+        self.call_with(node, request, Vec::new(), timeout).await
+    }
+
+    /// [`Cluster::call`] with the messages (`frames`) the request carries.
+    async fn call_with(
+        &self,
+        node: &NodeInfo,
+        request: Request,
+        frames: Vec<(Protocol, Bytes)>,
+        timeout: Duration,
+    ) -> Result<Reply, ClusterError> {
         let id = self.next_call.fetch_add(1, Ordering::Relaxed);
         let (sender, answer) = oneshot::channel();
         self.calls.insert(id, sender);
         let channel = self.keys.node(&node.id);
         let published = self
-            .publish(&channel, Operation::Call { id, request }, Vec::new())
+            .publish(&channel, Operation::Call { id, request }, frames)
             .await;
         let outcome = match published {
             Ok(0) => Err(ClusterError::NodeTimeout(node.id.clone())),

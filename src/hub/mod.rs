@@ -5,7 +5,9 @@
 mod app_servers;
 mod audience;
 mod connection;
+mod execute;
 mod expiries;
+pub mod filter;
 mod invocations;
 mod members;
 pub mod names;
@@ -14,6 +16,7 @@ mod queue;
 mod servers;
 mod service_metrics;
 mod snapshot;
+mod stream_push;
 mod trace;
 mod user_groups;
 
@@ -25,6 +28,7 @@ use tokio::time::Instant;
 pub use app_servers::RoutedInvocation;
 pub use audience::Audience;
 pub use connection::{Connection, ConnectionHandle, Outbox};
+pub use execute::ExecuteCommand;
 pub use expiries::Expiries;
 pub use invocations::{InvocationFailed, InvocationOutcome, InvokeAnswer};
 pub use members::{ConnectionGroups, Hub};
@@ -36,6 +40,7 @@ pub use servers::{
 };
 pub use service_metrics::ServiceMessageMetrics;
 pub use snapshot::{ConnectionSnapshot, HubSnapshot, HubStats, NameCount};
+pub use stream_push::StreamPush;
 pub use trace::{
     BACKLOG_HUBS, BACKLOG_PER_HUB, MembershipChange, PREVIEW_BYTES, Preview, TRACE_CAPACITY, Trace,
     TraceEvent, TraceKind, TraceWatcher, Watched,

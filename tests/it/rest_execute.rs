@@ -44,7 +44,7 @@ async fn crowd(server: &TestServer) -> Crowd {
     Crowd { clients, ids }
 }
 
-fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 

@@ -7,13 +7,13 @@ use signalr_emulator::Config;
 use crate::common::{MockUpstream, TestServer, WaitUntil, WsClient};
 
 /// An upstream that accepts every event with 204: items come later through REST.
-async fn accepting_upstream() -> String {
+pub(crate) async fn accepting_upstream() -> String {
     MockUpstream::accepting()
         .await
         .url("/{hub}/{category}/{event}")
 }
 
-async fn streaming_client(server: &TestServer, stream_id: &str) -> (WsClient, String) {
+pub(crate) async fn streaming_client(server: &TestServer, stream_id: &str) -> (WsClient, String) {
     let (mut client, id) = server.connect("chat", None).await;
     client
         .send_text(&format!(
@@ -23,7 +23,20 @@ async fn streaming_client(server: &TestServer, stream_id: &str) -> (WsClient, St
     (client, id)
 }
 
-async fn post(server: &TestServer, path: &str, body: Option<Value>) -> (u16, Value) {
+/// Sends `item` to the stream at `base` as soon as it is open: the server registers it once it
+/// read the StreamInvocation.
+pub(crate) async fn send_once_open(server: &TestServer, base: &str, item: Value) {
+    let wait = WaitUntil::new("the stream opens");
+    while post(server, &format!("{base}/:send"), Some(item.clone()))
+        .await
+        .0
+        != 202
+    {
+        wait.retry().await;
+    }
+}
+
+pub(crate) async fn post(server: &TestServer, path: &str, body: Option<Value>) -> (u16, Value) {
     let response = server.rest("POST", path, body).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
@@ -38,15 +51,7 @@ async fn items_then_completion_reach_the_client() {
     .await;
     let (mut client, id) = streaming_client(&server, "7").await;
     let base = format!("/api/hubs/chat/connections/{id}/streams/7");
-    // The stream is registered as soon as the server read the StreamInvocation.
-    let wait = WaitUntil::new("the stream opens");
-    while post(&server, &format!("{base}/:send"), Some(json!({"n": 1})))
-        .await
-        .0
-        != 202
-    {
-        wait.retry().await;
-    }
+    send_once_open(&server, &base, json!({"n": 1})).await;
     assert_eq!(
         client.next_non_ping().await,
         json!({"type": 2, "invocationId": "7", "item": {"n": 1}})

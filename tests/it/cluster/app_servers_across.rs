@@ -8,7 +8,7 @@ use signalr_emulator::protocol::service::ServiceMessage;
 use super::{Node, Redis};
 use crate::app_server::AppServer;
 
-const HANDSHAKE: &[u8] = b"{\"protocol\":\"json\",\"version\":1}\x1e";
+pub(super) const HANDSHAKE: &[u8] = b"{\"protocol\":\"json\",\"version\":1}\x1e";
 
 #[tokio::test]
 async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_another() {

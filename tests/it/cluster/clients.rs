@@ -19,7 +19,7 @@ use crate::common::{
 const BROADCASTS: usize = 30;
 
 /// The invocations in a run of records, without pings.
-fn invocations(text: &str) -> Vec<Value> {
+pub(super) fn invocations(text: &str) -> Vec<Value> {
     text.split('\x1e')
         .filter(|m| !m.is_empty())
         .map(|m| serde_json::from_str::<Value>(m).unwrap())
@@ -27,7 +27,7 @@ fn invocations(text: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn broadcast(node: &TestServer, n: usize) {
+pub(super) async fn broadcast(node: &TestServer, n: usize) {
     let response = node
         .rest(
             "POST",
@@ -286,12 +286,20 @@ async fn a_forged_or_foreign_token_reaches_no_connection() {
     let last = if token.ends_with('A') { "B" } else { "A" };
     let forged = format!("{}{last}", &token[..token.len() - 1]);
     assert_eq!(poll(b, &forged).await.status(), 404);
-    // Another user's token cannot take the connection over.
-    let response = http()
-        .get(connect_url(b, &token))
-        .bearer_auth(client_token("chat", Some("mallory")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    // Another user's token cannot take the connection over, and is refused with the 403 the
+    // negotiating node (like a single node) answers.
+    for node in [a, b] {
+        let response = http()
+            .get(connect_url(node, &token))
+            .bearer_auth(client_token("chat", Some("mallory")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+    }
+    assert_eq!(
+        poll(b, &token).await.status(),
+        200,
+        "it still starts for its user"
+    );
 }

@@ -6,15 +6,18 @@
 mod app_servers_across;
 mod clients;
 mod dashboard;
+mod execute;
 mod invoke;
 mod lifecycle;
 mod outage;
 mod paging;
 mod prefixes;
 mod redis_cluster;
+mod restart;
 mod sends;
 mod sharded;
 mod state;
+mod streams;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;
@@ -86,6 +89,11 @@ impl Redis {
         Self::start_on(free_port()).await
     }
 
+    /// The URL of a Redis that would run on `port`.
+    pub(crate) fn url_on(port: u16) -> String {
+        format!("redis://127.0.0.1:{port}/0")
+    }
+
     /// Starts `redis-server` on `port` (to restart one where nodes expect it).
     pub(crate) async fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
@@ -103,7 +111,7 @@ impl Redis {
 
     /// The URL nodes are given.
     pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        Self::url_on(self.port)
     }
 }
 
@@ -122,9 +130,17 @@ impl Node {
     /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
     /// holds its lease and its subscription is up.
     pub(crate) async fn start(redis: &impl Backend, extra: &[&str]) -> Self {
+        let node = Self::launch(&redis.node_flags(), extra).await;
+        node.wait_healthy(true).await;
+        node
+    }
+
+    /// Starts a node with `redis_flags` (see [`Backend::node_flags`]) and `extra` flags, and
+    /// waits until it serves HTTP, whether or not it reached Redis.
+    pub(crate) async fn launch(redis_flags: &[String], extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signalr-emulator"))
             .args(["start", "--port", "0", "--ip", "127.0.0.1"])
-            .args(redis.node_flags())
+            .args(redis_flags)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -144,12 +160,10 @@ impl Node {
         .expect("the node started");
         // Keep reading stdout so the node never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let node = Node {
+        Node {
             server: TestServer::attach(SocketAddr::from(([127, 0, 0, 1], port))),
             child,
-        };
-        node.wait_healthy(true).await;
-        node
+        }
     }
 
     /// Waits (bounded) until the node's cluster health gauge says `healthy`.

@@ -153,3 +153,28 @@ async fn closing_a_users_and_a_hubs_connections_spans_nodes() {
     );
     assert!(carol.until_closed().await.iter().any(|m| m["type"] == 7));
 }
+
+#[tokio::test]
+async fn a_user_group_change_holds_on_every_node_once_answered() {
+    let (_redis, a, b) = two_nodes().await;
+    let (mut bob, id) = b.server.connect("chat", Some("bob")).await;
+    until_visible(&a.server, &id).await;
+    // Each round adds bob to a new group on A, then sends to it at once on B, which holds
+    // bob's connection: the 200 must come after B applied the change.
+    for round in 0..20 {
+        let path = format!("/api/hubs/chat/users/bob/groups/g{round}");
+        assert_eq!(status(&a.server, "PUT", &path).await, 200);
+        let path = format!("/api/hubs/chat/groups/g{round}/:send");
+        send(&b.server, &path, "joined", json!([round])).await;
+        assert_eq!(
+            bob.next_non_ping().await,
+            invocation("joined", json!([round])),
+            "round {round}"
+        );
+        let path = format!("/api/hubs/chat/users/bob/groups/g{round}");
+        assert_eq!(status(&a.server, "DELETE", &path).await, 204);
+        let path = format!("/api/hubs/chat/groups/g{round}/:send");
+        send(&b.server, &path, "left", json!([round])).await;
+    }
+    bob.expect_silence(Duration::from_millis(300)).await;
+}
