@@ -172,8 +172,10 @@ impl Mirror {
         }
     }
 
-    /// Replaces this node's entries with what the local hubs hold now, in one transaction:
-    /// membership, the claims of its client connections and its app-server announcements.
+    /// Replaces this node's entries with what the local hubs hold now: membership, the list of
+    /// its claims and its app-server announcements in one transaction (they share the node's
+    /// hash tag), then the claims of its client connections, each keyed by its connection and
+    /// so, on a Redis Cluster, in a slot of its own.
     async fn rewrite(&mut self) -> redis::RedisResult<()> {
         let owned_key = self.keys.owned(&self.node);
         ClusterMetrics::count(&self.metrics.round_trips);
@@ -188,6 +190,7 @@ impl Mirror {
         }
         pipe.del(&owned_key).ignore();
         let held = self.keys.held(&self.node);
+        let mut claims = Vec::new();
         for hub in self.hubs.all() {
             let key = self.keys.app_servers(&self.node, hub.name());
             if hub.has_app_server() {
@@ -199,7 +202,9 @@ impl Mirror {
                 let connection = &member.connection;
                 // Its claim too, which SSE and long-polling requests on other nodes follow.
                 let claim = self.keys.holder(hub.name(), connection.id());
-                pipe.set(&claim, &self.node).ignore();
+                let mut set_claim = redis::pipe();
+                set_claim.set(&claim, &self.node);
+                claims.push(set_claim);
                 pipe.sadd(&held, claim).ignore();
                 let change = Membership::Connected {
                     hub: hub.name().clone(),
@@ -218,6 +223,14 @@ impl Mirror {
             }
         }
         self.execute(pipe).await?;
+        if !claims.is_empty() {
+            ClusterMetrics::count(&self.metrics.round_trips);
+            let metrics = &self.metrics;
+            self.redis
+                .query_each(claims)
+                .await
+                .inspect_err(|_| ClusterMetrics::count(&metrics.redis_errors))?;
+        }
         ClusterMetrics::count(&self.metrics.resyncs);
         Ok(())
     }
