@@ -19,6 +19,7 @@ pub(super) async fn run(cluster: Arc<Cluster>, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            () = cluster.renew_now.notified() => {}
             () = stop.cancelled() => return,
         }
         match renew(&cluster).await {

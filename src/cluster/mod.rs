@@ -29,7 +29,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -68,6 +68,8 @@ pub struct Cluster {
     hubs: Arc<Hubs>,
     metrics: Arc<ClusterMetrics>,
     resync: Arc<Resync>,
+    /// Wakes the lease task for a renewal now, not at its next tick.
+    renew_now: Notify,
     subscribed: AtomicBool,
     /// The nodes with a lease, as of the last renewal.
     live: RwLock<Vec<NodeInfo>>,
@@ -77,6 +79,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Redis answers again after the subscription was lost: the node writes its state back
+    /// and renews its lease at once, since other nodes reach its connections only through a
+    /// current lease (waiting for the next tick left it unreachable for up to a third of the
+    /// lease after a Redis restart).
+    fn restored(&self) {
+        self.resync.request();
+        self.renew_now.notify_one();
+    }
+
     /// Prepares the Redis connection (made, and remade, when it is first used), mirrors `hubs`
     /// (before any hub exists) and starts the subscription, lease and mirror tasks on `tasks`; they end with `shutdown`, so the
     /// server's wait for its tasks is not held up (entries go with [`Cluster::leave`]).
@@ -101,6 +112,7 @@ impl Cluster {
             hubs: hubs.clone(),
             metrics: Arc::default(),
             resync: resync.clone(),
+            renew_now: Notify::new(),
             subscribed: AtomicBool::new(false),
             live: RwLock::new(vec![node.clone()]),
             calls: DashMap::new(),

@@ -70,7 +70,7 @@ async fn run_single(cluster: Arc<Cluster>, client: redis::Client, stop: Cancella
                 cluster.subscribed.store(true, Ordering::Release);
                 if !first {
                     tracing::info!("cluster: subscription restored; resyncing");
-                    cluster.resync.request();
+                    cluster.restored();
                 }
                 first = false;
                 let mut messages = pubsub.into_on_message();
@@ -146,7 +146,7 @@ async fn run_sharded(cluster: Arc<Cluster>, config: &ClusterConfig, stop: Cancel
                     backoff = MIN_BACKOFF;
                     cluster.subscribed.store(true, Ordering::Release);
                     tracing::info!("cluster: sharded subscription up; resyncing");
-                    cluster.resync.request();
+                    cluster.restored();
                 }
                 // A fresh connection next time, in case this one cannot recover.
                 Ok(Err(err)) => {

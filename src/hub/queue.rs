@@ -6,13 +6,17 @@
 //! Hand-written rather than a `tokio::sync::mpsc` channel because an idle connection must be
 //! small: a channel idles at about 1.5 KiB (its cache-padded state and a first block of 32
 //! slots), this queue at about a hundred bytes, and it only keeps a few slots once a burst is
-//! drained.
+//! drained. The writer is woken through an [`AtomicWaker`] (lock-free, as in a channel) rather
+//! than a `Notify`, whose waiter list takes a lock on every wait and every wake-up: on the
+//! fan-out path that was paid once per recipient.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 
 /// Slots kept when the queue empties after a burst: enough that steady traffic does not
 /// reallocate per message, few enough that idle connections stay small.
@@ -34,8 +38,8 @@ pub struct QueueEmpty;
 #[derive(Debug)]
 struct Shared<T> {
     state: Mutex<State<T>>,
-    /// Wakes the writer; a permit is stored when it is not waiting, so no push is missed.
-    ready: Notify,
+    /// The writer's waker while it waits for a frame; every push wakes it.
+    writer: AtomicWaker,
     capacity: usize,
 }
 
@@ -81,7 +85,7 @@ pub(super) fn frame_queue<T>(capacity: usize) -> (FrameSender<T>, FrameReceiver<
             frames: VecDeque::new(),
             writer_gone: false,
         }),
-        ready: Notify::new(),
+        writer: AtomicWaker::new(),
         capacity: capacity.max(1),
     });
     (
@@ -105,7 +109,7 @@ impl<T> FrameSender<T> {
             }
             state.frames.push_back(frame);
         }
-        self.shared.ready.notify_one();
+        self.shared.writer.wake();
         Ok(())
     }
 
@@ -119,16 +123,18 @@ impl<T> FrameReceiver<T> {
     /// The next frame, waiting for one. Cancel-safe: a frame is only taken when returned.
     pub async fn recv(&mut self) -> T {
         let shared = &*self.shared;
-        loop {
-            // Registered before looking, so a push between the look and the wait wakes us.
-            let ready = shared.ready.notified();
-            tokio::pin!(ready);
-            ready.as_mut().enable();
+        poll_fn(|cx| {
             if let Some(frame) = shared.pop() {
-                return frame;
+                return Poll::Ready(frame);
             }
-            ready.await;
-        }
+            // Registered before looking again, so a push between the two looks wakes us.
+            shared.writer.register(cx.waker());
+            match shared.pop() {
+                Some(frame) => Poll::Ready(frame),
+                None => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// The next frame if one is queued.
