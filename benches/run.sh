@@ -400,7 +400,9 @@ deliveries() {
     echo "failed: ${why:-not run}"
     return
   fi
-  echo "$(int "$(best_rate "$1")")/s ($(lost "$1") lost in $(across "$1" length) runs)"
+  local cpu
+  cpu=$(across "$1" 'map(.server_cpu_ns_per_delivery) | min')
+  echo "$(int "$(best_rate "$1")")/s ($(lost "$1") lost in $(across "$1" length) runs; server CPU ${cpu} ns per delivery)"
 }
 wrk_rps() { grep -Eo 'Requests/sec: *[0-9.]+' "$OUT/$1.txt" 2>/dev/null | awk '{ printf "%.0f", $2 }' || true; }
 wrk_errors() {

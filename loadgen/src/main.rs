@@ -21,6 +21,7 @@
 //! * [`soak`]: clients connecting and leaving in a loop under broadcasts, for a duration.
 //! * [`report`]: the summary (one JSON line and one human line).
 //! * [`rss`]: the server's resident memory from `/proc`.
+//! * [`cpu`]: the server's CPU time from `/proc`, per delivery.
 //! * [`raw_server`], [`empty_server`]: the baseline servers.
 //!
 //! Everything targets loopback addresses only, and every phase is bounded by the `--deadline`.
@@ -28,6 +29,7 @@
 mod app_server;
 mod cli;
 mod connect;
+mod cpu;
 mod empty_server;
 mod raw_server;
 mod reader;

@@ -31,6 +31,9 @@ pub(crate) struct Outcome<'a> {
     pub(crate) tallies: Vec<(Tally, u64)>,
     /// Server memory.
     pub(crate) rss: Rss,
+    /// The servers' CPU time from the first send until every delivery arrived (or the drain
+    /// gave up), when server pids were given.
+    pub(crate) server_cpu: Option<Duration>,
     /// Whether the deadline cut the run short.
     pub(crate) deadline_hit: bool,
 }
@@ -122,6 +125,10 @@ impl Outcome<'_> {
                 "after": self.rss.after,
             },
             "rss_per_connection_bytes": per_connection,
+            "server_cpu_secs": self.server_cpu.map(|c| round(c.as_secs_f64())),
+            "server_cpu_ns_per_delivery": self.server_cpu
+                .filter(|_| received > 0)
+                .map(|c| (c.as_nanos() / u128::from(received)) as u64),
             "slow": {
                 "clients": slow,
                 "disconnected": slow_tallies.iter().filter(|(t, _)| t.server_closed).count(),
@@ -159,6 +166,9 @@ fn human(s: &Value) -> String {
     );
     if let Some(bytes) = s["rss_per_connection_bytes"].as_u64() {
         line += &format!("; server RSS {bytes} B per connection");
+    }
+    if let Some(ns) = s["server_cpu_ns_per_delivery"].as_u64() {
+        line += &format!("; server CPU {ns} ns per delivery");
     }
     if s["slow"]["clients"].as_u64().unwrap_or(0) > 0 {
         line += &format!(

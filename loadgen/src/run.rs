@@ -20,6 +20,7 @@ use crate::Result;
 use crate::app_server::AppServer;
 use crate::cli::{Mode, RunArgs, SendKind, mint};
 use crate::connect::Connector;
+use crate::cpu::cpu_ns;
 use crate::reader::{self, Echo, Shared, Tally};
 use crate::report::{Outcome, Rss};
 use crate::rss::vm_rss_kib;
@@ -102,6 +103,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
             .map_err(|_| "the deadline passed while clients joined the group")??;
     }
 
+    let cpu_before = server_cpu_ns(&args.server_pids)?;
     let (sent, expected) = match (args.send, &app_server) {
         (SendKind::Echo, _) => echo_phase(&args, &shared, clients.len(), deadline).await,
         (SendKind::External, _) => {
@@ -148,6 +150,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
         .await;
     }
     let deadline_hit = sent.deadline_hit || Instant::now() >= deadline;
+    let server_cpu = match (cpu_before, server_cpu_ns(&args.server_pids)?) {
+        (Some(before), Some(after)) => Some(Duration::from_nanos(after.saturating_sub(before))),
+        _ => None,
+    };
     memory.after = rss()?;
 
     shared.stop.cancel();
@@ -161,6 +167,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
         sent,
         tallies,
         rss: memory,
+        server_cpu,
         deadline_hit,
     }
     .print();
@@ -244,6 +251,14 @@ fn watchdog(limit: Duration) {
         );
         std::process::exit(3);
     });
+}
+
+/// The summed CPU time of the server processes, if any were named.
+fn server_cpu_ns(pids: &[u32]) -> Result<Option<u64>> {
+    if pids.is_empty() {
+        return Ok(None);
+    }
+    cpu_ns(pids).map(Some)
 }
 
 /// The summed VmRSS of the server processes, if any were named.
