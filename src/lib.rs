@@ -100,12 +100,11 @@ pub fn router(state: AppState, connections: Arc<ClientConnections>) -> Router {
         .merge(
             api::router()
                 .layer(middleware::from_fn_with_state(
-                    rest_metrics.clone(),
-                    api::count_requests,
-                ))
-                .layer(middleware::from_fn_with_state(
-                    state.clone(),
-                    api::trace_requests,
+                    api::RestObservers {
+                        state: state.clone(),
+                        metrics: rest_metrics.clone(),
+                    },
+                    api::observe,
                 ))
                 .layer(rest_callers),
         )

@@ -2,9 +2,7 @@
 //! over 16 KB get 431 and a declared body over 1 MB gets 413, both as `ErrorDetail`. (Bodies
 //! sent without a length are cut at 1 MB while they are read; see `body.rs`.)
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::MAX_BODY_BYTES;
@@ -14,28 +12,29 @@ use crate::error::ApiError;
 /// Largest total size of the request headers Azure accepts (16 KB).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// The middleware: rejects oversized requests, passes the others on.
-pub(super) async fn enforce(request: Request, next: Next) -> Response {
-    let header_bytes = header_size(request.headers());
+/// The answer to an oversized request (headers over 16 KB, a declared body over 1 MB); `None`
+/// for a request within the limits.
+pub(super) fn rejection(headers: &HeaderMap) -> Option<Response> {
+    let header_bytes = header_size(headers);
     if header_bytes > MAX_HEADER_BYTES {
-        return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "Error.Request.HeadersTooLarge",
-            format!(
-                "The request headers are {header_bytes} bytes long; at most {MAX_HEADER_BYTES} bytes (16 KB) are accepted."
-            ),
-        )
-        .into_response();
+        return Some(
+            ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Error.Request.HeadersTooLarge",
+                format!(
+                    "The request headers are {header_bytes} bytes long; at most {MAX_HEADER_BYTES} bytes (16 KB) are accepted."
+                ),
+            )
+            .into_response(),
+        );
     }
-    let declared = request
-        .headers()
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return too_large().into_response();
-    }
-    next.run(request).await
+    declared
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+        .then(|| too_large().into_response())
 }
 
 /// The size of the headers as sent: each `name: value` line with its CRLF.

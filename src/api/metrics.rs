@@ -1,12 +1,10 @@
-//! REST request counts for `/metrics`: a middleware that records each request under the route
+//! REST request counts for `/metrics`: each request is recorded under the route
 //! template it matched (`/api/hubs/{hub}/:send`, never the raw path, so label sets stay bounded),
 //! its method and the response status.
 
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{MatchedPath, Request};
 use dashmap::DashMap;
 
 /// What requests are counted by: method, route template, status code.
@@ -46,22 +44,30 @@ impl RestMetrics {
     }
 }
 
-/// The middleware: runs the request, then counts it under its matched route in `metrics`.
-pub async fn count_requests(
-    State(metrics): State<Arc<RestMetrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().as_str().to_owned();
-    let route: Arc<str> = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| Arc::from("unmatched"), |path| Arc::from(path.as_str()));
-    let response = next.run(request).await;
-    metrics.record(RestRoute {
-        method,
-        route,
-        status: response.status().as_u16(),
-    });
-    response
+/// A request about to be counted: its method and matched route, taken before it runs.
+pub(super) struct Counted {
+    method: String,
+    route: Arc<str>,
+}
+
+impl Counted {
+    /// What `request` will be counted under.
+    pub(super) fn of(request: &Request) -> Self {
+        Counted {
+            method: request.method().as_str().to_owned(),
+            route: request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(|| Arc::from("unmatched"), |path| Arc::from(path.as_str())),
+        }
+    }
+
+    /// Counts the request in `metrics` with the status it was answered with.
+    pub(super) fn answered(self, metrics: &RestMetrics, status: u16) {
+        metrics.record(RestRoute {
+            method: self.method,
+            route: self.route,
+            status,
+        });
+    }
 }

@@ -1,7 +1,8 @@
 //! The data-plane REST API of every generation: v1-preview (`/api/v1-preview/hub/...`), v1
 //! (`/api/v1/...`) and 2022-06-01 to 2024-12-01 (`/api/...`). One thin module per generation
 //! maps routes, and the status codes where generations differ, onto shared operations; extractors verify the token and validate
-//! names before any handler runs, and a middleware enforces Azure's request-size limits. The
+//! names before any handler runs, and one middleware ([`observe`]) enforces Azure's request-size
+//! limits, counts each request and reports it to the live trace. The
 //! OpenAPI documents describing them are served under `/swagger/`.
 
 mod binary_payload;
@@ -14,6 +15,7 @@ mod invoke;
 mod latest;
 mod limits;
 mod metrics;
+mod observe;
 mod operations;
 mod payload;
 mod rest_trace;
@@ -25,15 +27,14 @@ mod v1_preview;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
 use axum::routing::any;
 
 use crate::state::AppState;
 
 pub use group_members::MAX_PAGE_SIZE;
 pub use limits::MAX_HEADER_BYTES;
-pub use metrics::{RestMetrics, RestRoute, count_requests};
-pub use rest_trace::trace_requests;
+pub use metrics::{RestMetrics, RestRoute};
+pub use observe::{RestObservers, observe};
 pub use tokens::PRIMARY_KEY_ID;
 
 /// Largest REST request body Azure accepts (1 MB).
@@ -55,5 +56,4 @@ pub fn router() -> Router<AppState> {
         .route("/api/{*rest}", any(fallback::not_found))
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(limits::enforce))
 }

@@ -1,37 +1,40 @@
-//! REST calls in the live trace: a middleware that reports each call to a hub route (method,
+//! REST calls in the live trace: each call to a hub route is reported (method,
 //! path and the status it was answered with) under that hub, so the dashboard shows failed
 //! calls beside the sends they made. Calls whose hub name is not valid are not traced: they
 //! belong to no hub, and bogus names must not claim trace backlogs.
 
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
 
 use crate::hub::names::internal_hub_name;
 use crate::hub::{TraceEvent, TraceKind};
 use crate::query::Query;
 use crate::state::AppState;
 
-/// The middleware: runs the request, then traces it under its hub.
-pub async fn trace_requests(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let hub = RawPathParams::from_request_parts(&mut parts, &state)
-        .await
-        .ok()
-        .and_then(|params| {
-            let (_, hub) = params.iter().find(|(name, _)| *name == "hub")?;
-            let query = Query::parse(parts.uri.query());
-            internal_hub_name(hub, query.first("application")).ok()
-        });
-    let method = parts.method.as_str().to_owned();
-    let path = parts.uri.path().to_owned();
-    let response = next.run(Request::from_parts(parts, body)).await;
-    if let Some(hub) = hub {
-        let status = response.status().as_u16();
+/// A call about to be traced: its hub, method and path, taken before it runs.
+pub(super) struct Traced {
+    hub: String,
+    method: String,
+    path: String,
+}
+
+impl Traced {
+    /// What `parts` will be traced as; `None` for a call that names no valid hub.
+    pub(super) async fn of(parts: &mut Parts, state: &AppState) -> Option<Self> {
+        let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+        let (_, hub) = params.iter().find(|(name, _)| *name == "hub")?;
+        let query = Query::parse(parts.uri.query());
+        let hub = internal_hub_name(hub, query.first("application")).ok()?;
+        Some(Traced {
+            hub,
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+
+    /// Reports the call, answered with `status`, to the live trace of its hub.
+    pub(super) fn answered(self, state: &AppState, status: u16) {
+        let Traced { hub, method, path } = self;
         state.hubs.trace().emit(|| {
             let kind = TraceKind::Rest {
                 method,
@@ -41,5 +44,4 @@ pub async fn trace_requests(
             TraceEvent::now(hub.into(), None, kind)
         });
     }
-    response
 }
