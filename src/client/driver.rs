@@ -22,7 +22,8 @@ use super::upstream_link::{Caller, UpstreamLink};
 use crate::auth::{iso8601, unix_now};
 use crate::config::ServiceMode;
 use crate::hub::{
-    Connection, ConnectionHandle, FrameReceiver, Hub, Outbox, ServerHandle, TraceEvent, TraceKind,
+    Connection, ConnectionHandle, FrameReceiver, Hub, Outbox, SEND_TIMEOUT, ServerHandle,
+    TraceEvent, TraceKind,
 };
 use crate::protocol::handshake::{self, Agreed};
 use crate::protocol::{Close, Encoded, Frame, FrameReader, HubMessage, Protocol};
@@ -32,8 +33,6 @@ use crate::state::AppState;
 const MAX_BATCH: usize = 64;
 /// How long a closing connection may take to hand its last frames to the transport.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one write may wait for the client to take it (ASP.NET's TransportSendTimeout).
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a stateful connection tells the client what it has processed.
 const ACK_INTERVAL: Duration = Duration::from_secs(1);
 

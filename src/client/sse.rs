@@ -4,7 +4,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
@@ -17,14 +16,13 @@ use super::driver::drive;
 use super::request::ConnectRequest;
 use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind, long_running_headers};
+use crate::hub::SEND_TIMEOUT;
 use crate::protocol::Frame;
 
 /// Events buffered towards the response body before the driver waits.
 const EVENT_QUEUE: usize = 16;
 /// POST bodies buffered towards the driver before a POST waits.
 pub(super) const INBOUND_QUEUE: usize = 16;
-/// How long one event may wait for the client to take it (ASP.NET's TransportSendTimeout).
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds the connection to SSE, starts its driver and returns the streaming response.
 pub(super) fn start(

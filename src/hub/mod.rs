@@ -33,7 +33,7 @@ pub use expiries::Expiries;
 pub use invocations::{InvocationFailed, InvocationOutcome, InvokeAnswer};
 pub use members::{ConnectionGroups, Hub};
 pub use observer::{Membership, MembershipObserver};
-pub use queue::{FrameReceiver, QueueEmpty};
+pub use queue::{FrameReceiver, QueueEmpty, SEND_TIMEOUT};
 pub use servers::{
     NoServer, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox,
     ServerSnapshot, Stickiness,

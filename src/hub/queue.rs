@@ -19,8 +19,14 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
+
+/// How long the writer of a queue may wait for its peer (a client or an app server) to take one
+/// write before the connection is given up (ASP.NET Core's `TransportSendTimeout`): a peer that
+/// stopped reading must not hold its connection and queue open.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Slots kept when the queue empties after a burst: enough that steady traffic does not
 /// reallocate per message, few enough that idle connections stay small.

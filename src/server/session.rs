@@ -16,8 +16,8 @@ use tracing::Instrument;
 use super::dispatch::{self, Flow};
 use crate::config::ServiceMode;
 use crate::hub::{
-    Hub, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox, TraceEvent,
-    TraceKind,
+    Hub, SEND_TIMEOUT, ServerConnection, ServerHandle, ServerIdentity, ServerKind, ServerOutbox,
+    TraceEvent, TraceKind,
 };
 use crate::protocol::service::{
     HandshakeRequest, HandshakeResponse, Ping, ServiceError, ServiceMessage, encode_frame,
@@ -30,8 +30,6 @@ const VERSION: i32 = 1;
 /// The SDK drops a server connection after 30 s without a message; we do the same to an app
 /// server that stopped talking (it pings whenever it has received something recently).
 const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long one batch of writes may wait for the app server to take it.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames written before one flush.
 const MAX_BATCH: usize = 64;
 /// App servers send fan-out payloads once per hub protocol, so their frames may be larger than
