@@ -97,7 +97,15 @@ impl RedisConnection {
     /// Runs pipelines whose commands each stay within one slot (none of them ignored), and
     /// answers their values one after the other: in one pipeline on a single server,
     /// concurrently on a cluster (a cluster pipeline may not cross slots).
+    /// Empty pipelines add nothing (and no round trip when all are).
     pub(super) async fn query_each(&mut self, pipelines: Vec<Pipeline>) -> RedisResult<Vec<Value>> {
+        let pipelines: Vec<Pipeline> = pipelines
+            .into_iter()
+            .filter(|pipeline| pipeline.cmd_iter().next().is_some())
+            .collect();
+        if pipelines.is_empty() {
+            return Ok(Vec::new());
+        }
         match self {
             RedisConnection::Single(manager) => {
                 let mut all = redis::pipe();
