@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::restart::restart;
 use super::sends::{invocation, only_message, send, until_visible};
-use super::{Node, Redis, eventually};
+use super::{Backend, Node, Redis, eventually};
 use crate::common::TestServer;
 
 async fn status(server: &TestServer, method: &str, path: &str) -> u16 {
@@ -25,8 +25,15 @@ async fn delete(server: &TestServer, path: &str) {
 
 #[tokio::test]
 async fn a_node_started_later_applies_the_memberships_made_before() {
-    let redis = Redis::start().await;
-    let a = Node::start(&redis, &[]).await;
+    a_node_started_later_applies_the_memberships_made_before_on(&Redis::start().await).await;
+}
+
+/// Memberships made on A (one with a TTL, one removed, one user's removed all) before C
+/// starts hold on C as they do on A, and end there when they end on A.
+pub(super) async fn a_node_started_later_applies_the_memberships_made_before_on(
+    redis: &impl Backend,
+) {
+    let a = Node::start(redis, &[]).await;
     put(&a.server, "/api/hubs/chat/users/bob/groups/g").await;
     put(&a.server, "/api/hubs/chat/users/bob/groups/short?ttl=10").await;
     put(&a.server, "/api/hubs/chat/users/bob/groups/removed").await;
@@ -34,7 +41,7 @@ async fn a_node_started_later_applies_the_memberships_made_before() {
     put(&a.server, "/api/hubs/chat/users/carol/groups/x").await;
     delete(&a.server, "/api/hubs/chat/users/carol/groups").await;
 
-    let c = Node::start(&redis, &[]).await;
+    let c = Node::start(redis, &[]).await;
     let (mut bob, id) = c.server.connect("chat", Some("bob")).await;
     until_visible(&a.server, &id).await;
     for (node, round) in [(&a, 1), (&c, 2)] {
@@ -97,7 +104,12 @@ async fn a_node_started_later_applies_the_memberships_made_before() {
 
 #[tokio::test]
 async fn memberships_survive_a_redis_restart_that_lost_them() {
-    let redis = Redis::start().await;
+    memberships_survive_a_restart_that_lost_them_on(Redis::start().await).await;
+}
+
+/// Memberships made before Redis restarted empty (and not one removed before) hold on a
+/// node started after the restart.
+pub(super) async fn memberships_survive_a_restart_that_lost_them_on(redis: impl Backend) {
     let a = Node::start(&redis, &[]).await;
     let b = Node::start(&redis, &[]).await;
     put(&a.server, "/api/hubs/chat/users/bob/groups/g").await;

@@ -28,7 +28,7 @@ async fn counters(node: &Node) -> (u64, u64) {
 
 /// Restarts Redis empty on its port and waits until each of `nodes` is healthy again, has
 /// rewritten its state and renewed its lease (which other nodes read to reach it).
-pub(super) async fn restart(mut redis: Redis, nodes: &[&Node]) -> Redis {
+pub(super) async fn restart<B: Backend>(mut redis: B, nodes: &[&Node]) -> B {
     let mut before = Vec::new();
     for node in nodes {
         before.push(counters(node).await);
