@@ -19,6 +19,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::connection::RedisConnection;
+use super::ended::EndedConnections;
+use super::forward::ENDED;
 use super::keys::Keys;
 use super::metrics::ClusterMetrics;
 use super::user_groups::UserGroupStore;
@@ -105,6 +107,8 @@ pub(super) struct Mirror {
     pub(super) resync: Arc<Resync>,
     /// The user-group memberships in Redis.
     pub(super) user_groups: Arc<UserGroupStore>,
+    /// Connections that ended here, whose markers a resync writes back.
+    pub(super) ended: Arc<EndedConnections>,
 }
 
 impl Mirror {
@@ -240,8 +244,9 @@ impl Mirror {
 
     /// Replaces this node's entries with what the local hubs hold now: membership, the list of
     /// its claims and its app-server announcements in one transaction (they share the node's
-    /// hash tag), then the claims of its client connections, each keyed by its connection and
-    /// so, on a Redis Cluster, in a slot of its own.
+    /// hash tag), then the claims of its client connections and the markers of those that
+    /// ended here lately, each keyed by its connection and so, on a Redis Cluster, in a slot
+    /// of its own; last, its user-group memberships are brought in line with Redis.
     async fn rewrite(&mut self) -> redis::RedisResult<()> {
         let owned_key = self.keys.owned(&self.node);
         ClusterMetrics::count(&self.metrics.round_trips);
@@ -289,6 +294,20 @@ impl Mirror {
             }
         }
         self.execute(pipe).await?;
+        // Markers of connections that ended here, unless a node claimed one since (it cannot
+        // have: the marker stops that, unless Redis lost it).
+        for (key, left) in self.ended.current() {
+            let mut marker = redis::pipe();
+            let left = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
+            marker
+                .cmd("SET")
+                .arg(key)
+                .arg(ENDED)
+                .arg("PX")
+                .arg(left)
+                .arg("NX");
+            claims.push(marker);
+        }
         if !claims.is_empty() {
             ClusterMetrics::count(&self.metrics.round_trips);
             let metrics = &self.metrics;

@@ -10,6 +10,7 @@
 
 mod apply;
 mod connection;
+mod ended;
 mod envelope;
 mod error;
 mod every_node;
@@ -44,6 +45,7 @@ use crate::config::ClusterConfig;
 use crate::hub::{Audience, Hubs};
 use crate::protocol::Protocol;
 use connection::{REDIS_TIMEOUT, RedisConnection};
+use ended::EndedConnections;
 use keys::Keys;
 use mirror::{Mirror, MirrorQueue, Resync};
 use user_groups::UserGroupStore;
@@ -77,6 +79,8 @@ pub struct Cluster {
     mirror: Arc<MirrorQueue>,
     /// The user-group memberships in Redis.
     user_groups: Arc<UserGroupStore>,
+    /// Connections that ended here, whose markers a resync writes back.
+    ended: Arc<EndedConnections>,
     /// Wakes the lease task for a renewal now, not at its next tick.
     renew_now: Notify,
     subscribed: AtomicBool,
@@ -112,6 +116,7 @@ impl Cluster {
         let resync = Arc::new(Resync::default());
         let keys = Keys::new(&config.prefix, config.redis_cluster);
         let user_groups = Arc::new(UserGroupStore::new(keys.clone()));
+        let ended = Arc::new(EndedConnections::default());
         let (queue, changes) = Mirror::queue(resync.clone());
         let queue = Arc::new(queue);
         let node = NodeInfo {
@@ -127,6 +132,7 @@ impl Cluster {
             resync: resync.clone(),
             mirror: queue.clone(),
             user_groups: user_groups.clone(),
+            ended: ended.clone(),
             renew_now: Notify::new(),
             subscribed: AtomicBool::new(false),
             live: RwLock::new(vec![node.clone()]),
@@ -146,6 +152,7 @@ impl Cluster {
             metrics: cluster.metrics.clone(),
             resync,
             user_groups,
+            ended,
         };
         tasks.spawn(mirror.run(changes, cluster.stop.clone()));
         tasks.spawn(subscriber::run(
