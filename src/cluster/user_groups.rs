@@ -143,22 +143,11 @@ impl UserGroupStore {
                 let Some(entry) = hub.user_group(user, group) else {
                     return Ok(());
                 };
-                let stored = Stored::of(&entry, clocks());
-                let value = serde_json::to_string(&stored).expect("a membership serializes");
                 let mut pipe = redis::pipe();
-                pipe.sadd(keys.user_group_users(name), user)
-                    .hset(&key, group, value);
                 if !dropped.is_empty() {
                     pipe.hdel(&key, dropped);
                 }
-                // The key lives as long as its latest membership (fields ended before are
-                // skipped when read, and pruned).
-                for condition in ["NX", "GT"] {
-                    pipe.cmd("PEXPIREAT")
-                        .arg(&key)
-                        .arg(stored.expires_ms)
-                        .arg(condition);
-                }
+                self.add_entry(&mut pipe, name, &entry, clocks());
                 let mut hubs = redis::pipe();
                 hubs.sadd(keys.user_group_hubs(), &**name);
                 pipes.extend([hubs, pipe]);
@@ -180,6 +169,29 @@ impl UserGroupStore {
             .await
             .inspect_err(|_| ClusterMetrics::count(&metrics.redis_errors))
             .map(drop)
+    }
+
+    /// Adds the commands that write `entry` of `hub` to `pipe`.
+    fn add_entry(
+        &self,
+        pipe: &mut redis::Pipeline,
+        hub: &str,
+        entry: &UserGroupEntry,
+        now: (Instant, SystemTime),
+    ) {
+        let key = self.keys.user_groups(hub, &entry.user);
+        let stored = Stored::of(entry, now);
+        let value = serde_json::to_string(&stored).expect("a membership serializes");
+        pipe.sadd(self.keys.user_group_users(hub), &entry.user)
+            .hset(&key, &entry.group, value);
+        // The key lives as long as its latest membership (fields ended before are skipped
+        // when read, and pruned).
+        for condition in ["NX", "GT"] {
+            pipe.cmd("PEXPIREAT")
+                .arg(&key)
+                .arg(stored.expires_ms)
+                .arg(condition);
+        }
     }
 
     /// Brings this node's memberships in line with Redis (see the module docs): writes them
@@ -234,18 +246,8 @@ impl UserGroupStore {
             }
             names.sadd(keys.user_group_hubs(), &**hub.name());
             let mut pipe = redis::pipe();
-            for entry in entries {
-                let key = keys.user_groups(hub.name(), &entry.user);
-                let stored = Stored::of(&entry, now);
-                let value = serde_json::to_string(&stored).expect("a membership serializes");
-                pipe.sadd(keys.user_group_users(hub.name()), &entry.user)
-                    .hset(&key, &entry.group, value);
-                for condition in ["NX", "GT"] {
-                    pipe.cmd("PEXPIREAT")
-                        .arg(&key)
-                        .arg(stored.expires_ms)
-                        .arg(condition);
-                }
+            for entry in &entries {
+                self.add_entry(&mut pipe, hub.name(), entry, now);
             }
             pipes.push(pipe);
         }
