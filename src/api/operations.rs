@@ -351,19 +351,22 @@ pub(super) async fn holding_node<'r>(
 }
 
 /// Does a group change for connection `id`: here when this node holds it, else by asking the
-/// node that does. Whether the connection was found anywhere.
+/// node that does. Whether the connection was found anywhere. In a cluster the change is in
+/// Redis before this returns, so an existence check on any node sees it.
 async fn change_connection(
     req: &HubRequest,
     id: &str,
     local: impl FnOnce() -> bool,
     remote: impl FnOnce() -> Request,
 ) -> Result<bool, ApiError> {
-    if local() {
+    let here = local();
+    let Some(cluster) = &req.cluster else {
+        return Ok(here);
+    };
+    if here {
+        cluster.flush_mirror().await?;
         return Ok(true);
     }
-    let Some(cluster) = &req.cluster else {
-        return Ok(false);
-    };
     let Some(node) = cluster.locate_connection(req.hub.name(), id).await? else {
         return Ok(false);
     };
@@ -430,9 +433,9 @@ async fn user_group_change(
     user: &str,
     change: UserGroupChange,
 ) -> Result<(), ApiError> {
-    crate::cluster::apply_user_group(&req.hub, user, change.clone());
-    if let Some(cluster) = &req.cluster {
-        cluster.user_group(req.hub.name(), user, change).await?;
+    match &req.cluster {
+        Some(cluster) => cluster.user_group(&req.hub, user, change).await?,
+        None => drop(crate::cluster::apply_user_group(&req.hub, user, change)),
     }
     Ok(())
 }

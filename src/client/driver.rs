@@ -20,6 +20,7 @@ use super::state::ClientState;
 use super::transport::{Received, Transport, TransportError, TransportKind};
 use super::upstream_link::{Caller, UpstreamLink};
 use crate::auth::{iso8601, unix_now};
+use crate::cluster::Cluster;
 use crate::config::ServiceMode;
 use crate::hub::{
     Connection, ConnectionHandle, FrameReceiver, Hub, Outbox, SEND_TIMEOUT, ServerHandle,
@@ -196,7 +197,9 @@ async fn run<T: Transport>(
         )),
         None => {
             drop(raw);
-            if !greet(transport, &hub, &connection, agreed.protocol.is_binary()).await {
+            let cluster = state.cluster.as_deref();
+            let binary = agreed.protocol.is_binary();
+            if !greet(transport, &hub, cluster, &connection, binary).await {
                 return;
             }
             None
@@ -270,14 +273,22 @@ fn upstream_link(
 
 /// Registers a connection the service answers itself and sends the handshake response.
 /// Registered before the client learns it is connected: a send made the moment its `start()`
-/// resolves must reach it. Anything queued meanwhile is written after `{}`.
+/// resolves must reach it, and in a cluster an existence check on another node must see it.
+/// Anything queued meanwhile is written after `{}`.
 async fn greet<T: Transport>(
     transport: &mut T,
     hub: &Hub,
+    cluster: Option<&Cluster>,
     connection: &ConnectionHandle,
     binary: bool,
 ) -> bool {
     hub.add_connection(connection.clone());
+    if let Some(cluster) = cluster
+        && let Err(err) = cluster.flush_mirror().await
+    {
+        // It works here; other nodes see it once Redis takes the mirror's write or a resync.
+        tracing::warn!(%err, "cluster: connection not yet visible to other nodes");
+    }
     let greeted = async {
         transport
             .feed(binary, Bytes::from_static(handshake::SUCCESS).into())

@@ -119,11 +119,19 @@ impl Cluster {
                 commands,
             } => self.execute_here(&hub, filter.as_deref(), commands, frames),
             Request::UserGroup { hub, user, change } => {
+                // The caller wrote it into Redis already; a sync running meanwhile must not
+                // adopt a read of Redis older than it.
+                let writing = self.user_groups.begin();
                 // Kept even where the user has no connection yet: it applies to later ones.
                 apply_user_group(&self.hubs.get_or_create(&hub), &user, change);
+                drop(writing);
                 true
             }
         };
+        // What changed here is in Redis before the caller answers, for existence checks.
+        if done && let Err(err) = self.flush_mirror().await {
+            return Reply::Failed(err.to_string());
+        }
         Reply::Done(done)
     }
 }
@@ -167,13 +175,20 @@ impl Cluster {
     }
 }
 
-/// Applies a user-group change to one hub, as the REST operation does locally.
-pub fn apply_user_group(hub: &Hub, user: &str, change: UserGroupChange) {
+/// Applies a user-group change to one hub, as the REST operation does locally; returns the
+/// groups the per-user cap dropped.
+pub fn apply_user_group(hub: &Hub, user: &str, change: UserGroupChange) -> Vec<String> {
     match change {
         UserGroupChange::Add { group, ttl_secs } => {
-            hub.add_user_to_group(user, &group, ttl_secs.map(Duration::from_secs));
+            hub.add_user_to_group(user, &group, ttl_secs.map(Duration::from_secs))
         }
-        UserGroupChange::Remove { group } => hub.remove_user_from_group(user, &group),
-        UserGroupChange::RemoveAll => hub.remove_user_from_all_groups(user),
+        UserGroupChange::Remove { group } => {
+            hub.remove_user_from_group(user, &group);
+            Vec::new()
+        }
+        UserGroupChange::RemoveAll => {
+            hub.remove_user_from_all_groups(user);
+            Vec::new()
+        }
     }
 }

@@ -4,13 +4,15 @@
 //! module except where Redis Cluster forbids something a single server allows: a pipeline or
 //! a transaction must stay within one slot, and messages go on sharded channels.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use tokio::sync::OnceCell;
 
 use crate::config::ClusterConfig;
 
@@ -23,7 +25,24 @@ pub(super) enum RedisConnection {
     /// One Redis server (`--redis URL`).
     Single(ConnectionManager),
     /// A Redis Cluster (`--redis-cluster`, `--redis` naming one or more seed nodes).
-    Cluster(ClusterConnection),
+    Cluster(Arc<LazyCluster>),
+}
+
+/// A Redis Cluster connection made when first needed, and again by the next command while no
+/// seed answers, so a node starts (and serves locally) before the cluster is reachable.
+pub(super) struct LazyCluster {
+    client: ClusterClient,
+    connection: OnceCell<ClusterConnection>,
+}
+
+impl LazyCluster {
+    /// The connection, made now if it is not yet (a failure is this command's error).
+    async fn get(&self) -> RedisResult<ClusterConnection> {
+        self.connection
+            .get_or_try_init(|| self.client.get_async_connection())
+            .await
+            .cloned()
+    }
 }
 
 impl std::fmt::Debug for RedisConnection {
@@ -46,8 +65,8 @@ pub(super) fn seeds(config: &ClusterConfig) -> Vec<&str> {
 }
 
 impl RedisConnection {
-    /// Connects as the configuration says: a single Redis lazily (a node may start while it is
-    /// down), a Redis Cluster at once (it fails when no seed can be reached now).
+    /// Prepares the connection the configuration names, connected lazily: a node may start
+    /// while Redis (or every seed of a Redis Cluster) is down.
     pub(super) async fn open(config: &ClusterConfig) -> RedisResult<Self> {
         if config.redis_cluster {
             let client = ClusterClientBuilder::new(seeds(config))
@@ -55,9 +74,10 @@ impl RedisConnection {
                 .response_timeout(REDIS_TIMEOUT)
                 .max_retry_wait(2_000)
                 .build()?;
-            return Ok(RedisConnection::Cluster(
-                client.get_async_connection().await?,
-            ));
+            return Ok(RedisConnection::Cluster(Arc::new(LazyCluster {
+                client,
+                connection: OnceCell::new(),
+            })));
         }
         let client = redis::Client::open(config.redis_url.as_str())?;
         let manager_config = ConnectionManagerConfig::new()
@@ -97,7 +117,15 @@ impl RedisConnection {
     /// Runs pipelines whose commands each stay within one slot (none of them ignored), and
     /// answers their values one after the other: in one pipeline on a single server,
     /// concurrently on a cluster (a cluster pipeline may not cross slots).
+    /// Empty pipelines add nothing (and no round trip when all are).
     pub(super) async fn query_each(&mut self, pipelines: Vec<Pipeline>) -> RedisResult<Vec<Value>> {
+        let pipelines: Vec<Pipeline> = pipelines
+            .into_iter()
+            .filter(|pipeline| pipeline.cmd_iter().next().is_some())
+            .collect();
+        if pipelines.is_empty() {
+            return Ok(Vec::new());
+        }
         match self {
             RedisConnection::Single(manager) => {
                 let mut all = redis::pipe();
@@ -108,7 +136,8 @@ impl RedisConnection {
                 }
                 all.query_async(manager).await
             }
-            RedisConnection::Cluster(cluster) => {
+            RedisConnection::Cluster(lazy) => {
+                let cluster = lazy.get().await?;
                 let answers = pipelines.iter().map(|pipeline| {
                     let mut cluster = cluster.clone();
                     async move { pipeline.query_async::<Vec<Value>>(&mut cluster).await }
@@ -124,7 +153,9 @@ impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             RedisConnection::Single(manager) => manager.req_packed_command(cmd),
-            RedisConnection::Cluster(cluster) => cluster.req_packed_command(cmd),
+            RedisConnection::Cluster(lazy) => {
+                Box::pin(async move { lazy.get().await?.req_packed_command(cmd).await })
+            }
         }
     }
 
@@ -136,14 +167,18 @@ impl ConnectionLike for RedisConnection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             RedisConnection::Single(manager) => manager.req_packed_commands(cmd, offset, count),
-            RedisConnection::Cluster(cluster) => cluster.req_packed_commands(cmd, offset, count),
+            RedisConnection::Cluster(lazy) => Box::pin(async move {
+                let mut cluster = lazy.get().await?;
+                cluster.req_packed_commands(cmd, offset, count).await
+            }),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             RedisConnection::Single(manager) => manager.get_db(),
-            RedisConnection::Cluster(cluster) => cluster.get_db(),
+            // Redis Cluster has database 0 only.
+            RedisConnection::Cluster(_) => 0,
         }
     }
 }

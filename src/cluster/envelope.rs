@@ -112,6 +112,8 @@ pub enum Reply {
     Done(bool),
     /// Whether the stream was open (the node holds the connection).
     Pushed(bool),
+    /// Applied, but the node could not finish it (Redis did not take it): why.
+    Failed(String),
     /// How the invocation the holder made ended.
     Invoked {
         /// The id the holder gave the invocation.

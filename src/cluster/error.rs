@@ -17,6 +17,18 @@ pub enum ClusterError {
     /// The node could not apply the operation (a node of another version).
     #[error("node {0} could not apply it")]
     NodeRefused(String),
+    /// The change was applied on its node but Redis did not take it in time, so other nodes
+    /// may not see it yet.
+    #[error("Redis did not take the change within {0} s; other nodes may not see it yet")]
+    NotMirrored(u64),
+    /// The node that applied the operation failed for the reason given.
+    #[error("node {node}: {reason}")]
+    Remote {
+        /// The node's id.
+        node: String,
+        /// Why, as it said.
+        reason: String,
+    },
 }
 
 impl From<ClusterError> for ApiError {

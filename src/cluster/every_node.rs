@@ -5,9 +5,10 @@
 use bytes::Bytes;
 use futures_util::future::join_all;
 
+use super::apply_user_group;
 use super::envelope::{Reply, Request, UserGroupChange};
 use super::{CALL_TIMEOUT, Cluster, ClusterError, NodeInfo};
-use crate::hub::ExecuteCommand;
+use crate::hub::{ExecuteCommand, Hub};
 use crate::protocol::{Encoded, Protocol};
 
 impl Cluster {
@@ -41,16 +42,25 @@ impl Cluster {
         self.on_every_node(request, frames).await
     }
 
-    /// Has every other node apply a user-group change (this node applied it already), so it
-    /// holds for the user's connections everywhere once this returns.
+    /// Applies a user-group change to `hub` here, writes it into Redis (where nodes that
+    /// start later find it) and has every other node apply it, so it holds for the user's
+    /// connections everywhere, now and later, once this returns.
     pub async fn user_group(
         &self,
-        hub: &str,
+        hub: &Hub,
         user: &str,
         change: UserGroupChange,
     ) -> Result<(), ClusterError> {
+        let writing = self.user_groups.begin();
+        let dropped = apply_user_group(hub, user, change.clone());
+        let mut redis = self.redis.clone();
+        self.user_groups
+            .persist(&mut redis, &self.metrics, hub, user, &change, &dropped)
+            .await?;
+        drop(writing);
+        self.flush_mirror().await?;
         let request = Request::UserGroup {
-            hub: hub.to_owned(),
+            hub: hub.name().to_string(),
             user: user.to_owned(),
             change,
         };

@@ -144,6 +144,9 @@ pub(super) fn holder_gone(holder: &str, why: &str) -> Response {
         .into_response()
 }
 
+/// The claim of a connection that ended (the scripts here spell it `'~'`).
+pub(super) const ENDED: &str = "~";
+
 /// Reads a connection's holder and, when asked and there is none, makes this node the holder,
 /// in one atomic step on the claim key alone (on a Redis Cluster it is in its connection's
 /// slot, not in this node's). Answers the holder's id, `""` when this call claimed it, or nil
@@ -272,6 +275,7 @@ impl Directory for Cluster {
             // The claim stays until this node's entries are cleaned up with its lease.
             tracing::warn!(%err, connection = connection_id, "cluster: connection claim not released");
         }
+        self.ended.record(claim_key, ended_for);
     }
 }
 

@@ -13,6 +13,10 @@
 //! claims, each in the slot of its connection). Shared: `{p}:nodes` (set of node ids) and
 //! `{p}:node:{n}` (the lease, expiring). Channels: `{p}:all`, `{p}:g:{hub}:{group}`,
 //! `{p}:u:{hub}:{user}` (single Redis only) and `{p}:node:{n}` (point to point).
+//!
+//! User-group memberships belong to no node (see `user_groups`): per hub, with the hub's name
+//! as hash tag, `{p}:ug:{hub}:users` and `{p}:ug:{hub}:u:{user}`; shared, `{p}:ug:hubs` and
+//! `{p}:ug:kept`.
 
 use crate::hub::Audience;
 
@@ -78,6 +82,26 @@ impl Keys {
     /// Present while a node has an app server for a hub (default mode).
     pub(super) fn app_servers(&self, node: &str, hub: &str) -> String {
         format!("{}:n:{{{node}}}:s:{hub}", self.prefix)
+    }
+
+    /// A user's memberships in a hub (hash group → expiry), in the hub's slot.
+    pub(super) fn user_groups(&self, hub: &str, user: &str) -> String {
+        format!("{}:ug:{{{hub}}}:u:{user}", self.prefix)
+    }
+
+    /// The users of a hub with memberships, in the hub's slot.
+    pub(super) fn user_group_users(&self, hub: &str) -> String {
+        format!("{}:ug:{{{hub}}}:users", self.prefix)
+    }
+
+    /// The hubs with memberships.
+    pub(super) fn user_group_hubs(&self) -> String {
+        format!("{}:ug:hubs", self.prefix)
+    }
+
+    /// Present while Redis holds the memberships (absent after it restarted empty).
+    pub(super) fn user_groups_kept(&self) -> String {
+        format!("{}:ug:kept", self.prefix)
     }
 
     /// The channel every node subscribes to.
@@ -148,6 +172,13 @@ mod tests {
             assert_eq!(hash_tag(name), node, "{name}");
         }
         assert_ne!(hash_tag(&keys.owned("other")), node);
+    }
+
+    #[test]
+    fn a_hubs_user_group_keys_share_its_hash_tag() {
+        let keys = Keys::new("svc", true);
+        assert_eq!(hash_tag(&keys.user_groups("chat", "u{x}")), "chat");
+        assert_eq!(hash_tag(&keys.user_group_users("chat")), "chat");
     }
 
     #[test]

@@ -3,18 +3,27 @@
 //! rewrites the node's connection claims and app-server announcements. Hubs report each
 //! change to a bounded queue; one task writes them in pipelined batches. When the queue
 //! overflows or Redis fails, the node's entries are rewritten from the local registry instead
-//! (a resync), so nothing a local hub knows is lost for long.
+//! (a resync), so nothing a local hub knows is lost for long. A resync also brings the
+//! node's user-group memberships in line with Redis (see `user_groups`).
+//!
+//! A REST change answers only once its membership is in Redis: [`MirrorQueue::flush`] queues
+//! a marker behind the changes made so far and the writer answers it once it wrote them (and
+//! finished a resync the queue asked for), so an existence check on another node made right
+//! after the answer sees the change.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::connection::RedisConnection;
+use super::ended::EndedConnections;
+use super::forward::ENDED;
 use super::keys::Keys;
 use super::metrics::ClusterMetrics;
+use super::user_groups::UserGroupStore;
 use crate::hub::{Hubs, Membership, MembershipObserver};
 
 /// Changes queued for Redis before the node falls back to a resync.
@@ -24,11 +33,32 @@ const BATCH: usize = 1024;
 /// Wait between resync attempts while Redis is unavailable.
 const RESYNC_RETRY: Duration = Duration::from_millis(500);
 
+/// What the writer is handed: a change, or a caller waiting for everything before it.
+#[derive(Debug)]
+pub(super) enum Queued {
+    /// A membership change to write.
+    Change(Membership),
+    /// Answered once every change queued before it is in Redis.
+    Flush(oneshot::Sender<()>),
+}
+
 /// The hubs' observer: queues each change, or asks for a resync when the queue is full.
 #[derive(Debug)]
 pub(super) struct MirrorQueue {
-    sender: mpsc::Sender<Membership>,
+    sender: mpsc::Sender<Queued>,
     resync: Arc<Resync>,
+}
+
+impl MirrorQueue {
+    /// Waits until every change queued so far is in Redis; false when the writer could not
+    /// write them (Redis failed) or stopped. Callers bound the wait.
+    pub(super) async fn flush(&self) -> bool {
+        let (done, written) = oneshot::channel();
+        if self.sender.send(Queued::Flush(done)).await.is_err() {
+            return false;
+        }
+        written.await.is_ok()
+    }
 }
 
 /// Whether the node's entries in Redis must be rewritten from the local registry.
@@ -36,6 +66,8 @@ pub(super) struct MirrorQueue {
 pub(super) struct Resync {
     needed: AtomicBool,
     wake: Notify,
+    /// A resync finished since the node started: it holds what Redis had (user groups).
+    synced: AtomicBool,
 }
 
 impl Resync {
@@ -44,11 +76,16 @@ impl Resync {
         self.needed.store(true, Ordering::Release);
         self.wake.notify_one();
     }
+
+    /// Whether a resync finished since the node started.
+    pub(super) fn synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
 }
 
 impl MembershipObserver for MirrorQueue {
     fn observe(&self, change: Membership) {
-        if self.sender.try_send(change).is_err() {
+        if self.sender.try_send(Queued::Change(change)).is_err() {
             self.resync.request();
         }
     }
@@ -68,11 +105,15 @@ pub(super) struct Mirror {
     pub(super) metrics: Arc<ClusterMetrics>,
     /// Set when everything must be rewritten.
     pub(super) resync: Arc<Resync>,
+    /// The user-group memberships in Redis.
+    pub(super) user_groups: Arc<UserGroupStore>,
+    /// Connections that ended here, whose markers a resync writes back.
+    pub(super) ended: Arc<EndedConnections>,
 }
 
 impl Mirror {
     /// The observer that feeds [`Mirror::run`], and its receiving end.
-    pub(super) fn queue(resync: Arc<Resync>) -> (MirrorQueue, mpsc::Receiver<Membership>) {
+    pub(super) fn queue(resync: Arc<Resync>) -> (MirrorQueue, mpsc::Receiver<Queued>) {
         let (sender, receiver) = mpsc::channel(QUEUE);
         (MirrorQueue { sender, resync }, receiver)
     }
@@ -80,19 +121,15 @@ impl Mirror {
     /// Writes changes until `stop`; resyncs whenever one was asked for.
     pub(super) async fn run(
         mut self,
-        mut changes: mpsc::Receiver<Membership>,
+        mut changes: mpsc::Receiver<Queued>,
         stop: CancellationToken,
     ) {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
-            if self.resync.needed.swap(false, Ordering::AcqRel) {
-                if let Err(err) = self.rewrite().await {
-                    tracing::warn!(%err, "cluster: cannot resync this node's state into Redis yet");
-                    self.resync.needed.store(true, Ordering::Release);
-                    tokio::select! {
-                        () = tokio::time::sleep(RESYNC_RETRY) => {}
-                        () = stop.cancelled() => return,
-                    }
+            if self.resync.needed.load(Ordering::Acquire) && !self.resync_now().await {
+                tokio::select! {
+                    () = tokio::time::sleep(RESYNC_RETRY) => {}
+                    () = stop.cancelled() => return,
                 }
                 continue;
             }
@@ -101,11 +138,25 @@ impl Mirror {
                     if received == 0 {
                         return;
                     }
-                    if let Err(err) = self.write(&batch).await {
+                    let mut flushes = Vec::new();
+                    let mut written = Vec::with_capacity(batch.len());
+                    for queued in batch.drain(..) {
+                        match queued {
+                            Queued::Change(change) => written.push(change),
+                            Queued::Flush(done) => flushes.push(done),
+                        }
+                    }
+                    if let Err(err) = self.write(&written).await {
                         tracing::warn!(%err, "cluster: membership changes not written; resyncing");
                         self.resync.request();
                     }
-                    batch.clear();
+                    // A change the full queue dropped is written only by the resync.
+                    let pending = self.resync.needed.load(Ordering::Acquire);
+                    if flushes.is_empty() || !pending || self.resync_now().await {
+                        for done in flushes {
+                            let _ = done.send(());
+                        }
+                    }
                 }
                 () = self.resync.wake.notified() => {}
                 () = stop.cancelled() => return,
@@ -113,7 +164,26 @@ impl Mirror {
         }
     }
 
+    /// Runs the resync that was asked for; false (and still asked for) when it failed.
+    async fn resync_now(&mut self) -> bool {
+        self.resync.needed.store(false, Ordering::Release);
+        match self.rewrite().await {
+            Ok(()) => {
+                self.resync.synced.store(true, Ordering::Release);
+                true
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cluster: cannot resync this node's state into Redis yet");
+                self.resync.needed.store(true, Ordering::Release);
+                false
+            }
+        }
+    }
+
     async fn write(&mut self, changes: &[Membership]) -> redis::RedisResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         for change in changes {
             self.add_change(&mut pipe, change);
@@ -174,8 +244,9 @@ impl Mirror {
 
     /// Replaces this node's entries with what the local hubs hold now: membership, the list of
     /// its claims and its app-server announcements in one transaction (they share the node's
-    /// hash tag), then the claims of its client connections, each keyed by its connection and
-    /// so, on a Redis Cluster, in a slot of its own.
+    /// hash tag), then the claims of its client connections and the markers of those that
+    /// ended here lately, each keyed by its connection and so, on a Redis Cluster, in a slot
+    /// of its own; last, its user-group memberships are brought in line with Redis.
     async fn rewrite(&mut self) -> redis::RedisResult<()> {
         let owned_key = self.keys.owned(&self.node);
         ClusterMetrics::count(&self.metrics.round_trips);
@@ -223,6 +294,20 @@ impl Mirror {
             }
         }
         self.execute(pipe).await?;
+        // Markers of connections that ended here, unless a node claimed one since (it cannot
+        // have: the marker stops that, unless Redis lost it).
+        for (key, left) in self.ended.current() {
+            let mut marker = redis::pipe();
+            let left = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
+            marker
+                .cmd("SET")
+                .arg(key)
+                .arg(ENDED)
+                .arg("PX")
+                .arg(left)
+                .arg("NX");
+            claims.push(marker);
+        }
         if !claims.is_empty() {
             ClusterMetrics::count(&self.metrics.round_trips);
             let metrics = &self.metrics;
@@ -231,6 +316,11 @@ impl Mirror {
                 .await
                 .inspect_err(|_| ClusterMetrics::count(&metrics.redis_errors))?;
         }
+        let store = self.user_groups.clone();
+        store
+            .sync(&mut self.redis, &self.metrics, &self.hubs)
+            .await
+            .inspect_err(|_| ClusterMetrics::count(&self.metrics.redis_errors))?;
         ClusterMetrics::count(&self.metrics.resyncs);
         Ok(())
     }

@@ -10,6 +10,7 @@
 
 mod apply;
 mod connection;
+mod ended;
 mod envelope;
 mod error;
 mod every_node;
@@ -21,6 +22,7 @@ mod mirror;
 pub mod relay;
 mod roster;
 mod subscriber;
+mod user_groups;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -43,11 +45,16 @@ use crate::config::ClusterConfig;
 use crate::hub::{Audience, Hubs};
 use crate::protocol::Protocol;
 use connection::{REDIS_TIMEOUT, RedisConnection};
+use ended::EndedConnections;
 use keys::Keys;
-use mirror::{Mirror, Resync};
+use mirror::{Mirror, MirrorQueue, Resync};
+use user_groups::UserGroupStore;
 
 /// How long a membership change waits for the holding node's answer.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a change waits for its membership to be in Redis; below [`CALL_TIMEOUT`], so a
+/// node asked for a change answers before its caller gives up.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A node of the cluster as its lease record describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +75,12 @@ pub struct Cluster {
     hubs: Arc<Hubs>,
     metrics: Arc<ClusterMetrics>,
     resync: Arc<Resync>,
+    /// The queue of membership changes into Redis, for flushing it.
+    mirror: Arc<MirrorQueue>,
+    /// The user-group memberships in Redis.
+    user_groups: Arc<UserGroupStore>,
+    /// Connections that ended here, whose markers a resync writes back.
+    ended: Arc<EndedConnections>,
     /// Wakes the lease task for a renewal now, not at its next tick.
     renew_now: Notify,
     subscribed: AtomicBool,
@@ -101,17 +114,25 @@ impl Cluster {
     ) -> Result<Arc<Self>, ClusterError> {
         let redis = RedisConnection::open(config).await?;
         let resync = Arc::new(Resync::default());
+        let keys = Keys::new(&config.prefix, config.redis_cluster);
+        let user_groups = Arc::new(UserGroupStore::new(keys.clone()));
+        let ended = Arc::new(EndedConnections::default());
+        let (queue, changes) = Mirror::queue(resync.clone());
+        let queue = Arc::new(queue);
         let node = NodeInfo {
             id: uuid::Uuid::new_v4().to_string(),
             url: config.advertise.clone().unwrap_or(advertise),
         };
         let cluster = Arc::new(Cluster {
-            keys: Keys::new(&config.prefix, config.redis_cluster),
+            keys,
             lease: config.lease,
             redis: redis.clone(),
             hubs: hubs.clone(),
             metrics: Arc::default(),
             resync: resync.clone(),
+            mirror: queue.clone(),
+            user_groups: user_groups.clone(),
+            ended: ended.clone(),
             renew_now: Notify::new(),
             subscribed: AtomicBool::new(false),
             live: RwLock::new(vec![node.clone()]),
@@ -120,8 +141,7 @@ impl Cluster {
             stop: shutdown.child_token(),
             node,
         });
-        let (queue, changes) = Mirror::queue(resync.clone());
-        if hubs.observe_with(Arc::new(queue)).is_err() {
+        if hubs.observe_with(queue).is_err() {
             tracing::warn!("cluster: the hubs already had an observer");
         }
         let mirror = Mirror {
@@ -131,6 +151,8 @@ impl Cluster {
             hubs,
             metrics: cluster.metrics.clone(),
             resync,
+            user_groups,
+            ended,
         };
         tasks.spawn(mirror.run(changes, cluster.stop.clone()));
         tasks.spawn(subscriber::run(
@@ -153,9 +175,21 @@ impl Cluster {
         &self.node
     }
 
-    /// Whether the lease is held and the subscription is up.
+    /// Whether the lease is held, the subscription is up and the node synced with Redis once
+    /// (so it applies the user-group memberships made before it started).
     pub fn is_healthy(&self) -> bool {
-        self.metrics.lease_held.load(Ordering::Acquire) && self.subscribed.load(Ordering::Acquire)
+        self.metrics.lease_held.load(Ordering::Acquire)
+            && self.subscribed.load(Ordering::Acquire)
+            && self.resync.synced()
+    }
+
+    /// Waits until this node's membership changes made so far are in Redis, where the other
+    /// nodes' existence checks read them; a 503 naming Redis when that takes too long.
+    pub async fn flush_mirror(&self) -> Result<(), ClusterError> {
+        match tokio::time::timeout(FLUSH_TIMEOUT, self.mirror.flush()).await {
+            Ok(true) => Ok(()),
+            _ => Err(ClusterError::NotMirrored(FLUSH_TIMEOUT.as_secs())),
+        }
     }
 
     /// The nodes holding a lease as of the last renewal, sorted by id.
@@ -250,6 +284,10 @@ impl Cluster {
         let outcome = match published {
             Ok(0) => Err(ClusterError::NodeTimeout(node.id.clone())),
             Ok(_) => match tokio::time::timeout(timeout, answer).await {
+                Ok(Ok(Reply::Failed(reason))) => Err(ClusterError::Remote {
+                    node: node.id.clone(),
+                    reason,
+                }),
                 Ok(Ok(reply)) => Ok(reply),
                 _ => Err(ClusterError::NodeTimeout(node.id.clone())),
             },

@@ -16,7 +16,7 @@ use super::observer::{Membership, MembershipObserver};
 use super::servers::ServerSet;
 use super::snapshot::Retired;
 use super::trace::{MembershipChange, Trace, TraceEvent, TraceKind};
-use super::user_groups::UserGroups;
+use super::user_groups::{UserGroupEntry, UserGroups};
 
 type Members = HashMap<Arc<str>, ConnectionHandle>;
 /// A group's connections ordered by id, so listing a group can page with a stable cursor.
@@ -131,6 +131,21 @@ impl State {
             .get(user)
             .map(|c| c.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Joins the user's current connections to `group`, after the cap `dropped` groups.
+    fn join_user(&mut self, user: &str, group: &str, dropped: &[String]) {
+        for dropped in dropped {
+            self.remove_user_from_group(user, dropped);
+        }
+        let connections: Vec<ConnectionHandle> = self
+            .users
+            .get(user)
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default();
+        for connection in &connections {
+            self.join(connection, group);
+        }
     }
 
     fn remove_user_from_group(&mut self, user: &str, group: &str) {
@@ -344,24 +359,41 @@ impl Hub {
 
     /// Adds a user to a group: the membership is kept for `ttl` (a year when `None`) and every
     /// current connection of the user joins. `ttl` of zero joins the current connections only.
-    pub fn add_user_to_group(&self, user: &str, group: &str, ttl: Option<Duration>) {
+    /// Returns the groups the 100-group cap dropped.
+    pub fn add_user_to_group(&self, user: &str, group: &str, ttl: Option<Duration>) -> Vec<String> {
         let now = Instant::now();
         let mut state = self.write();
-        if ttl != Some(Duration::ZERO) {
-            for dropped in state.user_groups.add(user, group, ttl, now) {
-                state.remove_user_from_group(user, &dropped);
-            }
-        }
-        let connections: Vec<ConnectionHandle> = state
-            .users
-            .get(user)
-            .map(|c| c.values().cloned().collect())
-            .unwrap_or_default();
-        for connection in &connections {
-            state.join(connection, group);
-        }
+        let dropped = if ttl == Some(Duration::ZERO) {
+            Vec::new()
+        } else {
+            state.user_groups.add(user, group, ttl, now)
+        };
+        state.join_user(user, group, &dropped);
         drop(state);
         self.trace_membership(None, Some(user), MembershipChange::Joined, Some(group));
+        dropped
+    }
+
+    /// Sets a membership as another node made it (its deadline and its place in the cap
+    /// kept) and joins the user's current connections. Returns the groups the cap dropped.
+    pub fn restore_user_group(&self, entry: &UserGroupEntry) -> Vec<String> {
+        let mut state = self.write();
+        let dropped = state.user_groups.restore(entry);
+        state.join_user(&entry.user, &entry.group, &dropped);
+        drop(state);
+        let (user, group) = (Some(entry.user.as_str()), Some(entry.group.as_str()));
+        self.trace_membership(None, user, MembershipChange::Joined, group);
+        dropped
+    }
+
+    /// The user's unexpired membership of the group, if any.
+    pub fn user_group(&self, user: &str, group: &str) -> Option<UserGroupEntry> {
+        self.read().user_groups.get(user, group, Instant::now())
+    }
+
+    /// Every unexpired user-group membership of the hub.
+    pub fn user_group_entries(&self) -> Vec<UserGroupEntry> {
+        self.read().user_groups.all(Instant::now())
     }
 
     /// Removes a user's membership and the user's connections from the group.

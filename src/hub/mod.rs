@@ -45,7 +45,7 @@ pub use trace::{
     BACKLOG_HUBS, BACKLOG_PER_HUB, MembershipChange, PREVIEW_BYTES, Preview, TRACE_CAPACITY, Trace,
     TraceEvent, TraceKind, TraceWatcher, Watched,
 };
-pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS};
+pub use user_groups::{DEFAULT_TTL, MAX_UNLIMITED_GROUPS, UserGroupEntry};
 
 use crate::protocol::Frames;
 

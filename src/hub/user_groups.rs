@@ -17,6 +17,19 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How many memberships without an explicit TTL one user keeps.
 pub const MAX_UNLIMITED_GROUPS: usize = 100;
 
+/// One user-group membership as a cluster persists and restores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserGroupEntry {
+    /// The user id.
+    pub user: String,
+    /// The group.
+    pub group: String,
+    /// When it ends.
+    pub expires_at: Instant,
+    /// Added without a TTL, so it counts towards the [`MAX_UNLIMITED_GROUPS`] cap.
+    pub unlimited: bool,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Membership {
     expires_at: Instant,
@@ -68,9 +81,31 @@ impl UserGroups {
         ttl: Option<Duration>,
         now: Instant,
     ) -> Vec<String> {
+        self.insert(user, group, now + ttl.unwrap_or(DEFAULT_TTL), ttl.is_none())
+    }
+
+    /// Sets a membership to end at `expires_at` (one another node made); returns the groups
+    /// dropped by the 100-group cap, the oldest ending first.
+    pub(super) fn restore(&mut self, entry: &UserGroupEntry) -> Vec<String> {
+        let UserGroupEntry {
+            user,
+            group,
+            expires_at,
+            unlimited,
+        } = entry;
+        self.insert(user, group, *expires_at, *unlimited)
+    }
+
+    fn insert(
+        &mut self,
+        user: &str,
+        group: &str,
+        expires_at: Instant,
+        unlimited: bool,
+    ) -> Vec<String> {
         let membership = Membership {
-            expires_at: now + ttl.unwrap_or(DEFAULT_TTL),
-            unlimited_seq: ttl.is_none().then(|| {
+            expires_at,
+            unlimited_seq: unlimited.then(|| {
                 self.next_seq += 1;
                 self.next_seq
             }),
@@ -88,6 +123,22 @@ impl UserGroups {
             self.forget(user, g, *m);
         }
         dropped.into_iter().map(|(g, _)| g).collect()
+    }
+
+    /// The user's membership of the group, unexpired by `now`.
+    pub(super) fn get(&self, user: &str, group: &str, now: Instant) -> Option<UserGroupEntry> {
+        let membership = self.by_user.get(user)?.get(group)?;
+        (membership.expires_at > now).then(|| entry(user, group, membership))
+    }
+
+    /// Every membership unexpired by `now`.
+    pub(super) fn all(&self, now: Instant) -> Vec<UserGroupEntry> {
+        self.by_user
+            .iter()
+            .flat_map(|(user, groups)| groups.iter().map(move |(group, m)| (user, group, m)))
+            .filter(|(_, _, m)| m.expires_at > now)
+            .map(|(user, group, m)| entry(user, group, m))
+            .collect()
     }
 
     /// Removes one membership; returns whether it existed.
@@ -148,6 +199,15 @@ impl UserGroups {
             self.by_user.remove(user);
         }
         true
+    }
+}
+
+fn entry(user: &str, group: &str, membership: &Membership) -> UserGroupEntry {
+    UserGroupEntry {
+        user: user.to_owned(),
+        group: group.to_owned(),
+        expires_at: membership.expires_at,
+        unlimited: membership.unlimited_seq.is_some(),
     }
 }
 
@@ -247,6 +307,34 @@ mod tests {
         ug.add("u", "g", Some(Duration::from_secs(10)), due_at);
         assert!(!ug.expire(&due[0].user, &due[0].group, due_at));
         assert!(ug.contains("u", "g", due_at));
+    }
+
+    #[test]
+    fn a_restored_membership_keeps_its_deadline_and_its_place_in_the_cap() {
+        let now = Instant::now();
+        let (mut ug, expiries) = user_groups();
+        let entry = UserGroupEntry {
+            user: "u".into(),
+            group: "g".into(),
+            expires_at: now + Duration::from_secs(3),
+            unlimited: false,
+        };
+        assert!(ug.restore(&entry).is_empty());
+        assert_eq!(ug.get("u", "g", now), Some(entry.clone()));
+        assert_eq!(ug.all(now), vec![entry]);
+        assert_eq!(expiries.next(), Some(now + Duration::from_secs(3)));
+        assert!(ug.get("u", "g", now + Duration::from_secs(3)).is_none());
+        for i in 0..=MAX_UNLIMITED_GROUPS {
+            let unlimited = UserGroupEntry {
+                user: "u".into(),
+                group: format!("g{i}"),
+                expires_at: now + DEFAULT_TTL,
+                unlimited: true,
+            };
+            let dropped = ug.restore(&unlimited);
+            assert_eq!(dropped.is_empty(), i < MAX_UNLIMITED_GROUPS, "{i}");
+        }
+        assert!(ug.get("u", "g", now).is_some(), "a timed one is not capped");
     }
 
     #[test]

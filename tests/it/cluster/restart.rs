@@ -9,7 +9,7 @@ use signalr_emulator::protocol::service::ServiceMessage;
 use super::clients::{broadcast, invocations};
 use super::{Backend, Node, Redis, eventually};
 use crate::app_server::AppServer;
-use crate::common::{HANDSHAKE, poll, post};
+use crate::common::{HANDSHAKE, WaitUntil, connect_url, http, poll, post};
 
 /// The node's counters of state rewrites and lease renewals.
 async fn counters(node: &Node) -> (u64, u64) {
@@ -28,7 +28,7 @@ async fn counters(node: &Node) -> (u64, u64) {
 
 /// Restarts Redis empty on its port and waits until each of `nodes` is healthy again, has
 /// rewritten its state and renewed its lease (which other nodes read to reach it).
-async fn restart(mut redis: Redis, nodes: &[&Node]) -> Redis {
+pub(super) async fn restart<B: Backend>(mut redis: B, nodes: &[&Node]) -> B {
     let mut before = Vec::new();
     for node in nodes {
         before.push(counters(node).await);
@@ -89,5 +89,35 @@ async fn a_client_finds_the_app_server_on_another_node_after_a_restart() {
     match app.recv().await {
         ServiceMessage::OpenConnection(open) => assert_eq!(open.connection_id, id),
         other => panic!("expected OpenConnection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_ended_connection_cannot_start_again_after_a_restart() {
+    let redis = Redis::start().await;
+    let (a, b) = (
+        Node::start(&redis, &[]).await,
+        Node::start(&redis, &[]).await,
+    );
+    let (_, token) = a.server.negotiate("chat", None).await;
+    assert_eq!(poll(&b.server, &token).await.status(), 200);
+    assert_eq!(post(&a.server, &token, HANDSHAKE).await.status(), 200);
+    let url = connect_url(&a.server, &token);
+    assert_eq!(http().delete(url).send().await.unwrap().status(), 202);
+    for node in [&a, &b] {
+        let wait = WaitUntil::new("the connection is forgotten");
+        while post(&node.server, &token, "{\"type\":6}\x1e")
+            .await
+            .status()
+            != 404
+        {
+            wait.retry().await;
+        }
+    }
+
+    let _redis = restart(redis, &[&a, &b]).await;
+    // Its token is still fresh enough to start a connection, but this one ended.
+    for node in [&a, &b] {
+        assert_eq!(poll(&node.server, &token).await.status(), 404);
     }
 }

@@ -7,6 +7,10 @@ use super::clients::{
     server_sent_events_take_posts_sent_to_the_other_node,
     websocket_negotiated_on_one_node_connects_on_the_other,
 };
+use super::late_nodes::{
+    a_node_started_later_applies_the_memberships_made_before_on,
+    memberships_survive_a_restart_that_lost_them_on,
+};
 use super::lifecycle::a_killed_node_is_cleaned_up_within_its_lease;
 use super::outage::local_delivery_survives_an_outage_and_recovers_on;
 use super::paging::pages_merge_both_nodes_members;
@@ -14,7 +18,7 @@ use super::sends::{
     group_changes_apply_to_connections_on_the_other_node,
     rest_sends_reach_clients_on_the_other_node,
 };
-use super::{Node, RedisCluster};
+use super::{Backend, Node, RedisCluster};
 
 #[tokio::test]
 async fn rest_sends_and_group_changes_cross_nodes_once_over_sharded_pub_sub() {
@@ -79,4 +83,29 @@ async fn a_killed_node_is_cleaned_up_within_its_lease_over_a_redis_cluster() {
 async fn a_redis_cluster_outage_is_survived_and_recovered_from() {
     let mut redis = RedisCluster::start().await;
     local_delivery_survives_an_outage_and_recovers_on(&mut redis).await;
+}
+
+#[tokio::test]
+async fn a_node_started_later_applies_earlier_memberships_over_a_redis_cluster() {
+    let redis = RedisCluster::start().await;
+    a_node_started_later_applies_the_memberships_made_before_on(&redis).await;
+}
+
+#[tokio::test]
+async fn memberships_survive_a_redis_cluster_restart_that_lost_them() {
+    memberships_survive_a_restart_that_lost_them_on(RedisCluster::start().await).await;
+}
+
+#[tokio::test]
+async fn a_node_starts_while_no_seed_answers_and_joins_when_the_cluster_is_back() {
+    let mut redis = RedisCluster::start().await;
+    redis.outage().await;
+    let a = Node::launch(&redis.node_flags(), &[]).await;
+    let health = a.server.rest("GET", "/api/health", None).await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.headers()["x-signalr-cluster"], "redis-unavailable");
+    redis.recover().await;
+    a.wait_healthy(true).await;
+    let b = Node::start(&redis, &[]).await;
+    rest_sends_reach_clients_on_the_other_node(&a, &b).await;
 }
