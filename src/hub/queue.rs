@@ -5,23 +5,19 @@
 //!
 //! Hand-written rather than a `tokio::sync::mpsc` channel because an idle connection must be
 //! small: a channel idles at about 1.5 KiB (its cache-padded state and a first block of 32
-//! slots), this queue at a few hundred bytes, and it only keeps a few slots once a burst is
-//! drained.
-//!
-//! Producers and the writer run on different worker threads, so every lock of the shared state
-//! moves its cache line between cores: on the fan-out path that is the cost that counts. So a
-//! push takes the lock once (and wakes the writer only if it was waiting), and the writer takes
-//! everything queued in one lock into a batch of its own, then writes from it without locking.
-//! The bound counts the frames waiting; the batch in the writer's hands (taken only once the
-//! previous one was written, like a channel's receiver would hold them) is not counted.
+//! slots), this queue at about a hundred bytes, and it only keeps a few slots once a burst is
+//! drained. The writer is woken through an [`AtomicWaker`] (lock-free, as in a channel) rather
+//! than a `Notify`, whose waiter list takes a lock on every wait and every wake-up: on the
+//! fan-out path that was paid once per recipient.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 
 /// How long the writer of a queue may wait for its peer (a client or an app server) to take one
 /// write before the connection is given up (ASP.NET Core's `TransportSendTimeout`): a peer that
@@ -48,14 +44,14 @@ pub struct QueueEmpty;
 #[derive(Debug)]
 struct Shared<T> {
     state: Mutex<State<T>>,
+    /// The writer's waker while it waits for a frame; every push wakes it.
+    writer: AtomicWaker,
     capacity: usize,
 }
 
 #[derive(Debug)]
 struct State<T> {
     frames: VecDeque<T>,
-    /// The writer's waker while it waits for a frame; the next push takes and wakes it.
-    writer: Option<Waker>,
     writer_gone: bool,
 }
 
@@ -63,6 +59,16 @@ impl<T> Shared<T> {
     // Nothing below can panic while the lock is held, so a poisoned lock is taken over.
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the oldest frame; gives back the memory of a drained burst.
+    fn pop(&self) -> Option<T> {
+        let mut state = self.lock();
+        let frame = state.frames.pop_front()?;
+        if state.frames.is_empty() && state.frames.capacity() > IDLE_SLOTS {
+            state.frames.shrink_to(IDLE_SLOTS);
+        }
+        Some(frame)
     }
 }
 
@@ -76,8 +82,6 @@ pub(super) struct FrameSender<T = Bytes> {
 #[derive(Debug)]
 pub struct FrameReceiver<T = Bytes> {
     shared: Arc<Shared<T>>,
-    /// Frames taken from the queue in one go, written before the queue is looked at again.
-    batch: VecDeque<T>,
 }
 
 /// A queue holding at most `capacity` frames (at least one).
@@ -85,26 +89,23 @@ pub(super) fn frame_queue<T>(capacity: usize) -> (FrameSender<T>, FrameReceiver<
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             frames: VecDeque::new(),
-            writer: None,
             writer_gone: false,
         }),
+        writer: AtomicWaker::new(),
         capacity: capacity.max(1),
     });
     (
         FrameSender {
             shared: shared.clone(),
         },
-        FrameReceiver {
-            shared,
-            batch: VecDeque::new(),
-        },
+        FrameReceiver { shared },
     )
 }
 
 impl<T> FrameSender<T> {
     /// Queues a frame without waiting.
     pub(super) fn try_send(&self, frame: T) -> Result<(), PushError> {
-        let waiting = {
+        {
             let mut state = self.shared.lock();
             if state.writer_gone {
                 return Err(PushError::Closed);
@@ -113,11 +114,8 @@ impl<T> FrameSender<T> {
                 return Err(PushError::Full);
             }
             state.frames.push_back(frame);
-            state.writer.take()
-        };
-        if let Some(writer) = waiting {
-            writer.wake();
         }
+        self.shared.writer.wake();
         Ok(())
     }
 
@@ -130,42 +128,24 @@ impl<T> FrameSender<T> {
 impl<T> FrameReceiver<T> {
     /// The next frame, waiting for one. Cancel-safe: a frame is only taken when returned.
     pub async fn recv(&mut self) -> T {
-        poll_fn(|cx| match self.take(Some(cx)) {
-            Some(frame) => Poll::Ready(frame),
-            None => Poll::Pending,
+        let shared = &*self.shared;
+        poll_fn(|cx| {
+            if let Some(frame) = shared.pop() {
+                return Poll::Ready(frame);
+            }
+            // Registered before looking again, so a push between the two looks wakes us.
+            shared.writer.register(cx.waker());
+            match shared.pop() {
+                Some(frame) => Poll::Ready(frame),
+                None => Poll::Pending,
+            }
         })
         .await
     }
 
     /// The next frame if one is queued.
     pub fn try_recv(&mut self) -> Result<T, QueueEmpty> {
-        self.take(None).ok_or(QueueEmpty)
-    }
-
-    /// The next frame of the batch; when the batch is done, everything queued becomes the next
-    /// batch. With `waiting`, an empty queue keeps the writer's waker for the next push (set
-    /// under the same lock as the look, so no push falls between the two).
-    fn take(&mut self, waiting: Option<&mut Context<'_>>) -> Option<T> {
-        if let Some(frame) = self.batch.pop_front() {
-            return Some(frame);
-        }
-        // The drained batch becomes the queue's storage: give back the memory of a burst.
-        if self.batch.capacity() > IDLE_SLOTS {
-            self.batch.shrink_to(IDLE_SLOTS);
-        }
-        let mut state = self.shared.lock();
-        if state.frames.is_empty() {
-            if let Some(cx) = waiting {
-                match &state.writer {
-                    Some(writer) if writer.will_wake(cx.waker()) => {}
-                    _ => state.writer = Some(cx.waker().clone()),
-                }
-            }
-            return None;
-        }
-        std::mem::swap(&mut state.frames, &mut self.batch);
-        drop(state);
-        self.batch.pop_front()
+        self.shared.pop().ok_or(QueueEmpty)
     }
 }
 
@@ -174,7 +154,6 @@ impl<T> Drop for FrameReceiver<T> {
         let mut state = self.shared.lock();
         state.writer_gone = true;
         state.frames = VecDeque::new();
-        state.writer = None;
     }
 }
 
@@ -197,20 +176,6 @@ mod tests {
         assert_eq!(tx.try_send(Bytes::from("d")), Err(PushError::Closed));
     }
 
-    #[test]
-    fn the_writers_batch_leaves_room_and_order_holds_across_batches() {
-        let (tx, mut rx) = frame_queue(2);
-        tx.try_send(Bytes::from("a")).unwrap();
-        tx.try_send(Bytes::from("b")).unwrap();
-        // Taking "a" takes "b" into the writer's batch too: two frames fit again, not three.
-        assert_eq!(rx.try_recv(), Ok(Bytes::from("a")));
-        tx.try_send(Bytes::from("c")).unwrap();
-        tx.try_send(Bytes::from("d")).unwrap();
-        assert_eq!(tx.try_send(Bytes::from("e")), Err(PushError::Full));
-        let rest: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert_eq!(rest, ["b", "c", "d"].map(Bytes::from));
-    }
-
     #[tokio::test]
     async fn the_writer_wakes_for_frames_sent_while_it_waits_or_before() {
         let (tx, mut rx) = frame_queue(16);
@@ -230,6 +195,5 @@ mod tests {
         }
         while rx.try_recv().is_ok() {}
         assert!(tx.shared.lock().frames.capacity() <= IDLE_SLOTS);
-        assert!(rx.batch.capacity() <= IDLE_SLOTS);
     }
 }
