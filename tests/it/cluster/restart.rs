@@ -50,10 +50,7 @@ pub(super) async fn restart<B: Backend>(mut redis: B, nodes: &[&Node]) -> B {
 #[tokio::test]
 async fn a_long_polling_connection_is_reached_through_the_other_node_after_a_restart() {
     let redis = Redis::start().await;
-    let (a, b) = (
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    );
+    let [a, b] = Node::pair(&redis).await;
     let (_, token) = a.server.negotiate("chat", None).await;
     // The first poll lands on B, which takes the connection.
     assert_eq!(poll(&b.server, &token).await.status(), 200);
@@ -95,10 +92,7 @@ async fn a_client_finds_the_app_server_on_another_node_after_a_restart() {
 #[tokio::test]
 async fn an_ended_connection_cannot_start_again_after_a_restart() {
     let redis = Redis::start().await;
-    let (a, b) = (
-        Node::start(&redis, &[]).await,
-        Node::start(&redis, &[]).await,
-    );
+    let [a, b] = Node::pair(&redis).await;
     let (_, token) = a.server.negotiate("chat", None).await;
     assert_eq!(poll(&b.server, &token).await.status(), 200);
     assert_eq!(post(&a.server, &token, HANDSHAKE).await.status(), 200);
