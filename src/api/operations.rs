@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::extract::HubRequest;
 use super::payload::Payload;
-use crate::cluster::{CALL_TIMEOUT, Cluster, NodeInfo, Reply, Request, UserGroupChange};
+use crate::cluster::{Cluster, NodeInfo, Request, UserGroupChange};
 use crate::error::ApiError;
 use crate::hub::{Audience, ConnectionHandle, Preview, TraceEvent, TraceKind};
 use crate::protocol::Close;
@@ -134,7 +134,9 @@ async fn sent(
         TraceEvent::now(req.hub.name().clone(), None, kind)
     });
     if let Some(cluster) = req.cluster.as_ref().filter(|_| for_other_nodes) {
-        cluster.send(req.hub.name(), to, excluded, frames).await?;
+        cluster
+            .send(req.hub.name(), to, excluded, Vec::new(), frames)
+            .await?;
     }
     Ok(recipients)
 }
@@ -143,25 +145,16 @@ async fn sent(
 /// (here or, in a cluster, on the node that holds it).
 pub(super) async fn close_connection(req: &HubRequest) -> Result<bool, ApiError> {
     let id = req.connection_id()?;
-    let to = Audience::Connection(id.to_string());
     if let Some(connection) = req.hub.connection(id) {
         close(req, || format!("connection {id}"), &[connection]);
         return Ok(true);
     }
-    let Some(cluster) = &req.cluster else {
-        return Ok(false);
-    };
-    if cluster
-        .locate_connection(req.hub.name(), id)
-        .await?
-        .is_none()
-    {
-        return Ok(false);
+    match &req.cluster {
+        Some(cluster) => Ok(cluster
+            .close_connection(req.hub.name(), id, req.reason())
+            .await?),
+        None => Ok(false),
     }
-    cluster
-        .close(req.hub.name(), to, Vec::new(), req.reason())
-        .await?;
-    Ok(true)
 }
 
 /// Closes every connection of the hub but the excluded ones.
@@ -351,8 +344,7 @@ pub(super) async fn holding_node<'r>(
 }
 
 /// Does a group change for connection `id`: here when this node holds it, else by asking the
-/// node that does. Whether the connection was found anywhere. In a cluster the change is in
-/// Redis before this returns, so an existence check on any node sees it.
+/// node that does. Whether the connection was found anywhere.
 async fn change_connection(
     req: &HubRequest,
     id: &str,
@@ -360,18 +352,12 @@ async fn change_connection(
     remote: impl FnOnce() -> Request,
 ) -> Result<bool, ApiError> {
     let here = local();
-    let Some(cluster) = &req.cluster else {
-        return Ok(here);
-    };
-    if here {
-        cluster.flush_mirror().await?;
-        return Ok(true);
+    match &req.cluster {
+        Some(cluster) => Ok(cluster
+            .change_connection(req.hub.name(), id, here, remote)
+            .await?),
+        None => Ok(here),
     }
-    let Some(node) = cluster.locate_connection(req.hub.name(), id).await? else {
-        return Ok(false);
-    };
-    let reply = cluster.call(&node, remote(), CALL_TIMEOUT).await?;
-    Ok(matches!(reply, Reply::Done(true)))
 }
 
 /// # `PUT …/hubs/{hub}/groups/{group}/connections/{connectionId}` (either path order)

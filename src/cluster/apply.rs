@@ -17,14 +17,19 @@ impl Cluster {
     /// Applies one envelope from another node.
     pub(super) fn apply(self: &Arc<Self>, envelope: Envelope) {
         match envelope.operation {
-            Operation::Send { hub, to, excluded } => {
+            Operation::Send {
+                hub,
+                to,
+                excluded,
+                excluded_users,
+            } => {
                 let Some(hub) = self.hubs.get(&hub) else {
                     return;
                 };
                 let frames = PreFramed::from_entries(
                     envelope.frames.iter().map(|(p, frame)| (p.name(), frame)),
                 );
-                hub.deliver_to(&to, &excluded, &frames);
+                hub.deliver_except_users(&to, &excluded, &excluded_users, &frames);
             }
             Operation::Close {
                 hub,

@@ -126,7 +126,8 @@ pub enum Reply {
 /// One published operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Operation {
-    /// Deliver the envelope's frames to the audience but the excluded connections.
+    /// Deliver the envelope's frames to the audience but the excluded connections and the
+    /// connections of the excluded users.
     Send {
         /// The internal hub name.
         hub: String,
@@ -134,6 +135,9 @@ pub enum Operation {
         to: Audience,
         /// Connection ids left out.
         excluded: Vec<String>,
+        /// User ids whose connections are left out (an app server's group send).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        excluded_users: Vec<String>,
     },
     /// Close the audience's connections but the excluded ones, with `reason`.
     Close {
@@ -255,6 +259,7 @@ mod tests {
                 hub: "chat".into(),
                 to: Audience::Groups(vec!["g1".into(), "g:2".into()]),
                 excluded: vec!["c1".into()],
+                excluded_users: vec!["u1".into()],
             },
             frames: vec![
                 (Protocol::Json, Bytes::from_static(b"{\"type\":1}\x1e")),

@@ -21,6 +21,10 @@ pub enum ClusterError {
     /// may not see it yet.
     #[error("Redis did not take the change within {0} s; other nodes may not see it yet")]
     NotMirrored(u64),
+    /// This node lost Redis (or has not synced with it yet), so it is not part of the
+    /// cluster for now.
+    #[error("this node is not in the cluster now: Redis is unavailable")]
+    Detached,
     /// The node that applied the operation failed for the reason given.
     #[error("node {node}: {reason}")]
     Remote {
@@ -31,14 +35,21 @@ pub enum ClusterError {
     },
 }
 
+impl ClusterError {
+    /// What the caller of a failed operation is told: what failed and what to do.
+    pub fn explained(&self) -> String {
+        format!(
+            "This operation needs the cluster, and it failed: {self}. Retry when the cluster's Redis is reachable again."
+        )
+    }
+}
+
 impl From<ClusterError> for ApiError {
     fn from(err: ClusterError) -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Error.Cluster.Unavailable",
-            format!(
-                "This operation needs the cluster, and it failed: {err}. Retry when the cluster's Redis is reachable again."
-            ),
+            err.explained(),
         )
     }
 }

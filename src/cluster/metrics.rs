@@ -17,6 +17,8 @@ pub struct ClusterMetrics {
     pub lease_renewals: AtomicU64,
     /// Times the local state was rewritten into Redis.
     pub resyncs: AtomicU64,
+    /// App-server sends that reached this node's connections but not the other nodes'.
+    pub app_server_sends_failed: AtomicU64,
     /// Whether the last lease renewal succeeded and the subscription is up.
     pub lease_held: AtomicBool,
 }

@@ -15,6 +15,7 @@ mod envelope;
 mod error;
 mod every_node;
 pub mod forward;
+mod holder;
 mod keys;
 mod lease;
 mod metrics;
@@ -38,6 +39,7 @@ use tokio_util::task::TaskTracker;
 pub use apply::apply_user_group;
 pub use envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
 pub use error::ClusterError;
+pub use every_node::AppliedUserGroup;
 pub use metrics::ClusterMetrics;
 pub use roster::{HeldConnection, NodeConnections};
 
@@ -214,13 +216,15 @@ impl Cluster {
         })
     }
 
-    /// Publishes a send for the other nodes' connections of `to` (this node delivered to its
-    /// own already). A single connection's send goes only to the node that holds it.
+    /// Publishes a send for the other nodes' connections of `to` but the excluded connections
+    /// and those of the excluded users (this node delivered to its own already). A single
+    /// connection's send goes only to the node that holds it.
     pub async fn send(
         &self,
         hub: &str,
         to: Audience,
         excluded: Vec<String>,
+        excluded_users: Vec<String>,
         frames: Vec<(Protocol, Bytes)>,
     ) -> Result<(), ClusterError> {
         let Some(channel) = self.channel_of(hub, &to).await? else {
@@ -230,6 +234,7 @@ impl Cluster {
             hub: hub.to_owned(),
             to,
             excluded,
+            excluded_users,
         };
         self.publish(&channel, operation, frames).await.map(drop)
     }

@@ -13,7 +13,7 @@
 //! the outage was answered 503 and may have reached only some nodes; it must be made again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -91,9 +91,10 @@ pub(super) struct UserGroupStore {
 }
 
 /// A change in progress (see [`UserGroupStore::begin`]); finished when dropped.
-pub(super) struct Writing<'a>(&'a UserGroupStore);
+#[derive(Debug)]
+pub(super) struct Writing(Arc<UserGroupStore>);
 
-impl Drop for Writing<'_> {
+impl Drop for Writing {
     fn drop(&mut self) {
         let mut writes = self.0.lock();
         writes.pending -= 1;
@@ -118,9 +119,9 @@ impl UserGroupStore {
     }
 
     /// Marks a change as started: call before applying it here, keep until it is in Redis.
-    pub(super) fn begin(&self) -> Writing<'_> {
+    pub(super) fn begin(self: &Arc<Self>) -> Writing {
         self.lock().pending += 1;
-        Writing(self)
+        Writing(self.clone())
     }
 
     /// Writes a change this node applied to `hub` (`dropped`: the groups the per-user cap

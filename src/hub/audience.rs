@@ -47,6 +47,26 @@ impl Hub {
         targets
     }
 
+    /// [`Hub::deliver_to`], leaving out the connections of `excluded_users` too (an app server's
+    /// group send may name users to skip).
+    pub fn deliver_except_users(
+        &self,
+        to: &Audience,
+        excluded: &[String],
+        excluded_users: &[String],
+        message: &impl Frames,
+    ) -> usize {
+        if excluded_users.is_empty() {
+            return self.deliver_to(to, excluded, message);
+        }
+        let mut targets = self.audience(to, excluded);
+        targets.retain(|c| {
+            !c.user_id()
+                .is_some_and(|u| excluded_users.iter().any(|e| **e == **u))
+        });
+        deliver(&targets, message)
+    }
+
     /// Delivers `message` to this node's connections that `to` names, but the excluded ones,
     /// each once; returns how many took it. A broadcast or a one-group send hands out frames
     /// while walking the members under the hub's read lock, where copying every handle first

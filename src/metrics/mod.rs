@@ -183,6 +183,11 @@ fn cluster_state(page: &mut Exposition, cluster: &Cluster) {
             "Times this node rewrote its local state into Redis.",
             &metrics.resyncs,
         ),
+        (
+            "signalr_cluster_app_server_sends_failed_total",
+            "Fan-out messages of app servers on this node that reached its own connections but not the other nodes' (Redis unavailable).",
+            &metrics.app_server_sends_failed,
+        ),
     ];
     for (name, help, counter) in counters {
         page.family(name, "counter", help);

@@ -3,13 +3,17 @@
 //! existence checks, closes, client results routed between app servers, pings. Everything here
 //! is synchronous and acts on the one registry REST and clients use too, so an Ack queued after
 //! an operation is sent only once the operation took effect, and a server connection's
-//! messages are applied in the order they arrived.
+//! messages are applied in the order they arrived. In a cluster, what the other nodes must do
+//! goes on to the connection's forwarder (`across`), which also sends the Acks then.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
+use bytes::Bytes;
+
+use super::across::{Question, Remote};
 use super::pings;
+use crate::cluster::{Request, UserGroupChange, apply_user_group};
 use crate::hub::{
     Audience, ConnectionHandle, Hub, RoutedInvocation, ServerHandle, TraceEvent, TraceKind, deliver,
 };
@@ -19,7 +23,7 @@ use crate::protocol::service::{
     GroupMember, GroupMemberQuery, GroupMemberQueryResponse, Payloads, ServiceMapping,
     ServiceMessage,
 };
-use crate::protocol::{Close, PreFramed};
+use crate::protocol::{Close, PreFramed, Protocol};
 use crate::state::AppState;
 
 /// The most members one GroupMemberQuery page returns, as the REST listing allows.
@@ -38,10 +42,12 @@ pub(super) struct Context<'a> {
 }
 
 /// Whether the connection goes on.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum Flow {
     /// Keep reading.
     Continue,
+    /// Keep reading once the forwarder took this part for the other nodes (cluster only).
+    Across(Remote),
     /// End the connection, telling the app server this.
     Close(String),
 }
@@ -64,101 +70,153 @@ pub(super) fn apply(cx: &Context<'_>, message: ServiceMessage) -> Flow {
                 tracing::debug!(connection = %data.connection_id, "data for a connection that is gone")
             }
         },
-        M::CloseConnection(close) => close_from_app_server(cx, &close),
+        M::CloseConnection(close) => return close_from_app_server(cx, close),
         M::MultiConnectionData(m) => {
-            let targets = unique(
-                m.connection_ids
-                    .iter()
-                    .filter_map(|id| cx.hub.connection(id)),
-            );
-            fan_out(&targets, &m.payloads);
-        }
-        M::UserData(m) => fan_out(&cx.hub.user_connections(&m.user_id), &m.payloads),
-        M::MultiUserData(m) => {
-            let targets = unique(m.user_ids.iter().flat_map(|u| cx.hub.user_connections(u)));
-            fan_out(&targets, &m.payloads);
-        }
-        M::BroadcastData(m) => {
-            cx.hub
-                .deliver_to(&Audience::All, &m.excluded, &pre_framed(&m.payloads));
-        }
-        M::GroupBroadcastData(m) => {
-            let mut targets = cx.hub.group_connections(&m.group, &m.excluded);
-            if !m.excluded_users.is_empty() {
-                targets.retain(|c| {
-                    !c.user_id()
-                        .is_some_and(|u| m.excluded_users.iter().any(|e| **e == **u))
-                });
+            // Each connection once, however often it is named.
+            let mut seen = HashSet::new();
+            let (mut targets, mut elsewhere) = (Vec::new(), Vec::new());
+            for id in m
+                .connection_ids
+                .iter()
+                .filter(|id| seen.insert(id.as_str()))
+            {
+                match cx.hub.connection(id) {
+                    Some(connection) => targets.push(connection),
+                    None => elsewhere.push(id.clone()),
+                }
             }
             fan_out(&targets, &m.payloads);
+            if cx.state.cluster.is_some() && !elsewhere.is_empty() {
+                let frames = cluster_frames(&m.payloads);
+                return Flow::Across(Remote::Connections {
+                    ids: elsewhere,
+                    frames,
+                });
+            }
+        }
+        M::UserData(m) => {
+            let to = Audience::Users(vec![m.user_id]);
+            return send(cx, to, Vec::new(), Vec::new(), &m.payloads);
+        }
+        M::MultiUserData(m) => {
+            return send(
+                cx,
+                Audience::Users(m.user_ids),
+                Vec::new(),
+                Vec::new(),
+                &m.payloads,
+            );
+        }
+        M::BroadcastData(m) => return send(cx, Audience::All, m.excluded, Vec::new(), &m.payloads),
+        M::GroupBroadcastData(m) => {
+            let to = Audience::Groups(vec![m.group]);
+            return send(cx, to, m.excluded, m.excluded_users, &m.payloads);
         }
         M::MultiGroupBroadcastData(m) => {
-            let targets = unique(
-                m.groups
-                    .iter()
-                    .flat_map(|g| cx.hub.group_connections(g, &[])),
+            return send(
+                cx,
+                Audience::Groups(m.groups),
+                Vec::new(),
+                Vec::new(),
+                &m.payloads,
             );
-            fan_out(&targets, &m.payloads);
         }
         M::JoinGroup(m) => {
-            cx.hub.add_to_group(&m.connection_id, &m.group);
+            let here = cx.hub.add_to_group(&m.connection_id, &m.group);
+            return changed(cx, here, None, m.connection_id, |hub, connection| {
+                Request::AddToGroup {
+                    hub,
+                    connection,
+                    group: m.group,
+                }
+            });
         }
         M::LeaveGroup(m) => {
-            leave(cx.hub, &m.connection_id, m.group.as_deref());
+            let here = leave(cx.hub, &m.connection_id, m.group.as_deref());
+            return changed(cx, here, None, m.connection_id, leave_request(m.group));
         }
         M::JoinGroupWithAck(m) => {
-            let done = cx.hub.add_to_group(&m.connection_id, &m.group);
-            ack(cx, m.ack_id, found(done), None);
+            let here = cx.hub.add_to_group(&m.connection_id, &m.group);
+            return changed(
+                cx,
+                here,
+                Some(m.ack_id),
+                m.connection_id,
+                |hub, connection| Request::AddToGroup {
+                    hub,
+                    connection,
+                    group: m.group,
+                },
+            );
         }
         M::LeaveGroupWithAck(m) => {
-            let done = leave(cx.hub, &m.connection_id, m.group.as_deref());
-            ack(cx, m.ack_id, found(done), None);
+            let here = leave(cx.hub, &m.connection_id, m.group.as_deref());
+            let request = leave_request(m.group);
+            return changed(cx, here, Some(m.ack_id), m.connection_id, request);
         }
-        M::UserJoinGroup(m) => user_join(cx.hub, &m.user_id, &m.group, &m.ext),
-        M::UserLeaveGroup(m) => user_leave(cx.hub, &m.user_id, m.group.as_deref()),
+        M::UserJoinGroup(m) => return user_group(cx, &m.user_id, joining(m.group, &m.ext), None),
+        M::UserLeaveGroup(m) => return user_group(cx, &m.user_id, leaving(m.group), None),
         M::UserJoinGroupWithAck(m) => {
-            user_join(cx.hub, &m.user_id, &m.group, &m.ext);
-            ack(cx, m.ack_id, AckStatus::Ok, None);
+            let change = joining(m.group, &m.ext);
+            return user_group(cx, &m.user_id, change, Some(m.ack_id));
         }
         M::UserLeaveGroupWithAck(m) => {
-            user_leave(cx.hub, &m.user_id, m.group.as_deref());
-            ack(cx, m.ack_id, AckStatus::Ok, None);
+            return user_group(cx, &m.user_id, leaving(m.group), Some(m.ack_id));
         }
         M::CheckUserInGroupWithAck(m) => {
-            let exists = cx.hub.is_user_in_group(&m.user_id, &m.group);
-            ack(cx, m.ack_id, found(exists), None);
+            let here = cx.hub.is_user_in_group(&m.user_id, &m.group);
+            let question = || Question::UserInGroup {
+                user: m.user_id,
+                group: m.group,
+            };
+            return check(cx, m.ack_id, here, question);
         }
         M::CheckGroupExistenceWithAck(m) => {
-            ack(cx, m.ack_id, found(cx.hub.has_group(&m.group)), None);
+            let here = cx.hub.has_group(&m.group);
+            return check(cx, m.ack_id, here, || Question::Group(m.group));
         }
         M::CheckConnectionExistenceWithAck(m) => {
-            let exists = cx.hub.has_connection(&m.connection_id);
-            ack(cx, m.ack_id, found(exists), None);
+            let here = cx.hub.has_connection(&m.connection_id);
+            return check(cx, m.ack_id, here, || Question::Connection(m.connection_id));
         }
         M::CheckUserExistenceWithAck(m) => {
-            ack(cx, m.ack_id, found(cx.hub.has_user(&m.user_id)), None);
+            let here = cx.hub.has_user(&m.user_id);
+            return check(cx, m.ack_id, here, || Question::User(m.user_id));
         }
         M::CloseConnectionWithAck(m) => {
-            let connection = cx.hub.connection(&m.connection_id);
-            let exists = connection.is_some();
-            close_all(connection.as_slice(), m.reason);
-            ack(cx, m.ack_id, found(exists), None);
+            if let Some(connection) = cx.hub.connection(&m.connection_id) {
+                close_all(&[connection], m.reason);
+                return acked(cx, m.ack_id, AckStatus::Ok);
+            }
+            if cx.state.cluster.is_none() {
+                return acked(cx, m.ack_id, AckStatus::NotFound);
+            }
+            return Flow::Across(Remote::CloseConnection {
+                connection: m.connection_id,
+                reason: m.reason.filter(|r| !r.is_empty()),
+                ack: Some(m.ack_id),
+            });
         }
         M::CloseConnectionsWithAck(m) => {
-            close_all(&cx.hub.all_except(&m.excluded), m.reason);
-            ack(cx, m.ack_id, AckStatus::Ok, None);
+            close_all(&cx.hub.all_except(&m.excluded), m.reason.clone());
+            return closed(cx, Audience::All, m.excluded, m.reason, m.ack_id);
         }
         M::CloseUserConnectionsWithAck(m) => {
             let mut targets = cx.hub.user_connections(&m.user_id);
             targets.retain(|c| !m.excluded.iter().any(|e| **e == **c.id()));
-            close_all(&targets, m.reason);
-            ack(cx, m.ack_id, AckStatus::Ok, None);
+            close_all(&targets, m.reason.clone());
+            let to = Audience::Users(vec![m.user_id]);
+            return closed(cx, to, m.excluded, m.reason, m.ack_id);
         }
         M::CloseGroupConnectionsWithAck(m) => {
-            close_all(&cx.hub.group_connections(&m.group, &m.excluded), m.reason);
-            ack(cx, m.ack_id, AckStatus::Ok, None);
+            close_all(
+                &cx.hub.group_connections(&m.group, &m.excluded),
+                m.reason.clone(),
+            );
+            let to = Audience::Groups(vec![m.group]);
+            return closed(cx, to, m.excluded, m.reason, m.ack_id);
         }
-        M::GroupMemberQuery(query) => group_members(cx, &query),
+        M::GroupMemberQuery(query) => return group_members(cx, query),
         M::ClientInvocation(invocation) => client_invocation(cx, invocation),
         M::ClientCompletion(completion) => client_completion(cx, completion),
         M::ErrorCompletion(error) => error_completion(cx, error),
@@ -225,6 +283,28 @@ fn fan_out(targets: &[ConnectionHandle], payloads: &Payloads) {
     deliver(targets, &pre_framed(payloads));
 }
 
+/// Delivers the app server's frames to this node's connections of `to` (but the excluded
+/// connections and users) and, in a cluster, has the other nodes deliver to theirs.
+fn send(
+    cx: &Context<'_>,
+    to: Audience,
+    excluded: Vec<String>,
+    excluded_users: Vec<String>,
+    payloads: &Payloads,
+) -> Flow {
+    cx.hub
+        .deliver_except_users(&to, &excluded, &excluded_users, &pre_framed(payloads));
+    if cx.state.cluster.is_none() {
+        return Flow::Continue;
+    }
+    Flow::Across(Remote::Send {
+        to,
+        excluded,
+        excluded_users,
+        frames: cluster_frames(payloads),
+    })
+}
+
 /// The frames an app server sent, per protocol.
 fn pre_framed(payloads: &Payloads) -> PreFramed {
     PreFramed::from_entries(
@@ -235,15 +315,18 @@ fn pre_framed(payloads: &Payloads) -> PreFramed {
     )
 }
 
-/// The connections without repeats (a connection may be in several of the groups named).
-fn unique(connections: impl Iterator<Item = ConnectionHandle>) -> Vec<ConnectionHandle> {
-    let mut seen = HashSet::new();
-    connections
-        .filter(|c| seen.insert(c.id().clone()))
+/// The frames an app server sent, for the other nodes (protocols this server does not speak
+/// left out, as [`pre_framed`] does).
+fn cluster_frames(payloads: &Payloads) -> Vec<(Protocol, Bytes)> {
+    payloads
+        .0
+        .iter()
+        .filter_map(|(name, frame)| Protocol::from_name(name).map(|p| (p, frame.clone())))
         .collect()
 }
 
-fn found(exists: bool) -> AckStatus {
+/// Ok when `exists`, else NotFound.
+pub(super) fn found(exists: bool) -> AckStatus {
     if exists {
         AckStatus::Ok
     } else {
@@ -251,15 +334,38 @@ fn found(exists: bool) -> AckStatus {
     }
 }
 
-fn ack(cx: &Context<'_>, ack_id: i32, status: AckStatus, payload: Option<bytes::Bytes>) {
-    let ack = Ack {
+/// An Ack of `ack_id`.
+pub(super) fn acknowledgement(
+    ack_id: i32,
+    status: AckStatus,
+    message: String,
+    payload: Option<Bytes>,
+) -> Ack {
+    Ack {
         ack_id,
         status,
-        message: String::new(),
+        message,
         ext: Extensions::default(),
         payload,
-    };
+    }
+}
+
+fn ack(cx: &Context<'_>, ack_id: i32, status: AckStatus, payload: Option<Bytes>) {
+    let ack = acknowledgement(ack_id, status, String::new(), payload);
     cx.server.send_message(&ServiceMessage::Ack(ack));
+}
+
+/// Acks at once on a single node; in a cluster, after the cluster parts of the messages
+/// before it, so the app server never hears of a change before one it made earlier.
+fn acked(cx: &Context<'_>, ack_id: i32, status: AckStatus) -> Flow {
+    if cx.state.cluster.is_some() {
+        return Flow::Across(Remote::Ack {
+            ack: ack_id,
+            status,
+        });
+    }
+    ack(cx, ack_id, status, None);
+    Flow::Continue
 }
 
 /// A connection leaves one group, or every group for `None`. False when it is not connected.
@@ -270,20 +376,89 @@ fn leave(hub: &Hub, connection_id: &str, group: Option<&str>) -> bool {
     }
 }
 
-/// A user joins a group for the TTL in ext 2 (seconds; default a year, 0 = current connections
-/// only, as REST's `ttl`).
-fn user_join(hub: &Hub, user: &str, group: &str, ext: &Extensions) {
-    let ttl = ext
-        .ttl
-        .map(|seconds| Duration::from_secs(u64::try_from(seconds).unwrap_or(0)));
-    hub.add_user_to_group(user, group, ttl);
+/// What the node holding a connection is asked for a leave of `group` (every group for
+/// `None`).
+fn leave_request(group: Option<String>) -> impl FnOnce(String, String) -> Request {
+    move |hub, connection| match group {
+        Some(group) => Request::RemoveFromGroup {
+            hub,
+            connection,
+            group,
+        },
+        None => Request::RemoveFromAllGroups { hub, connection },
+    }
 }
 
-fn user_leave(hub: &Hub, user: &str, group: Option<&str>) {
-    match group {
-        Some(group) => hub.remove_user_from_group(user, group),
-        None => hub.remove_user_from_all_groups(user),
+/// Finishes a group change of `connection`, made here when `here`: on a single node, acks
+/// whether it was found; in a cluster, has the forwarder ask the holding node (or wait for
+/// Redis to have the change) first. `request` makes what the holder is asked from the hub
+/// name and the connection id.
+fn changed(
+    cx: &Context<'_>,
+    here: bool,
+    ack_id: Option<i32>,
+    connection: String,
+    request: impl FnOnce(String, String) -> Request,
+) -> Flow {
+    if cx.state.cluster.is_none() || (here && ack_id.is_none()) {
+        if let Some(ack_id) = ack_id {
+            ack(cx, ack_id, found(here), None);
+        }
+        return Flow::Continue;
     }
+    let request = request(cx.hub.name().to_string(), connection.clone());
+    Flow::Across(Remote::ConnectionGroup {
+        connection,
+        here,
+        request,
+        ack: ack_id,
+    })
+}
+
+/// A user joining `group` for the TTL in ext 2 (seconds; default a year, 0 = current
+/// connections only, as REST's `ttl`).
+fn joining(group: String, ext: &Extensions) -> UserGroupChange {
+    UserGroupChange::Add {
+        group,
+        ttl_secs: ext.ttl.map(|seconds| u64::try_from(seconds).unwrap_or(0)),
+    }
+}
+
+/// A user leaving `group`, or every group for `None`.
+fn leaving(group: Option<String>) -> UserGroupChange {
+    match group {
+        Some(group) => UserGroupChange::Remove { group },
+        None => UserGroupChange::RemoveAll,
+    }
+}
+
+/// Applies a user-group change here; in a cluster the forwarder then writes it into Redis
+/// and has every other node apply it, and acks after that.
+fn user_group(cx: &Context<'_>, user: &str, change: UserGroupChange, ack_id: Option<i32>) -> Flow {
+    let Some(cluster) = &cx.state.cluster else {
+        apply_user_group(cx.hub, user, change);
+        if let Some(ack_id) = ack_id {
+            ack(cx, ack_id, AckStatus::Ok, None);
+        }
+        return Flow::Continue;
+    };
+    let applied = cluster.apply_user_group_here(cx.hub, user, change);
+    Flow::Across(Remote::UserGroup {
+        applied,
+        ack: ack_id,
+    })
+}
+
+/// Answers an existence check: yes when this node's own connections say so, else (in a
+/// cluster) after asking the others.
+fn check(cx: &Context<'_>, ack_id: i32, here: bool, question: impl FnOnce() -> Question) -> Flow {
+    if here || cx.state.cluster.is_none() {
+        return acked(cx, ack_id, found(here));
+    }
+    Flow::Across(Remote::Check {
+        question: question(),
+        ack: ack_id,
+    })
 }
 
 /// Closes each connection with `reason`; like a REST close, the client may reconnect.
@@ -296,12 +471,39 @@ fn close_all(targets: &[ConnectionHandle], reason: Option<String>) {
     }
 }
 
+/// Acks a close of `to`'s connections (but the excluded ones) that this node did on its own;
+/// in a cluster, after the other nodes were told to close theirs.
+fn closed(
+    cx: &Context<'_>,
+    to: Audience,
+    excluded: Vec<String>,
+    reason: Option<String>,
+    ack_id: i32,
+) -> Flow {
+    if cx.state.cluster.is_none() {
+        return acked(cx, ack_id, AckStatus::Ok);
+    }
+    Flow::Across(Remote::Close {
+        to,
+        excluded,
+        reason: reason.filter(|r| !r.is_empty()),
+        ack: ack_id,
+    })
+}
+
 /// The app server ends a client: its own connection's clients had their hub's Close frame
 /// relayed already, so they just end; any other client (the Management SDK closing one) gets a
-/// Close with the reason.
-fn close_from_app_server(cx: &Context<'_>, close: &CloseConnection) {
+/// Close with the reason, on whichever node holds it.
+fn close_from_app_server(cx: &Context<'_>, close: CloseConnection) -> Flow {
     let Some(connection) = relayed_client(cx, &close.connection_id) else {
-        return;
+        if cx.state.cluster.is_none() {
+            return Flow::Continue;
+        }
+        return Flow::Across(Remote::CloseConnection {
+            connection: close.connection_id,
+            reason: Some(close.error_message).filter(|r| !r.is_empty()),
+            ack: None,
+        });
     };
     let bound_here = connection
         .app_server()
@@ -309,40 +511,58 @@ fn close_from_app_server(cx: &Context<'_>, close: &CloseConnection) {
     if bound_here {
         connection.end_from_app_server();
     } else {
-        close_all(
-            std::slice::from_ref(&connection),
-            Some(close.error_message.clone()),
-        );
+        close_all(std::slice::from_ref(&connection), Some(close.error_message));
     }
+    Flow::Continue
 }
 
 /// One page of a group's members; the continuation token is the last connection id returned.
-fn group_members(cx: &Context<'_>, query: &GroupMemberQuery) {
-    let limit = usize::try_from(query.max)
-        .ok()
-        .filter(|max| *max > 0)
-        .map_or(MAX_PAGE, |max| max.min(MAX_PAGE));
+/// In a cluster the forwarder adds the other nodes' members first.
+fn group_members(cx: &Context<'_>, query: GroupMemberQuery) -> Flow {
     let after = query
         .continuation_token
         .as_deref()
         .filter(|t| !t.is_empty());
     // One more than asked tells whether another page follows.
-    let mut page = cx.hub.group_page(&query.group, after, limit + 1);
-    let more = page.len() > limit;
-    page.truncate(limit);
-    let response = GroupMemberQueryResponse {
+    let here: Vec<GroupMember> = cx
+        .hub
+        .group_page(&query.group, after, page_limit(&query) + 1)
+        .iter()
+        .map(|c| GroupMember {
+            connection_id: c.id().to_string(),
+            user_id: c.user_id().map(|u| u.to_string()),
+        })
+        .collect();
+    if cx.state.cluster.is_some() {
+        return Flow::Across(Remote::Members { query, here });
+    }
+    let page = member_page(&query, here);
+    ack(cx, query.ack_id, AckStatus::Ok, Some(page.encode()));
+    Flow::Continue
+}
+
+/// How many members one page of `query` holds.
+fn page_limit(query: &GroupMemberQuery) -> usize {
+    usize::try_from(query.max)
+        .ok()
+        .filter(|max| *max > 0)
+        .map_or(MAX_PAGE, |max| max.min(MAX_PAGE))
+}
+
+/// The page `query` asked for, from members after its token sorted by id.
+pub(super) fn member_page(
+    query: &GroupMemberQuery,
+    mut members: Vec<GroupMember>,
+) -> GroupMemberQueryResponse {
+    let limit = page_limit(query);
+    let more = members.len() > limit;
+    members.truncate(limit);
+    GroupMemberQueryResponse {
         continuation_token: more
-            .then(|| page.last().map(|c| c.id().to_string()))
+            .then(|| members.last().map(|c| c.connection_id.clone()))
             .flatten(),
-        members: page
-            .iter()
-            .map(|c| GroupMember {
-                connection_id: c.id().to_string(),
-                user_id: c.user_id().map(|u| u.to_string()),
-            })
-            .collect(),
-    };
-    ack(cx, query.ack_id, AckStatus::Ok, Some(response.encode()));
+        members,
+    }
 }
 
 /// Delivers a client invocation to its client and remembers the caller. When another app

@@ -2,8 +2,10 @@
 //! (`AddAzureSignalR()`) and the Management SDK's persistent transport connect here over a
 //! WebSocket and speak the ServiceProtocol (`protocol::service`). This module owns the endpoint
 //! (auth, upgrade), each server connection's task (handshake, pings, reading and writing) and
-//! applying what app servers send to the registry. Clients are bound and relayed by `client`.
+//! applying what app servers send to the registry and, in a cluster, to the other nodes. Clients
+//! are bound and relayed by `client`.
 
+mod across;
 mod dispatch;
 mod endpoint;
 mod pings;

@@ -10,9 +10,11 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use bytes::{Bytes, BytesMut};
 use futures_util::SinkExt;
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
+use super::across::{self, Forwarder, Remote};
 use super::dispatch::{self, Flow};
 use crate::config::ServiceMode;
 use crate::hub::{
@@ -249,10 +251,11 @@ async fn close_socket(socket: &mut WebSocket) {
 }
 
 /// What woke the loop.
-enum Wake {
+enum Wake<'a> {
     Closing,
     Frame(Bytes),
     Received(Option<Result<Message, axum::Error>>),
+    Room(Option<mpsc::Permit<'a, Remote>>),
     Ping,
 }
 
@@ -270,19 +273,29 @@ async fn serve(
     ping_tick.reset();
     let mut heard_at = Instant::now();
     let context = dispatch::Context { state, hub, server };
+    let forwarder = state
+        .cluster
+        .clone()
+        .map(|cluster| across::start(&state.tasks, cluster, hub.clone(), server.clone()));
+    // A message's part for the other nodes that waits for room in the forwarder; nothing more
+    // is read from the app server meanwhile.
+    let mut waiting = None;
     // Messages that came in the same frame as the handshake come first.
-    if let Flow::Close(reason) = drain(&context, &mut input) {
-        return goodbye(socket, state, &mut outbox, Some(reason)).await;
+    match drain(&context, forwarder.as_ref(), &mut input) {
+        Flow::Close(reason) => return goodbye(socket, state, &mut outbox, Some(reason)).await,
+        Flow::Across(part) => waiting = Some(part),
+        Flow::Continue => {}
     }
     loop {
         let wake = tokio::select! {
             biased;
             () = outbox.closing.cancelled() => Wake::Closing,
             frame = outbox.frames.recv() => Wake::Frame(frame),
-            received = socket.recv() => Wake::Received(received),
+            room = room(forwarder.as_ref()), if waiting.is_some() => Wake::Room(room),
+            received = socket.recv(), if waiting.is_none() => Wake::Received(received),
             _ = ping_tick.tick() => Wake::Ping,
         };
-        match wake {
+        let drained = match wake {
             Wake::Closing => {
                 let reason = server.close_reason().map(str::to_owned);
                 return goodbye(socket, state, &mut outbox, reason).await;
@@ -294,6 +307,13 @@ async fn serve(
                 {
                     return "the app server stopped reading".to_owned();
                 }
+                continue;
+            }
+            Wake::Room(room) => {
+                if let (Some(room), Some(part)) = (room, waiting.take()) {
+                    room.send(part);
+                }
+                drain(&context, forwarder.as_ref(), &mut input)
             }
             Wake::Received(Some(Ok(message))) => {
                 let data = match message {
@@ -304,9 +324,7 @@ async fn serve(
                 };
                 heard_at = Instant::now();
                 input.extend_from_slice(&data);
-                if let Flow::Close(reason) = drain(&context, &mut input) {
-                    return goodbye(socket, state, &mut outbox, Some(reason)).await;
-                }
+                drain(&context, forwarder.as_ref(), &mut input)
             }
             Wake::Received(Some(Err(_)) | None) => return "the connection was lost".to_owned(),
             Wake::Ping if heard_at.elapsed() >= SERVER_TIMEOUT => {
@@ -322,19 +340,48 @@ async fn serve(
                     return "the app server stopped reading".to_owned();
                 }
                 server.count_sent(1);
+                continue;
             }
+        };
+        match drained {
+            Flow::Close(reason) => return goodbye(socket, state, &mut outbox, Some(reason)).await,
+            Flow::Across(part) => waiting = Some(part),
+            Flow::Continue => {}
         }
     }
 }
 
-/// Applies every complete message in `input`, in order.
-fn drain(context: &dispatch::Context<'_>, input: &mut BytesMut) -> Flow {
+/// Room for one part in the forwarder; `None` when there is no forwarder (never waited for).
+async fn room(forwarder: Option<&Forwarder>) -> Option<mpsc::Permit<'_, Remote>> {
+    forwarder?.reserve().await.ok()
+}
+
+/// Applies every complete message in `input`, in order, handing each part for the other
+/// nodes to the forwarder. Stops at a part the forwarder has no room for, which it returns
+/// ([`Flow::Across`]); the messages after it stay in `input`.
+fn drain(
+    context: &dispatch::Context<'_>,
+    forwarder: Option<&Forwarder>,
+    input: &mut BytesMut,
+) -> Flow {
     loop {
         match next_message(input, max_frame(context.state)) {
             Ok(Some(message)) => {
                 context.server.count_received(message.type_id());
-                if let Flow::Close(reason) = dispatch::apply(context, message) {
-                    return Flow::Close(reason);
+                match dispatch::apply(context, message) {
+                    Flow::Continue => {}
+                    Flow::Across(part) => {
+                        let Some(forwarder) = forwarder else {
+                            continue;
+                        };
+                        match forwarder.try_send(part) {
+                            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                            Err(mpsc::error::TrySendError::Full(part)) => {
+                                return Flow::Across(part);
+                            }
+                        }
+                    }
+                    Flow::Close(reason) => return Flow::Close(reason),
                 }
             }
             Ok(None) => return Flow::Continue,

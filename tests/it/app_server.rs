@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::common::{TestServer, WAIT, now, token};
+use crate::common::{TestServer, WAIT, WsClient, client_token, now, token};
 
 /// One server connection of an app server.
 pub(crate) struct AppServer {
@@ -219,6 +219,39 @@ impl AppServer {
     pub(crate) async fn drop_connection(mut self) {
         let _ = self.ws.close(None).await;
     }
+}
+
+/// Connects a JSON client of `user` to `hub` on `server` through `app`: checks what the app server is told, answers
+/// the handshake as the hub would, and returns the client and its id.
+pub(crate) async fn relayed(
+    server: &TestServer,
+    app: &mut AppServer,
+    hub: &str,
+    user: Option<&str>,
+) -> (WsClient, String) {
+    let (id, token) = server.negotiate(hub, user).await;
+    let mut client = server
+        .open_with_token(hub, &token, &client_token(hub, user))
+        .await;
+    client
+        .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
+        .await;
+    match app.recv().await {
+        ServiceMessage::OpenConnection(open) => assert_eq!(open.connection_id, id),
+        other => panic!("expected OpenConnection, got {other:?}"),
+    }
+    match app.recv().await {
+        ServiceMessage::ConnectionData(data) => {
+            assert_eq!(
+                &data.payload[..],
+                b"{\"protocol\":\"json\",\"version\":1}\x1e"
+            );
+        }
+        other => panic!("expected the handshake in ConnectionData, got {other:?}"),
+    }
+    app.send_to_client(&id, b"{}\x1e").await;
+    assert_eq!(client.next_message().await, json!({}));
+    (client, id)
 }
 
 /// An invocation of `target` with one string argument, framed for each hub protocol as the

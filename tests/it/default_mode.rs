@@ -10,7 +10,7 @@ use signalr_emulator::Config;
 use signalr_emulator::config::ServiceMode;
 use signalr_emulator::protocol::service::*;
 
-use crate::app_server::{AppServer, dial, handshake, payloads};
+use crate::app_server::{AppServer, dial, handshake, payloads, relayed};
 use crate::common::{TestServer, WaitUntil, WsClient, client_token, now, token};
 
 const HUB: &str = "chat";
@@ -22,38 +22,6 @@ async fn server_in(mode: ServiceMode) -> TestServer {
         ..Config::default()
     })
     .await
-}
-
-/// Connects a JSON client of `user` through `app`: checks what the app server is told, answers
-/// the handshake as the hub would, and returns the client and its id.
-async fn relayed(
-    server: &TestServer,
-    app: &mut AppServer,
-    user: Option<&str>,
-) -> (WsClient, String) {
-    let (id, token) = server.negotiate(HUB, user).await;
-    let mut client = server
-        .open_with_token(HUB, &token, &client_token(HUB, user))
-        .await;
-    client
-        .send_text("{\"protocol\":\"json\",\"version\":1}\x1e")
-        .await;
-    match app.recv().await {
-        ServiceMessage::OpenConnection(open) => assert_eq!(open.connection_id, id),
-        other => panic!("expected OpenConnection, got {other:?}"),
-    }
-    match app.recv().await {
-        ServiceMessage::ConnectionData(data) => {
-            assert_eq!(
-                &data.payload[..],
-                b"{\"protocol\":\"json\",\"version\":1}\x1e"
-            );
-        }
-        other => panic!("expected the handshake in ConnectionData, got {other:?}"),
-    }
-    app.send_to_client(&id, b"{}\x1e").await;
-    assert_eq!(client.next_message().await, json!({}));
-    (client, id)
 }
 
 /// The argument of the next invocation the client gets.
@@ -253,7 +221,7 @@ async fn a_relayed_client_is_opened_with_its_claims_headers_query_and_protocol()
 async fn bytes_are_relayed_both_ways_and_closes_go_both_ways() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (mut client, id) = relayed(&server, &mut app, None).await;
+    let (mut client, id) = relayed(&server, &mut app, HUB, None).await;
     let invocation =
         "{\"type\":1,\"invocationId\":\"1\",\"target\":\"echo\",\"arguments\":[\"hi\"]}\x1e";
     client.send_text(invocation).await;
@@ -289,7 +257,7 @@ async fn bytes_are_relayed_both_ways_and_closes_go_both_ways() {
     );
 
     // A client that leaves is reported with CloseConnection.
-    let (client, id) = relayed(&server, &mut app, None).await;
+    let (client, id) = relayed(&server, &mut app, HUB, None).await;
     drop(client);
     match app.recv().await {
         ServiceMessage::CloseConnection(close) => assert_eq!(close.connection_id, id),
@@ -302,9 +270,9 @@ async fn bytes_are_relayed_both_ways_and_closes_go_both_ways() {
 async fn fan_out_reaches_exactly_the_addressed_clients() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (mut a, a_id) = relayed(&server, &mut app, Some("ua")).await;
-    let (mut b, b_id) = relayed(&server, &mut app, Some("ub")).await;
-    let (mut c, c_id) = relayed(&server, &mut app, Some("uc")).await;
+    let (mut a, a_id) = relayed(&server, &mut app, HUB, Some("ua")).await;
+    let (mut b, b_id) = relayed(&server, &mut app, HUB, Some("ub")).await;
+    let (mut c, c_id) = relayed(&server, &mut app, HUB, Some("uc")).await;
     for (id, group) in [(&a_id, "g1"), (&b_id, "g1"), (&b_id, "g2"), (&c_id, "g2")] {
         let join = JoinGroupWithAck {
             connection_id: id.clone(),
@@ -378,7 +346,7 @@ async fn fan_out_reaches_exactly_the_addressed_clients() {
 async fn group_and_user_changes_are_acked_after_they_took_effect() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (_a, a_id) = relayed(&server, &mut app, Some("ua")).await;
+    let (_a, a_id) = relayed(&server, &mut app, HUB, Some("ua")).await;
     let check_group = |group: &str, ack_id| {
         ServiceMessage::CheckGroupExistenceWithAck(CheckGroupExistenceWithAck {
             group: group.into(),
@@ -452,7 +420,7 @@ async fn group_and_user_changes_are_acked_after_they_took_effect() {
 async fn user_groups_honour_ttl_and_nil_means_every_group() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (_a, _) = relayed(&server, &mut app, Some("ua")).await;
+    let (_a, _) = relayed(&server, &mut app, HUB, Some("ua")).await;
     let user_join = |group: &str, ttl: Option<i32>, ack_id| {
         ServiceMessage::UserJoinGroupWithAck(UserJoinGroupWithAck {
             user_id: "ua".into(),
@@ -505,7 +473,7 @@ async fn group_members_are_listed_in_pages() {
     let mut ids = Vec::new();
     let mut clients = Vec::new();
     for user in ["u1", "u2", "u3"] {
-        let (client, id) = relayed(&server, &mut app, Some(user)).await;
+        let (client, id) = relayed(&server, &mut app, HUB, Some(user)).await;
         let join = ServiceMessage::JoinGroupWithAck(JoinGroupWithAck {
             connection_id: id.clone(),
             group: "g".into(),
@@ -546,8 +514,8 @@ async fn group_members_are_listed_in_pages() {
 async fn closes_with_ack_close_the_right_clients() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (mut a, a_id) = relayed(&server, &mut app, Some("ua")).await;
-    let (mut b, _) = relayed(&server, &mut app, Some("ub")).await;
+    let (mut a, a_id) = relayed(&server, &mut app, HUB, Some("ua")).await;
+    let (mut b, _) = relayed(&server, &mut app, HUB, Some("ub")).await;
     let close_user = ServiceMessage::CloseUserConnectionsWithAck(CloseUserConnectionsWithAck {
         user_id: "ua".into(),
         reason: Some("bye ua".into()),
@@ -578,7 +546,7 @@ async fn closes_with_ack_close_the_right_clients() {
 async fn a_dropped_server_connection_closes_its_clients_and_new_ones_go_elsewhere() {
     let server = TestServer::start().await;
     let mut first = AppServer::connect(&server, HUB, "s1").await;
-    let (mut client, _) = relayed(&server, &mut first, None).await;
+    let (mut client, _) = relayed(&server, &mut first, HUB, None).await;
     let mut second = AppServer::connect(&server, HUB, "s2").await;
     first.drop_connection().await;
     let seen = client.until_closed().await;
@@ -586,7 +554,7 @@ async fn a_dropped_server_connection_closes_its_clients_and_new_ones_go_elsewher
     assert_eq!(close["type"], 7);
     assert_eq!(close["allowReconnect"], true);
     // The next client is routed to the remaining connection.
-    let (_client, _) = relayed(&server, &mut second, None).await;
+    let (_client, _) = relayed(&server, &mut second, HUB, None).await;
     server.stop().await;
 }
 
@@ -719,7 +687,7 @@ async fn weak_connections_act_on_serverless_hubs_and_never_get_clients() {
 async fn a_rest_broadcast_reaches_relayed_clients() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (mut client, _) = relayed(&server, &mut app, None).await;
+    let (mut client, _) = relayed(&server, &mut app, HUB, None).await;
     let response = server
         .rest(
             "POST",
@@ -736,7 +704,7 @@ async fn a_rest_broadcast_reaches_relayed_clients() {
 async fn client_invocations_are_routed_between_app_servers() {
     let server = TestServer::start().await;
     let mut owner = AppServer::connect(&server, HUB, "owner").await;
-    let (mut client, id) = relayed(&server, &mut owner, None).await;
+    let (mut client, id) = relayed(&server, &mut owner, HUB, None).await;
     let mut caller = AppServer::connect(&server, HUB, "caller").await;
     let invocation = ClientInvocation {
         invocation_id: "inv-1".into(),
@@ -816,7 +784,7 @@ async fn client_invocations_are_routed_between_app_servers() {
 async fn shutdown_tells_app_servers_and_clients() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (mut client, _) = relayed(&server, &mut app, None).await;
+    let (mut client, _) = relayed(&server, &mut app, HUB, None).await;
     let stopping = tokio::spawn(server.stop());
     // The client may be reported gone first.
     loop {
@@ -838,7 +806,7 @@ async fn shutdown_tells_app_servers_and_clients() {
 async fn metrics_count_server_connections_and_messages_by_type() {
     let server = TestServer::start().await;
     let mut app = AppServer::connect(&server, HUB, "s1").await;
-    let (_client, _) = relayed(&server, &mut app, None).await;
+    let (_client, _) = relayed(&server, &mut app, HUB, None).await;
     let page = server.metrics().await;
     assert!(
         page.contains("signalr_server_connections{hub=\"chat\",type=\"Default\"} 1"),

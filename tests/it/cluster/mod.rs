@@ -3,6 +3,7 @@
 //! the real binary on its own port with `--redis`. Every wait is bounded; processes die with
 //! their handles.
 
+mod app_server_fanout;
 mod app_servers_across;
 mod clients;
 mod dashboard;
