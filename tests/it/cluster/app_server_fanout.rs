@@ -84,8 +84,13 @@ async fn members(
 
 #[tokio::test]
 async fn fan_out_from_an_app_server_reaches_the_clients_of_every_node_once() {
-    let redis = Redis::start().await;
-    let ([a, b], mut app_a, mut app_b) = two_nodes_with_app_servers(&redis).await;
+    fan_out_from_an_app_server_reaches_every_node_once_on(&Redis::start().await).await;
+}
+
+/// Every fan-out message of an app server on A reaches the clients of A and B it names,
+/// once, after group and user-group changes made from A for connections on both nodes.
+pub(super) async fn fan_out_from_an_app_server_reaches_every_node_once_on(redis: &impl Backend) {
+    let ([a, b], mut app_a, mut app_b) = two_nodes_with_app_servers(redis).await;
     let (mut x, x_id) = relayed(&a.server, &mut app_a, HUB, Some("ux")).await;
     let (mut y, y_id) = relayed(&b.server, &mut app_b, HUB, Some("uy")).await;
     let (mut z, z_id) = relayed(&b.server, &mut app_b, HUB, Some("uz")).await;

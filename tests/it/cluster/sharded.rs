@@ -1,8 +1,9 @@
 //! The cluster on a Redis Cluster (three shards, `--redis-cluster` with every server as a
 //! seed): the single-Redis tests' scenarios (sends, group changes, member pages, clients
-//! across nodes, a killed node, an outage) run unchanged, and the nodes' channels are sharded
+//! across nodes, an app server's fan-out, a killed node, an outage) run unchanged, and the nodes' channels are sharded
 //! ones only.
 
+use super::app_server_fanout::fan_out_from_an_app_server_reaches_every_node_once_on;
 use super::clients::{
     server_sent_events_take_posts_sent_to_the_other_node,
     websocket_negotiated_on_one_node_connects_on_the_other,
@@ -51,6 +52,11 @@ async fn rest_sends_and_group_changes_cross_nodes_once_over_sharded_pub_sub() {
     );
     assert!(classic.is_empty(), "{classic:?}");
     assert_eq!(patterns, 0);
+}
+
+#[tokio::test]
+async fn app_server_fan_out_crosses_nodes_once_over_a_redis_cluster() {
+    fan_out_from_an_app_server_reaches_every_node_once_on(&RedisCluster::start().await).await;
 }
 
 #[tokio::test]
