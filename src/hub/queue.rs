@@ -24,9 +24,14 @@ use futures_util::task::AtomicWaker;
 /// stopped reading must not hold its connection and queue open.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Slots kept when the queue empties after a burst: enough that steady traffic does not
+/// Slots kept when the queue empties after a large burst: enough that steady traffic does not
 /// reallocate per message, few enough that idle connections stay small.
 const IDLE_SLOTS: usize = 8;
+/// A drained queue gives its memory back only when it grew past this many slots. Below it the
+/// slots stay: shrinking after every burst of a few dozen frames made each burst grow the queue
+/// again, a malloc and a free per burst on two threads (producers and writer), which then
+/// contended for the allocator's arena locks (most of the fan-out path's futex calls).
+const SHRINK_ABOVE: usize = 64;
 
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +70,7 @@ impl<T> Shared<T> {
     fn pop(&self) -> Option<T> {
         let mut state = self.lock();
         let frame = state.frames.pop_front()?;
-        if state.frames.is_empty() && state.frames.capacity() > IDLE_SLOTS {
+        if state.frames.is_empty() && state.frames.capacity() > SHRINK_ABOVE {
             state.frames.shrink_to(IDLE_SLOTS);
         }
         Some(frame)
@@ -195,5 +200,16 @@ mod tests {
         }
         while rx.try_recv().is_ok() {}
         assert!(tx.shared.lock().frames.capacity() <= IDLE_SLOTS);
+    }
+
+    #[test]
+    fn a_drained_small_burst_keeps_its_slots_for_the_next() {
+        let (tx, mut rx) = frame_queue(1024);
+        for n in 0..20 {
+            tx.try_send(Bytes::from(n.to_string())).unwrap();
+        }
+        while rx.try_recv().is_ok() {}
+        let kept = tx.shared.lock().frames.capacity();
+        assert!((20..=SHRINK_ABOVE).contains(&kept), "{kept} slots kept");
     }
 }
