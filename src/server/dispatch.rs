@@ -99,13 +99,8 @@ pub(super) fn apply(cx: &Context<'_>, message: ServiceMessage) -> Flow {
             return send(cx, to, Vec::new(), Vec::new(), &m.payloads);
         }
         M::MultiUserData(m) => {
-            return send(
-                cx,
-                Audience::Users(m.user_ids),
-                Vec::new(),
-                Vec::new(),
-                &m.payloads,
-            );
+            let to = Audience::Users(m.user_ids);
+            return send(cx, to, Vec::new(), Vec::new(), &m.payloads);
         }
         M::BroadcastData(m) => return send(cx, Audience::All, m.excluded, Vec::new(), &m.payloads),
         M::GroupBroadcastData(m) => {
@@ -113,23 +108,12 @@ pub(super) fn apply(cx: &Context<'_>, message: ServiceMessage) -> Flow {
             return send(cx, to, m.excluded, m.excluded_users, &m.payloads);
         }
         M::MultiGroupBroadcastData(m) => {
-            return send(
-                cx,
-                Audience::Groups(m.groups),
-                Vec::new(),
-                Vec::new(),
-                &m.payloads,
-            );
+            let to = Audience::Groups(m.groups);
+            return send(cx, to, Vec::new(), Vec::new(), &m.payloads);
         }
         M::JoinGroup(m) => {
             let here = cx.hub.add_to_group(&m.connection_id, &m.group);
-            return changed(cx, here, None, m.connection_id, |hub, connection| {
-                Request::AddToGroup {
-                    hub,
-                    connection,
-                    group: m.group,
-                }
-            });
+            return changed(cx, here, None, m.connection_id, join_request(m.group));
         }
         M::LeaveGroup(m) => {
             let here = leave(cx.hub, &m.connection_id, m.group.as_deref());
@@ -373,6 +357,15 @@ fn leave(hub: &Hub, connection_id: &str, group: Option<&str>) -> bool {
     match group {
         Some(group) => hub.remove_from_group(connection_id, group),
         None => hub.remove_from_all_groups(connection_id),
+    }
+}
+
+/// What the node holding a connection is asked for a join of `group`.
+fn join_request(group: String) -> impl FnOnce(String, String) -> Request {
+    move |hub, connection| Request::AddToGroup {
+        hub,
+        connection,
+        group,
     }
 }
 

@@ -15,7 +15,7 @@ use signalr_emulator::protocol::service::{
     UserData, UserJoinGroupWithAck,
 };
 
-use super::{Backend, Node, Redis};
+use super::{Backend, Node, Redis, eventually};
 use crate::app_server::{AppServer, payloads, relayed};
 use crate::common::{TestServer, WsClient};
 
@@ -400,6 +400,12 @@ async fn without_redis_an_app_server_still_reaches_its_node_and_acks_say_why_the
     redis.recover().await;
     a.wait_healthy(true).await;
     b.wait_healthy(true).await;
+    // Healthy means its lease and subscription are back; B's resync writes y back after.
+    let back = eventually(Duration::from_secs(10), || async {
+        a.server.connection_exists(HUB, &y_id).await
+    })
+    .await;
+    assert!(back, "B's connection is visible from A after the resync");
     assert_eq!(join(&mut app_a, &y_id, "g", 8).await, AckStatus::Ok);
     a.terminate().await;
     b.terminate().await;
