@@ -1,6 +1,7 @@
 //! Applying what another node published to this node's own connections: deliveries, closes,
 //! and the requests addressed to this node (group and user-group changes, `:invoke`, stream
-//! pushes, `:execute`), answered on the caller's channel.
+//! pushes, `:execute`, client invocations of app servers on other nodes), answered on the
+//! caller's channel, and the answers to this node's app servers' client invocations.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use super::Cluster;
 use super::envelope::{Envelope, Operation, Reply, Request, UserGroupChange};
 use crate::hub::filter::Filter;
 use crate::hub::{ConnectionHandle, ExecuteCommand, Hub};
+use crate::protocol::service::{ClientInvocation, Extensions, Payloads, parse_frame};
 use crate::protocol::{Close, PreFramed, Protocol};
 
 impl Cluster {
@@ -61,13 +63,63 @@ impl Cluster {
                     let _ = waiting.send(reply);
                 }
             }
+            Operation::ToServer { hub, server_id } => {
+                let server = self
+                    .hubs
+                    .get(&hub)
+                    .and_then(|hub| hub.server_of(&server_id, None));
+                let message = envelope.frames.first().and_then(|(_, frame)| {
+                    parse_frame(frame)
+                        .ok()
+                        .flatten()
+                        .map(|(message, _)| message)
+                });
+                match (server, message) {
+                    (Some(server), Some(message)) => {
+                        server.send_message(&message);
+                    }
+                    (None, _) => {
+                        tracing::debug!(%server_id, "cluster: the app server an answer is for is gone")
+                    }
+                    (_, None) => {
+                        tracing::warn!("cluster: an answer for an app server does not parse")
+                    }
+                }
+            }
         }
     }
 
     /// Does what another node asked of a connection or a hub here; `frames` are the messages
     /// the request carries.
-    async fn answer(&self, request: Request, frames: Vec<(Protocol, Bytes)>) -> Reply {
+    async fn answer(self: &Arc<Self>, request: Request, frames: Vec<(Protocol, Bytes)>) -> Reply {
         let done = match request {
+            Request::ClientInvocation {
+                hub,
+                connection,
+                invocation_id,
+                caller_server_id,
+                caller_node,
+            } => {
+                let Some(hub) = self
+                    .hubs
+                    .get(&hub)
+                    .filter(|h| h.has_connection(&connection))
+                else {
+                    return Reply::Done(false);
+                };
+                let caller = self.remote_caller(&hub, caller_node, &caller_server_id);
+                let invocation = ClientInvocation {
+                    invocation_id,
+                    connection_id: connection,
+                    caller_server_id,
+                    payloads: Payloads::from_protocols(&frames),
+                    ext: Extensions::default(),
+                };
+                return match hub.route_client_invocation(invocation, caller) {
+                    Ok(mapping) => Reply::Routed { mapping },
+                    Err(_) => Reply::Done(false),
+                };
+            }
             Request::AddToGroup {
                 hub,
                 connection,

@@ -92,6 +92,20 @@ pub enum Request {
         /// The commands, in order.
         commands: Vec<ExecuteCommand<usize>>,
     },
+    /// Route an app server's client invocation to the connection (the envelope's frames are
+    /// its payloads); the client's answer goes back to `caller_node` for that app server.
+    ClientInvocation {
+        /// The internal hub name.
+        hub: String,
+        /// The connection id.
+        connection: String,
+        /// The invocation's id.
+        invocation_id: String,
+        /// The app server waiting for the answer.
+        caller_server_id: String,
+        /// The node that app server is connected to.
+        caller_node: String,
+    },
     /// Change a user's group memberships (kept even where the user has no connection yet, so
     /// it applies to later ones).
     UserGroup {
@@ -114,6 +128,12 @@ pub enum Reply {
     Pushed(bool),
     /// Applied, but the node could not finish it (Redis did not take it): why.
     Failed(String),
+    /// The client invocation reached its client; `mapping` when another app server owns the
+    /// client (the caller is told with a ServiceMapping).
+    Routed {
+        /// Whether another app server routes the answer.
+        mapping: bool,
+    },
     /// How the invocation the holder made ended.
     Invoked {
         /// The id the holder gave the invocation.
@@ -149,6 +169,15 @@ pub enum Operation {
         excluded: Vec<String>,
         /// The Close message's error.
         reason: Option<String>,
+    },
+    /// Hand the envelope's one frame, a framed ServiceProtocol message, to a connection of
+    /// app server `server_id` on the node this was published to (a client's answer to an
+    /// invocation that app server made).
+    ToServer {
+        /// The internal hub name.
+        hub: String,
+        /// The app server.
+        server_id: String,
     },
     /// A request to the node this was published to; the answer goes to `origin`'s channel.
     Call {

@@ -21,6 +21,7 @@ mod lease;
 mod metrics;
 mod mirror;
 pub mod relay;
+mod remote_caller;
 mod roster;
 mod subscriber;
 mod user_groups;

@@ -10,7 +10,9 @@ use super::connection::ConnectionHandle;
 use super::members::Hub;
 use super::servers::{NoServer, ServerHandle, ServerSnapshot, Stickiness};
 use crate::protocol::Close;
-use crate::protocol::service::{ClientCompletion, ErrorCompletion, Extensions, ServiceMessage};
+use crate::protocol::service::{
+    ClientCompletion, ClientInvocation, ErrorCompletion, Extensions, ServiceMessage,
+};
 
 /// A client invocation an app server sent, remembered until the client answers or goes away.
 #[derive(Debug, Clone)]
@@ -110,6 +112,43 @@ impl Hub {
     /// Remembers a client invocation until the client answers.
     pub fn track_client_invocation(&self, invocation_id: String, route: RoutedInvocation) {
         self.invocations.lock().insert(invocation_id, route);
+    }
+
+    /// Routes an app server's client invocation to its client on this node: remembers
+    /// `caller` as where the answer goes, delivers the payloads and, when another app server
+    /// owns the client, hands that one the invocation too (its router reads the client's
+    /// Completion and sends it back here). Whether another app server owns the client (the
+    /// caller is then told so with a ServiceMapping); the invocation back when the client is
+    /// not on this node.
+    pub fn route_client_invocation(
+        &self,
+        invocation: ClientInvocation,
+        caller: ServerHandle,
+    ) -> Result<bool, Box<ClientInvocation>> {
+        let Some(connection) = self.connection(&invocation.connection_id) else {
+            return Err(Box::new(invocation));
+        };
+        self.track_client_invocation(
+            invocation.invocation_id.clone(),
+            RoutedInvocation {
+                connection_id: connection.id().clone(),
+                caller_server_id: Arc::from(invocation.caller_server_id.as_str()),
+                caller,
+            },
+        );
+        super::deliver(
+            std::slice::from_ref(&connection),
+            &invocation.payloads.pre_framed(),
+        );
+        let owner = connection
+            .app_server()
+            .filter(|owner| **owner.server_id() != *invocation.caller_server_id)
+            .cloned();
+        let Some(owner) = owner else {
+            return Ok(false);
+        };
+        owner.send_message(&ServiceMessage::ClientInvocation(invocation));
+        Ok(true)
     }
 
     /// Forgets a finished invocation and returns its route.

@@ -12,11 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::dispatch::{acknowledgement, found, member_page};
+use super::dispatch::{acknowledgement, found, member_page, not_connected, service_mapping};
 use crate::cluster::{AppliedUserGroup, Cluster, ClusterError, ClusterMetrics, Request};
 use crate::hub::{Audience, Hub, ServerHandle};
 use crate::protocol::Protocol;
-use crate::protocol::service::{AckStatus, GroupMember, GroupMemberQuery, ServiceMessage};
+use crate::protocol::service::{
+    AckStatus, ClientInvocation, ErrorCompletion, GroupMember, GroupMemberQuery, ServiceMessage,
+};
 
 /// Messages whose cluster part may wait for the forwarder.
 const QUEUE: usize = 256;
@@ -98,6 +100,8 @@ pub(super) enum Remote {
         /// The ack id.
         ack: i32,
     },
+    /// A client invocation for a client this node does not hold.
+    ClientInvocation(Box<ClientInvocation>),
     /// One page of a group's members, of every node.
     Members {
         /// The query.
@@ -237,6 +241,30 @@ impl Across {
             } => {
                 let closed = cluster.close(hub, to, excluded, reason).await;
                 self.ack(ack, closed.map(|()| AckStatus::Ok), None);
+            }
+            Remote::ClientInvocation(invocation) => {
+                match cluster.route_client_invocation(hub, &invocation).await {
+                    Ok(Some(true)) => {
+                        let mapping =
+                            service_mapping(invocation.invocation_id, invocation.connection_id);
+                        self.server
+                            .send_message(&ServiceMessage::ServiceMapping(mapping));
+                    }
+                    Ok(Some(false)) => {}
+                    Ok(None) => {
+                        let error = not_connected(*invocation);
+                        self.server
+                            .send_message(&ServiceMessage::ErrorCompletion(error));
+                    }
+                    Err(err) => {
+                        let error = ErrorCompletion {
+                            error: Some(err.explained()),
+                            ..not_connected(*invocation)
+                        };
+                        self.server
+                            .send_message(&ServiceMessage::ErrorCompletion(error));
+                    }
+                }
             }
             Remote::Members { query, mut here } => {
                 let after = query

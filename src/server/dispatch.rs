@@ -17,13 +17,13 @@ use crate::cluster::{Request, UserGroupChange, apply_user_group};
 use crate::hub::{
     Audience, ConnectionHandle, Hub, RoutedInvocation, ServerHandle, TraceEvent, TraceKind, deliver,
 };
+use crate::protocol::Close;
 use crate::protocol::service::{
     AccessKeyResponse, Ack, AckStatus, ClientCompletion, ClientInvocation, CloseConnection,
     ConnectionFlowControl, ErrorCompletion, Extensions, FlowControlOperation, FlowControlTarget,
     GroupMember, GroupMemberQuery, GroupMemberQueryResponse, Payloads, ServiceMapping,
     ServiceMessage,
 };
-use crate::protocol::{Close, PreFramed, Protocol};
 use crate::state::AppState;
 
 /// The most members one GroupMemberQuery page returns, as the REST listing allows.
@@ -87,7 +87,7 @@ pub(super) fn apply(cx: &Context<'_>, message: ServiceMessage) -> Flow {
             }
             fan_out(&targets, &m.payloads);
             if cx.state.cluster.is_some() && !elsewhere.is_empty() {
-                let frames = cluster_frames(&m.payloads);
+                let frames = m.payloads.by_protocol();
                 return Flow::Across(Remote::Connections {
                     ids: elsewhere,
                     frames,
@@ -201,7 +201,7 @@ pub(super) fn apply(cx: &Context<'_>, message: ServiceMessage) -> Flow {
             return closed(cx, to, m.excluded, m.reason, m.ack_id);
         }
         M::GroupMemberQuery(query) => return group_members(cx, query),
-        M::ClientInvocation(invocation) => client_invocation(cx, invocation),
+        M::ClientInvocation(invocation) => return client_invocation(cx, invocation),
         M::ClientCompletion(completion) => client_completion(cx, completion),
         M::ErrorCompletion(error) => error_completion(cx, error),
         M::AccessKeyRequest(request) => {
@@ -264,7 +264,7 @@ fn trace(cx: &Context<'_>, message: &ServiceMessage) {
 }
 
 fn fan_out(targets: &[ConnectionHandle], payloads: &Payloads) {
-    deliver(targets, &pre_framed(payloads));
+    deliver(targets, &payloads.pre_framed());
 }
 
 /// Delivers the app server's frames to this node's connections of `to` (but the excluded
@@ -277,7 +277,7 @@ fn send(
     payloads: &Payloads,
 ) -> Flow {
     cx.hub
-        .deliver_except_users(&to, &excluded, &excluded_users, &pre_framed(payloads));
+        .deliver_except_users(&to, &excluded, &excluded_users, &payloads.pre_framed());
     if cx.state.cluster.is_none() {
         return Flow::Continue;
     }
@@ -285,28 +285,8 @@ fn send(
         to,
         excluded,
         excluded_users,
-        frames: cluster_frames(payloads),
+        frames: payloads.by_protocol(),
     })
-}
-
-/// The frames an app server sent, per protocol.
-fn pre_framed(payloads: &Payloads) -> PreFramed {
-    PreFramed::from_entries(
-        payloads
-            .0
-            .iter()
-            .map(|(name, frame)| (name.as_str(), frame)),
-    )
-}
-
-/// The frames an app server sent, for the other nodes (protocols this server does not speak
-/// left out, as [`pre_framed`] does).
-fn cluster_frames(payloads: &Payloads) -> Vec<(Protocol, Bytes)> {
-    payloads
-        .0
-        .iter()
-        .filter_map(|(name, frame)| Protocol::from_name(name).map(|p| (p, frame.clone())))
-        .collect()
 }
 
 /// Ok when `exists`, else NotFound.
@@ -560,42 +540,51 @@ pub(super) fn member_page(
 
 /// Delivers a client invocation to its client and remembers the caller. When another app
 /// server owns the client, that server's router is told too, and the caller learns the mapping.
-fn client_invocation(cx: &Context<'_>, invocation: ClientInvocation) {
-    let Some(connection) = cx.hub.connection(&invocation.connection_id) else {
-        let error = ErrorCompletion {
-            invocation_id: invocation.invocation_id,
-            connection_id: invocation.connection_id,
-            caller_server_id: invocation.caller_server_id,
-            error: Some("The client connection is not connected.".to_owned()),
-            ext: Extensions::default(),
-        };
-        cx.server
-            .send_message(&ServiceMessage::ErrorCompletion(error));
-        return;
-    };
-    cx.hub.track_client_invocation(
+fn client_invocation(cx: &Context<'_>, invocation: ClientInvocation) -> Flow {
+    let (invocation_id, connection_id) = (
         invocation.invocation_id.clone(),
-        RoutedInvocation {
-            connection_id: connection.id().clone(),
-            caller_server_id: Arc::from(invocation.caller_server_id.as_str()),
-            caller: cx.server.clone(),
-        },
+        invocation.connection_id.clone(),
     );
-    fan_out(std::slice::from_ref(&connection), &invocation.payloads);
-    let owner = connection
-        .app_server()
-        .filter(|owner| **owner.server_id() != *invocation.caller_server_id)
-        .cloned();
-    if let Some(owner) = owner {
-        let mapping = ServiceMapping {
-            invocation_id: invocation.invocation_id.clone(),
-            connection_id: invocation.connection_id.clone(),
-            instance_id: INSTANCE_ID.to_owned(),
-            ext: Extensions::default(),
-        };
-        owner.send_message(&ServiceMessage::ClientInvocation(invocation));
-        cx.server
-            .send_message(&ServiceMessage::ServiceMapping(mapping));
+    match cx
+        .hub
+        .route_client_invocation(invocation, cx.server.clone())
+    {
+        Ok(true) => {
+            let mapping = service_mapping(invocation_id, connection_id);
+            cx.server
+                .send_message(&ServiceMessage::ServiceMapping(mapping));
+        }
+        Ok(false) => {}
+        Err(invocation) if cx.state.cluster.is_some() => {
+            return Flow::Across(Remote::ClientInvocation(invocation));
+        }
+        Err(invocation) => {
+            let error = not_connected(*invocation);
+            cx.server
+                .send_message(&ServiceMessage::ErrorCompletion(error));
+        }
+    }
+    Flow::Continue
+}
+
+/// Tells the caller of a client invocation that another app server routes its answer.
+pub(super) fn service_mapping(invocation_id: String, connection_id: String) -> ServiceMapping {
+    ServiceMapping {
+        invocation_id,
+        connection_id,
+        instance_id: INSTANCE_ID.to_owned(),
+        ext: Extensions::default(),
+    }
+}
+
+/// The failure of a client invocation whose client is not connected.
+pub(super) fn not_connected(invocation: ClientInvocation) -> ErrorCompletion {
+    ErrorCompletion {
+        invocation_id: invocation.invocation_id,
+        connection_id: invocation.connection_id,
+        caller_server_id: invocation.caller_server_id,
+        error: Some("The client connection is not connected.".to_owned()),
+        ext: Extensions::default(),
     }
 }
 

@@ -703,9 +703,21 @@ async fn a_rest_broadcast_reaches_relayed_clients() {
 #[tokio::test]
 async fn client_invocations_are_routed_between_app_servers() {
     let server = TestServer::start().await;
-    let mut owner = AppServer::connect(&server, HUB, "owner").await;
-    let (mut client, id) = relayed(&server, &mut owner, HUB, None).await;
-    let mut caller = AppServer::connect(&server, HUB, "caller").await;
+    client_invocations_are_routed_between(&server, &server).await;
+    server.stop().await;
+}
+
+/// An app server connected to `caller_at` invokes a client connected to `owner_at` through
+/// another app server there: the client gets the invocation, the owner's router learns it,
+/// the caller gets a ServiceMapping, then the owner's ClientCompletion; an invocation the
+/// client never answers fails with an ErrorCompletion when the client leaves.
+pub(crate) async fn client_invocations_are_routed_between(
+    owner_at: &TestServer,
+    caller_at: &TestServer,
+) {
+    let mut owner = AppServer::connect(owner_at, HUB, "owner").await;
+    let (mut client, id) = relayed(owner_at, &mut owner, HUB, None).await;
+    let mut caller = AppServer::connect(caller_at, HUB, "caller").await;
     let invocation = ClientInvocation {
         invocation_id: "inv-1".into(),
         connection_id: id.clone(),
@@ -777,7 +789,24 @@ async fn client_invocations_are_routed_between_app_servers() {
         }
         other => panic!("expected ErrorCompletion, got {other:?}"),
     }
-    server.stop().await;
+    // A client that is connected nowhere.
+    let nowhere = ClientInvocation {
+        invocation_id: "inv-3".into(),
+        connection_id: "nobody".into(),
+        caller_server_id: "caller".into(),
+        payloads: payloads("ask", "q3"),
+        ext: ext(),
+    };
+    caller
+        .send(&ServiceMessage::ClientInvocation(nowhere))
+        .await;
+    match caller.recv().await {
+        ServiceMessage::ErrorCompletion(error) => {
+            assert_eq!(error.invocation_id, "inv-3");
+            assert!(error.error.unwrap().contains("not connected"));
+        }
+        other => panic!("expected ErrorCompletion, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 use bytes::Bytes;
 
 use super::messages::*;
+use crate::protocol::{PreFramed, Protocol};
 
 /// A client's claims as `(type, value)` pairs, in order; the same type may occur several times
 /// (several role claims).
@@ -23,6 +24,29 @@ pub type Headers = Vec<(String, Vec<String>)>;
 pub struct Payloads(pub Vec<(String, Bytes)>);
 
 impl Payloads {
+    /// The frames for the protocols this server speaks (others are left out), ready to deliver.
+    pub fn pre_framed(&self) -> PreFramed {
+        PreFramed::from_entries(self.0.iter().map(|(name, frame)| (name.as_str(), frame)))
+    }
+
+    /// The frames for the protocols this server speaks, by protocol (others are left out).
+    pub fn by_protocol(&self) -> Vec<(Protocol, Bytes)> {
+        self.0
+            .iter()
+            .filter_map(|(name, frame)| Protocol::from_name(name).map(|p| (p, frame.clone())))
+            .collect()
+    }
+
+    /// Payloads from frames by protocol (the inverse of [`Payloads::by_protocol`]).
+    pub fn from_protocols(frames: &[(Protocol, Bytes)]) -> Self {
+        Payloads(
+            frames
+                .iter()
+                .map(|(protocol, frame)| (protocol.name().to_owned(), frame.clone()))
+                .collect(),
+        )
+    }
+
     /// The frame for a hub protocol, matched case-insensitively as the SDK's parser does.
     pub fn get(&self, protocol: &str) -> Option<&Bytes> {
         self.0

@@ -1,7 +1,7 @@
 //! Default mode across nodes, the app server's side: what an app server on node A sends
 //! (fan-out, group and user-group changes, existence checks, member pages, closes) reaches the
 //! clients and app servers of node B too, once each, and its Acks say what the whole cluster
-//! did; with Redis gone, its own node's clients still get its sends and the Acks say why the
+//! did, and a client's result reaches an app server on another node; with Redis gone, its own node's clients still get its sends and the Acks say why the
 //! rest failed.
 
 use std::time::Duration;
@@ -18,6 +18,7 @@ use signalr_emulator::protocol::service::{
 use super::{Backend, Node, Redis, eventually};
 use crate::app_server::{AppServer, payloads, relayed};
 use crate::common::{TestServer, WsClient};
+use crate::default_mode::client_invocations_are_routed_between;
 
 const HUB: &str = "chat";
 const SHORT: Duration = Duration::from_millis(300);
@@ -352,6 +353,18 @@ async fn numbered_broadcasts_of_two_app_servers_reach_each_client_once_in_order(
         }
         client.expect_silence(SHORT).await;
     }
+    a.terminate().await;
+    b.terminate().await;
+}
+
+#[tokio::test]
+async fn a_client_result_crosses_nodes_through_the_owner_app_server() {
+    let redis = Redis::start().await;
+    let default = ["--service-mode", "default"];
+    let a = Node::start(&redis, &default).await;
+    let b = Node::start(&redis, &default).await;
+    // The client and its owner on B, the caller on A.
+    client_invocations_are_routed_between(&b.server, &a.server).await;
     a.terminate().await;
     b.terminate().await;
 }

@@ -2,8 +2,9 @@
 // node, official @microsoft/signalr clients on each node (JSON over WebSockets on A,
 // MessagePack over long polling on B). What the app server on B sends reaches the clients of
 // node A as well as its own, exactly once; its group, user-group and existence operations act
-// on connections held by node A; a run of numbered broadcasts from both app servers has no
-// duplicate and no gap.
+// on connections held by node A; a client result asked by one app server of a client owned by
+// the other comes back across the nodes; a run of numbered broadcasts from both app servers has
+// no duplicate and no gap.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -101,6 +102,20 @@ describe("cluster: app servers on two nodes, @microsoft/signalr clients on both"
       assert.equal((await onB.connectionExists(id(alice))).status, AckStatus.Ok);
       assert.equal((await onB.userExists("alice")).status, AckStatus.Ok);
       assert.equal((await onB.userExists("nobody")).status, AckStatus.NotFound);
+    }));
+
+  test("a client result crosses the nodes both ways (the owner routes it back)", TEST_OPTS,
+    withAppDiagnostics(ctx, async () => {
+      for (const c of all) c.connection.on("ask", (question) => ({ from: c.userId, answer: `${question}!` }));
+      assert.deepEqual(await onA.invokeClient(id(bob), "ask", ["q1"]), { from: "bob", answer: "q1!" },
+        "A's app server asks B's client");
+      assert.ok(onA.mappings.some((m) => m.connectionId === id(bob)), "A's app server got a ServiceMapping");
+      assert.deepEqual(await onB.invokeClient(id(alice), "ask", ["q2"]), { from: "alice", answer: "q2!" },
+        "B's app server asks A's client");
+      alice.connection.on("fail", () => {
+        throw new Error("alice refuses");
+      });
+      await assert.rejects(onB.invokeClient(id(alice), "fail", []), /alice refuses/);
     }));
 
   test(`${SEQUENCE_LENGTH} numbered broadcasts from both app servers reach each client once, each sender in order`,
