@@ -110,7 +110,7 @@ impl Hub {
     }
 
     /// Remembers a client invocation until the client answers.
-    pub fn track_client_invocation(&self, invocation_id: String, route: RoutedInvocation) {
+    fn track_client_invocation(&self, invocation_id: String, route: RoutedInvocation) {
         self.invocations.lock().insert(invocation_id, route);
     }
 

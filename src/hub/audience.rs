@@ -68,7 +68,8 @@ impl Hub {
     }
 
     /// Delivers `message` to this node's connections that `to` names, but the excluded ones,
-    /// each once; returns how many took it. A broadcast or a one-group send hands out frames
+    /// each once; returns how many took it. A broadcast, a one-group or a one-user send (no
+    /// repeats to weed out) hands out frames
     /// while walking the members under the hub's read lock, where copying every handle first
     /// cost two atomic operations per recipient on cache lines nothing else was touching.
     /// Delivering never waits (a full queue is refused at once), so the lock is held briefly.
@@ -81,6 +82,11 @@ impl Hub {
                 .read()
                 .groups
                 .get(&groups[0])
+                .map_or(0, |members| members.values().filter(wanted).count()),
+            Audience::Users(users) if users.len() == 1 => self
+                .read()
+                .users
+                .get(users[0].as_str())
                 .map_or(0, |members| members.values().filter(wanted).count()),
             _ => deliver(&self.audience(to, excluded), message),
         }
