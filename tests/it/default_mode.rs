@@ -707,6 +707,17 @@ async fn client_invocations_are_routed_between_app_servers() {
     server.stop().await;
 }
 
+/// App server "caller"'s ClientInvocation `invocation_id` of `ask(argument)` on `connection_id`.
+fn ask(invocation_id: &str, connection_id: impl Into<String>, argument: &str) -> ClientInvocation {
+    ClientInvocation {
+        invocation_id: invocation_id.into(),
+        connection_id: connection_id.into(),
+        caller_server_id: "caller".into(),
+        payloads: payloads("ask", argument),
+        ext: ext(),
+    }
+}
+
 /// An app server connected to `caller_at` invokes a client connected to `owner_at` through
 /// another app server there: the client gets the invocation, the owner's router learns it,
 /// the caller gets a ServiceMapping, then the owner's ClientCompletion; an invocation the
@@ -718,13 +729,7 @@ pub(crate) async fn client_invocations_are_routed_between(
     let mut owner = AppServer::connect(owner_at, HUB, "owner").await;
     let (mut client, id) = relayed(owner_at, &mut owner, HUB, None).await;
     let mut caller = AppServer::connect(caller_at, HUB, "caller").await;
-    let invocation = ClientInvocation {
-        invocation_id: "inv-1".into(),
-        connection_id: id.clone(),
-        caller_server_id: "caller".into(),
-        payloads: payloads("ask", "q"),
-        ext: ext(),
-    };
+    let invocation = ask("inv-1", &*id, "q");
     caller
         .send(&ServiceMessage::ClientInvocation(invocation.clone()))
         .await;
@@ -766,13 +771,7 @@ pub(crate) async fn client_invocations_are_routed_between(
         other => panic!("expected ClientCompletion, got {other:?}"),
     }
     // An invocation the client never answers fails when it leaves.
-    let pending = ClientInvocation {
-        invocation_id: "inv-2".into(),
-        connection_id: id.clone(),
-        caller_server_id: "caller".into(),
-        payloads: payloads("ask", "q2"),
-        ext: ext(),
-    };
+    let pending = ask("inv-2", &*id, "q2");
     caller
         .send(&ServiceMessage::ClientInvocation(pending))
         .await;
@@ -790,13 +789,7 @@ pub(crate) async fn client_invocations_are_routed_between(
         other => panic!("expected ErrorCompletion, got {other:?}"),
     }
     // A client that is connected nowhere.
-    let nowhere = ClientInvocation {
-        invocation_id: "inv-3".into(),
-        connection_id: "nobody".into(),
-        caller_server_id: "caller".into(),
-        payloads: payloads("ask", "q3"),
-        ext: ext(),
-    };
+    let nowhere = ask("inv-3", "nobody", "q3");
     caller
         .send(&ServiceMessage::ClientInvocation(nowhere))
         .await;

@@ -29,9 +29,7 @@ fn ext() -> Extensions {
 
 /// Two default-mode nodes on `redis`, each with an app server of the hub.
 async fn two_nodes_with_app_servers(redis: &impl Backend) -> ([Node; 2], AppServer, AppServer) {
-    let default = ["--service-mode", "default"];
-    let a = Node::start(redis, &default).await;
-    let b = Node::start(redis, &default).await;
+    let [a, b] = Node::default_mode_pair(redis).await;
     let app_a = AppServer::connect(&a.server, HUB, "server-on-a").await;
     let app_b = AppServer::connect(&b.server, HUB, "server-on-b").await;
     ([a, b], app_a, app_b)
@@ -360,9 +358,7 @@ async fn numbered_broadcasts_of_two_app_servers_reach_each_client_once_in_order(
 #[tokio::test]
 async fn a_client_result_crosses_nodes_through_the_owner_app_server() {
     let redis = Redis::start().await;
-    let default = ["--service-mode", "default"];
-    let a = Node::start(&redis, &default).await;
-    let b = Node::start(&redis, &default).await;
+    let [a, b] = Node::default_mode_pair(&redis).await;
     // The client and its owner on B, the caller on A.
     client_invocations_are_routed_between(&b.server, &a.server).await;
     a.terminate().await;

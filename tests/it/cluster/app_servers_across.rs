@@ -13,9 +13,7 @@ pub(super) const HANDSHAKE: &[u8] = b"{\"protocol\":\"json\",\"version\":1}\x1e"
 #[tokio::test]
 async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_another() {
     let redis = Redis::start().await;
-    let default = ["--service-mode", "default"];
-    let a = Node::start(&redis, &default).await;
-    let b = Node::start(&redis, &default).await;
+    let [a, b] = Node::default_mode_pair(&redis).await;
     let mut app = AppServer::connect(&b.server, "chat", "server-on-b").await;
     // B announces its app server to Redis right after the handshake; give it a moment. No
     // node shows another's announcement short of a client placed by it, and a probe client

@@ -130,6 +130,15 @@ impl Node {
         [Node::start(redis, &[]).await, Node::start(redis, &[]).await]
     }
 
+    /// Two nodes on `redis` in `--service-mode default`, started one after the other.
+    pub(crate) async fn default_mode_pair(redis: &impl Backend) -> [Node; 2] {
+        let default = ["--service-mode", "default"];
+        [
+            Node::start(redis, &default).await,
+            Node::start(redis, &default).await,
+        ]
+    }
+
     /// Starts a node on `redis` with the default prefix and `extra` flags, and waits until it
     /// holds its lease and its subscription is up.
     pub(crate) async fn start(redis: &impl Backend, extra: &[&str]) -> Self {

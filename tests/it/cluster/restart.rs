@@ -72,9 +72,7 @@ async fn a_long_polling_connection_is_reached_through_the_other_node_after_a_res
 #[tokio::test]
 async fn a_client_finds_the_app_server_on_another_node_after_a_restart() {
     let redis = Redis::start().await;
-    let default = ["--service-mode", "default"];
-    let a = Node::start(&redis, &default).await;
-    let b = Node::start(&redis, &default).await;
+    let [a, b] = Node::default_mode_pair(&redis).await;
     let mut app = AppServer::connect(&b.server, "chat", "server-on-b").await;
     let _redis = restart(redis, &[&a, &b]).await;
 
