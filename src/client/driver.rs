@@ -555,8 +555,14 @@ fn closing_message(connection: &ConnectionHandle) -> Option<Close> {
     }))
 }
 
-/// Writes `first` and whatever else is already queued (up to a batch), then flushes once, and
-/// counts what it handed to the transport.
+/// Writes `first` and whatever else is queued once the tasks already runnable had their turn
+/// (up to a batch), then flushes once, and counts what it handed to the transport.
+///
+/// The turn given first is write coalescing, as Kestrel gets from its output pipe: a fan-out
+/// wakes thousands of writers one frame at a time, and the sends still running add to their
+/// queues meanwhile, so a writer that waits one turn writes several frames with one system call
+/// instead of one each (measured: a tenth fewer deliveries' worth of server CPU on the
+/// 2,000-client broadcast row). It costs one more poll of this task and no timer.
 async fn write_batch<T: Transport>(
     transport: &mut T,
     session: &mut Session,
@@ -564,6 +570,7 @@ async fn write_batch<T: Transport>(
     first: Frame,
     outbox: &mut Outbox,
 ) -> Result<(), TransportError> {
+    tokio::task::yield_now().await;
     let Outbox { frames, closing } = outbox;
     let mut written = 0;
     let result = guarded(closing, async {
@@ -692,10 +699,11 @@ mod tests {
     use super::*;
     use crate::hub::Trace;
 
-    /// A transport that records what it is given.
+    /// A transport that records what it is given, and how many flushes.
     #[derive(Default)]
     struct Recorder {
         fed: Vec<Bytes>,
+        flushes: usize,
     }
 
     impl Transport for Recorder {
@@ -713,24 +721,37 @@ mod tests {
         }
 
         async fn flush(&mut self) -> Result<(), TransportError> {
+            self.flushes += 1;
             Ok(())
         }
 
         async fn close(&mut self) {}
     }
 
-    #[tokio::test]
-    async fn batches_write_every_queued_frame_once_in_order() {
-        let shutdown = CancellationToken::new();
-        let (connection, mut outbox) = Connection::new(
+    fn connection_and_session() -> (ConnectionHandle, Outbox, Session) {
+        let (connection, outbox) = Connection::new(
             Arc::from("c"),
             Arc::from("hub"),
             None,
             Protocol::Json,
             "WebSockets",
             1024,
-            &shutdown,
+            &CancellationToken::new(),
         );
+        let session = Session::new(
+            connection.clone(),
+            FrameReader::new(),
+            1024,
+            false,
+            None,
+            Trace::default(),
+        );
+        (connection, outbox, session)
+    }
+
+    #[tokio::test]
+    async fn batches_write_every_queued_frame_once_in_order() {
+        let (connection, mut outbox, mut session) = connection_and_session();
         // More than one batch's worth, as a burst of broadcasts leaves behind.
         let frames: Vec<Bytes> = (0..3 * MAX_BATCH + 5)
             .map(|n| Bytes::from(n.to_string()))
@@ -738,14 +759,6 @@ mod tests {
         for frame in &frames {
             assert!(connection.deliver(frame.clone()));
         }
-        let mut session = Session::new(
-            connection,
-            FrameReader::new(),
-            1024,
-            false,
-            None,
-            Trace::default(),
-        );
         let mut transport = Recorder::default();
         while let Ok(first) = outbox.frames.try_recv() {
             write_batch(&mut transport, &mut session, false, first, &mut outbox)
@@ -753,5 +766,23 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(transport.fed, frames);
+    }
+
+    #[tokio::test]
+    async fn frames_queued_while_the_writer_gives_way_go_out_in_its_flush() {
+        let (connection, mut outbox, mut session) = connection_and_session();
+        assert!(connection.deliver(Bytes::from("first")));
+        let first = outbox.frames.try_recv().unwrap();
+        let mut transport = Recorder::default();
+        // The writer is polled first and gives way; the second send comes in meanwhile.
+        let (written, ()) = tokio::join!(
+            write_batch(&mut transport, &mut session, false, first, &mut outbox),
+            async {
+                assert!(connection.deliver(Bytes::from("second")));
+            },
+        );
+        written.unwrap();
+        assert_eq!(transport.fed, [Bytes::from("first"), Bytes::from("second")]);
+        assert_eq!(transport.flushes, 1);
     }
 }
