@@ -100,18 +100,14 @@ impl Cluster {
                 caller_server_id,
                 caller_node,
             } => {
-                let Some(hub) = self
-                    .hubs
-                    .get(&hub)
-                    .filter(|h| h.has_connection(&connection))
-                else {
+                let Some(hub) = self.hubs.get(&hub) else {
                     return Reply::Done(false);
                 };
-                let caller = self.remote_caller(&hub, caller_node, &caller_server_id);
+                let caller = || self.remote_caller(&hub, caller_node, &caller_server_id);
                 let invocation = ClientInvocation {
                     invocation_id,
                     connection_id: connection,
-                    caller_server_id,
+                    caller_server_id: caller_server_id.clone(),
                     payloads: Payloads::from_protocols(&frames),
                     ext: Extensions::default(),
                 };

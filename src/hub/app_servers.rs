@@ -114,16 +114,17 @@ impl Hub {
         self.invocations.lock().insert(invocation_id, route);
     }
 
-    /// Routes an app server's client invocation to its client on this node: remembers
-    /// `caller` as where the answer goes, delivers the payloads and, when another app server
-    /// owns the client, hands that one the invocation too (its router reads the client's
-    /// Completion and sends it back here). Whether another app server owns the client (the
-    /// caller is then told so with a ServiceMapping); the invocation back when the client is
-    /// not on this node.
+    /// Routes an app server's client invocation to its client on this node: remembers the
+    /// server `caller` gives as where the answer goes, delivers the payloads and, when another
+    /// app server owns the client, hands that one the invocation too (its router reads the
+    /// client's Completion and sends it back here). Whether another app server owns the
+    /// client (the caller is then told so with a ServiceMapping); the invocation back when
+    /// the client is not on this node, and then `caller` is not called (a stand-in for a
+    /// caller on another node is only made for a client that is here).
     pub fn route_client_invocation(
         &self,
         invocation: ClientInvocation,
-        caller: ServerHandle,
+        caller: impl FnOnce() -> ServerHandle,
     ) -> Result<bool, Box<ClientInvocation>> {
         let Some(connection) = self.connection(&invocation.connection_id) else {
             return Err(Box::new(invocation));
@@ -133,7 +134,7 @@ impl Hub {
             RoutedInvocation {
                 connection_id: connection.id().clone(),
                 caller_server_id: Arc::from(invocation.caller_server_id.as_str()),
-                caller,
+                caller: caller(),
             },
         );
         super::deliver(

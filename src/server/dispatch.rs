@@ -547,7 +547,7 @@ fn client_invocation(cx: &Context<'_>, invocation: ClientInvocation) -> Flow {
     );
     match cx
         .hub
-        .route_client_invocation(invocation, cx.server.clone())
+        .route_client_invocation(invocation, || cx.server.clone())
     {
         Ok(true) => {
             let mapping = service_mapping(invocation_id, connection_id);
