@@ -24,10 +24,11 @@ pub(super) async fn run(cluster: Arc<Cluster>, stop: CancellationToken) {
         }
         match renew(&cluster).await {
             Ok(()) => {
+                // Counted first: whoever sees the lease held sees the renewal counted.
+                ClusterMetrics::count(&cluster.metrics.lease_renewals);
                 if !cluster.metrics.lease_held.swap(true, Ordering::AcqRel) {
                     tracing::info!("cluster: Redis reachable, lease held");
                 }
-                ClusterMetrics::count(&cluster.metrics.lease_renewals);
             }
             Err(err) => {
                 ClusterMetrics::count(&cluster.metrics.redis_errors);
@@ -62,7 +63,7 @@ async fn renew(cluster: &Cluster) -> redis::RedisResult<()> {
         None => None,
     };
     if previous.is_none() {
-        cluster.resync.request();
+        cluster.resync.lost();
     }
     let ids: Vec<String> = redis::cmd("SMEMBERS")
         .arg(keys.nodes())

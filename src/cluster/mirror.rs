@@ -12,7 +12,7 @@
 //! after the answer sees the change.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -61,25 +61,68 @@ impl MirrorQueue {
     }
 }
 
-/// Whether the node's entries in Redis must be rewritten from the local registry.
-#[derive(Debug, Default)]
+/// Whether the node's entries in Redis must be rewritten from the local registry, and whether
+/// Redis holds them now.
+#[derive(Debug)]
 pub(super) struct Resync {
     needed: AtomicBool,
     wake: Notify,
-    /// A resync finished since the node started: it holds what Redis had (user groups).
-    synced: AtomicBool,
+    /// How many times Redis may have lost this node's entries, starting at one (when the node
+    /// starts, Redis has none of them yet).
+    losses: AtomicU64,
+    /// The `losses` seen when the last successful resync began: the node is in sync when no
+    /// loss came after that.
+    synced_through: AtomicU64,
+}
+
+impl Default for Resync {
+    fn default() -> Self {
+        Resync {
+            needed: AtomicBool::new(false),
+            wake: Notify::new(),
+            losses: AtomicU64::new(1),
+            synced_through: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Resync {
-    /// Asks the mirror to rewrite everything (after an overflow, a Redis failure or restart).
+    /// Asks the mirror to rewrite everything (after an overflow or a failed write): Redis still
+    /// has most of the node's entries, so the node stays in sync meanwhile.
     pub(super) fn request(&self) {
         self.needed.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 
-    /// Whether a resync finished since the node started.
+    /// Redis may have lost every entry of this node (it restarted, or the node was cut off
+    /// from it): the node is out of sync until a resync begun from now on has finished.
+    pub(super) fn lost(&self) {
+        self.losses.fetch_add(1, Ordering::AcqRel);
+        self.request();
+    }
+
+    /// Whether a resync finished that began after Redis last lost the node's entries (so the
+    /// node also holds the user-group memberships Redis had).
     pub(super) fn synced(&self) -> bool {
-        self.synced.load(Ordering::Acquire)
+        self.synced_through.load(Ordering::Acquire) == self.losses.load(Ordering::Acquire)
+    }
+
+    /// A resync begins: what it covers (for [`Resync::finished`]). A request or loss from now
+    /// on asks for another.
+    fn begin(&self) -> u64 {
+        self.needed.store(false, Ordering::Release);
+        self.losses.load(Ordering::Acquire)
+    }
+
+    /// The resync that `began` finished: the node is in sync unless Redis lost its entries
+    /// again meanwhile.
+    fn finished(&self, began: u64) {
+        self.synced_through.fetch_max(began, Ordering::AcqRel);
+    }
+
+    /// The resync failed: it is still needed.
+    fn failed(&self) {
+        self.needed.store(true, Ordering::Release);
     }
 }
 
@@ -166,15 +209,15 @@ impl Mirror {
 
     /// Runs the resync that was asked for; false (and still asked for) when it failed.
     async fn resync_now(&mut self) -> bool {
-        self.resync.needed.store(false, Ordering::Release);
+        let began = self.resync.begin();
         match self.rewrite().await {
             Ok(()) => {
-                self.resync.synced.store(true, Ordering::Release);
+                self.resync.finished(began);
                 true
             }
             Err(err) => {
                 tracing::warn!(%err, "cluster: cannot resync this node's state into Redis yet");
-                self.resync.needed.store(true, Ordering::Release);
+                self.resync.failed();
                 false
             }
         }
@@ -361,4 +404,51 @@ pub(super) async fn remove_node(
         .arg(node)
         .query_async(redis)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resync;
+
+    #[test]
+    fn a_node_is_in_sync_once_its_first_resync_finished() {
+        let resync = Resync::default();
+        assert!(
+            !resync.synced(),
+            "Redis has nothing of a node that just started"
+        );
+        let began = resync.begin();
+        assert!(!resync.synced(), "a resync that has not finished");
+        resync.finished(began);
+        assert!(resync.synced());
+    }
+
+    #[test]
+    fn a_loss_puts_the_node_out_of_sync_until_a_later_resync_finished() {
+        let resync = Resync::default();
+        resync.finished(resync.begin());
+        resync.lost();
+        assert!(!resync.synced(), "Redis restarted empty");
+        assert!(resync.needed.load(std::sync::atomic::Ordering::Acquire));
+        let began = resync.begin();
+        // Redis lost the entries again while the resync was writing them.
+        resync.lost();
+        resync.finished(began);
+        assert!(!resync.synced(), "the resync began before the last loss");
+        resync.finished(resync.begin());
+        assert!(resync.synced());
+    }
+
+    #[test]
+    fn an_overflow_or_a_failed_write_keeps_the_node_in_sync() {
+        let resync = Resync::default();
+        resync.finished(resync.begin());
+        resync.request();
+        assert!(resync.synced(), "Redis still has the node's entries");
+        let began = resync.begin();
+        resync.failed();
+        assert!(resync.needed.load(std::sync::atomic::Ordering::Acquire));
+        resync.finished(began);
+        assert!(resync.synced());
+    }
 }

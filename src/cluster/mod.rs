@@ -98,9 +98,11 @@ impl Cluster {
     /// Redis answers again after the subscription was lost: the node writes its state back
     /// and renews its lease at once, since other nodes reach its connections only through a
     /// current lease (waiting for the next tick left it unreachable for up to a third of the
-    /// lease after a Redis restart).
+    /// lease after a Redis restart). Redis may have restarted empty, so until both are done
+    /// the node is not healthy: it holds no lease it has seen and its entries may be gone.
     fn restored(&self) {
-        self.resync.request();
+        self.metrics.lease_held.store(false, Ordering::Release);
+        self.resync.lost();
         self.renew_now.notify_one();
     }
 

@@ -197,7 +197,7 @@ fn cluster_state(page: &mut Exposition, cluster: &Cluster) {
     page.family(
         name,
         "gauge",
-        "1 while this node holds its lease and its Redis subscription is up.",
+        "1 while this node holds its lease, its Redis subscription is up and Redis has its state (rewritten after Redis lost it).",
     );
     page.sample(name, &[], u64::from(cluster.is_healthy()));
     let name = "signalr_cluster_nodes";

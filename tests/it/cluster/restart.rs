@@ -11,18 +11,20 @@ use super::{Backend, Node, Redis, eventually};
 use crate::app_server::AppServer;
 use crate::common::{HANDSHAKE, WaitUntil, connect_url, http, poll, post};
 
+/// The value of the counter `name` on a metrics page.
+fn counter(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default()
+}
+
 /// The node's counters of state rewrites and lease renewals.
 async fn counters(node: &Node) -> (u64, u64) {
     let page = node.metrics().await;
-    let counter = |name: &str| {
-        page.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_default()
-    };
     (
-        counter("signalr_cluster_resyncs_total"),
-        counter("signalr_cluster_lease_renewals_total"),
+        counter(&page, "signalr_cluster_resyncs_total"),
+        counter(&page, "signalr_cluster_lease_renewals_total"),
     )
 }
 
@@ -45,6 +47,35 @@ pub(super) async fn restart<B: Backend>(mut redis: B, nodes: &[&Node]) -> B {
         assert!(back, "the node rewrote its state and renewed its lease");
     }
     redis
+}
+
+#[tokio::test]
+async fn a_node_is_healthy_again_only_once_it_rewrote_its_state_and_renewed_its_lease() {
+    let mut redis = Redis::start().await;
+    let node = Node::start(&redis, &[]).await;
+    node.wait_healthy(true).await;
+    let (resyncs, renewals) = counters(&node).await;
+    redis.outage().await;
+    node.wait_healthy(false).await;
+    redis.recover().await;
+    let wait = WaitUntil::new("the node is healthy again");
+    loop {
+        let health = node.server.rest("GET", "/api/health", None).await;
+        if health.headers()["x-signalr-cluster"] == "healthy" {
+            break;
+        }
+        wait.retry().await;
+    }
+    // Read after the healthy answer: what had happened by then.
+    let (now_resyncs, now_renewals) = counters(&node).await;
+    assert!(
+        now_resyncs > resyncs,
+        "healthy before its state was back in Redis"
+    );
+    assert!(
+        now_renewals > renewals,
+        "healthy before its lease was back in Redis"
+    );
 }
 
 #[tokio::test]
