@@ -408,7 +408,20 @@ pub(super) async fn remove_node(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::Resync;
+
+    /// A node whose first resync finished.
+    fn synced_node() -> Resync {
+        let resync = Resync::default();
+        resync.finished(resync.begin());
+        resync
+    }
+
+    fn needed(resync: &Resync) -> bool {
+        resync.needed.load(Ordering::Acquire)
+    }
 
     #[test]
     fn a_node_is_in_sync_once_its_first_resync_finished() {
@@ -425,11 +438,10 @@ mod tests {
 
     #[test]
     fn a_loss_puts_the_node_out_of_sync_until_a_later_resync_finished() {
-        let resync = Resync::default();
-        resync.finished(resync.begin());
+        let resync = synced_node();
         resync.lost();
         assert!(!resync.synced(), "Redis restarted empty");
-        assert!(resync.needed.load(std::sync::atomic::Ordering::Acquire));
+        assert!(needed(&resync));
         let began = resync.begin();
         // Redis lost the entries again while the resync was writing them.
         resync.lost();
@@ -441,13 +453,12 @@ mod tests {
 
     #[test]
     fn an_overflow_or_a_failed_write_keeps_the_node_in_sync() {
-        let resync = Resync::default();
-        resync.finished(resync.begin());
+        let resync = synced_node();
         resync.request();
         assert!(resync.synced(), "Redis still has the node's entries");
         let began = resync.begin();
         resync.failed();
-        assert!(resync.needed.load(std::sync::atomic::Ordering::Acquire));
+        assert!(needed(&resync));
         resync.finished(began);
         assert!(resync.synced());
     }
