@@ -3,8 +3,10 @@
 # Every node is a process of the release binary on its own 127.0.0.1 port, sharing one
 # redis-server (Debian package) started here with persistence off.
 #
-#   group cluster:      broadcast to $CLIENTS clients over 3 nodes vs the same on 1 node, and
-#                       REST send-to-connection latency with the client on another node
+#   group cluster:      broadcast to $CLIENTS clients over 3 nodes vs the same on 1 node, an
+#                       app server's broadcasts to clients relayed by another node (default
+#                       mode), and REST send-to-connection latency with the client on another
+#                       node
 #   group cluster-full: $CLUSTER_FULL_CLIENTS clients across $CLUSTER_FULL_NODES nodes, the load
 #                       generator split over $CLUSTER_FULL_PROCS processes, one broadcast
 
@@ -56,14 +58,15 @@ stop_redis() {
   REDIS_PID=
 }
 
-# start_nodes NAME N: N emulator nodes on $CLUSTER_PORT, $CLUSTER_PORT+1, ... sharing the Redis.
+# start_nodes NAME N [ARGS...]: N emulator nodes on $CLUSTER_PORT, $CLUSTER_PORT+1, ... sharing
+# the Redis, each with ARGS.
 start_nodes() {
   local name=$1 count=$2
   NODE_PIDS=()
   for i in $(seq 0 $((count - 1))); do
     local port=$((CLUSTER_PORT + i))
     start_server "$name-$i" "$port" env RUST_LOG=warn "$BIN/signalr-emulator" -p "$port" \
-      --redis "redis://127.0.0.1:$REDIS_PORT" || { stop_nodes; return 1; }
+      --redis "redis://127.0.0.1:$REDIS_PORT" "${@:3}" || { stop_nodes; return 1; }
     NODE_PIDS+=("$SERVER_PID")
     SERVER_PID=
   done
@@ -122,6 +125,18 @@ cluster_rows() {
   fi
   if start_redis; then
     start_nodes cluster1 1 && cluster_load cluster1-fanout "${fanout[@]}"
+    stop_cluster
+  fi
+  # Default mode across nodes: the load generator's app server on node 0, its clients on
+  # node 1, which relays each client's WebSocket to node 0; then the clients on node 0 too. The
+  # memory figure is node 1's alone: what a relayed client costs the node relaying it.
+  if start_redis; then
+    if start_nodes cluster-relay 2 --service-mode default; then
+      SERVER_PID=${NODE_PIDS[1]} load cluster-relay-cross "$CLUSTER_PORT" --send app-server \
+        --client-url "http://127.0.0.1:$((CLUSTER_PORT + 1))" --drain-timeout 60 "${fanout[@]}"
+      SERVER_PID=${NODE_PIDS[0]} load cluster-relay-local "$CLUSTER_PORT" --send app-server \
+        --drain-timeout 60 "${fanout[@]}"
+    fi
     stop_cluster
   fi
   local paced=(-n "$CLUSTER_LATENCY_CLIENTS" -m "$CLUSTER_LATENCY_MESSAGES" -b "$PAYLOAD"
@@ -208,6 +223,7 @@ cluster_table_rows() {
   if [[ ! -e $OUT/cluster3-fanout.1.err ]]; then
     echo "| Cluster broadcast: $CLIENTS JSON clients spread over 3 nodes vs 1 node | no loss; ratio to 1 node reported | not run (group \`cluster\`) | — | — | — |"
     echo "| Cluster REST send-to-connection latency, REST on node 1, clients on node 2 | reported | not run (group \`cluster\`) | — | — | — |"
+    echo "| Default mode across nodes: app server on node 1, clients relayed by node 2 | no loss; reported | not run (group \`cluster\`) | — | — | — |"
   else
     cluster_rows_table
   fi
@@ -223,6 +239,11 @@ cluster_rows_table() {
   ratio3=$(ratio "$c3" "$c1")
   ok3=$([[ $(lost cluster3-fanout) == 0 ]] && echo "no loss" || echo "**loss or failure**")
   echo "| Cluster broadcast: $CLIENTS JSON clients spread over 3 nodes (one Redis; REST on node 1) × $MESSAGES broadcasts × $PAYLOAD B ($SEND_CONCURRENCY in flight), deliveries/s, best p99 | no loss; ratio to 1 node reported | 3 nodes: $(deliveries cluster3-fanout), p99 $(fmt_ms "$(lowest_p99 cluster3-fanout)") | 1 node (with Redis): $(deliveries cluster1-fanout), p99 $(fmt_ms "$(lowest_p99 cluster1-fanout)") | — | ${ratio3}× 1 node: $ok3 |"
+  local relayed local_rate ok_relay
+  relayed=$(best_rate cluster-relay-cross)
+  local_rate=$(best_rate cluster-relay-local)
+  ok_relay=$([[ $(lost cluster-relay-cross) == 0 ]] && echo "no loss" || echo "**loss or failure**")
+  echo "| Default mode across nodes: app server on node 1, $CLIENTS JSON clients on node 2 (each WebSocket relayed to node 1) × $MESSAGES BroadcastData × $PAYLOAD B, deliveries/s; node 2's RSS per relayed client | no loss; reported | relayed: $(deliveries cluster-relay-cross), $(kib "$(first cluster-relay-cross .rss_per_connection_bytes)") per client on node 2 | clients on node 1: $(deliveries cluster-relay-local) | — | $(ratio "$relayed" "$local_rate")× same node: $ok_relay |"
   echo "| Cluster REST send-to-connection latency: $CLUSTER_LATENCY_RATE sends/s to $CLUSTER_LATENCY_CLIENTS clients, REST on node 1, clients on node 2 (best p50 / p99) | reported | cross-node: p50 $(fmt_ms "$(across cluster-latency-cross 'map(.latency_ms.p50) | min')"), p99 $(fmt_ms "$(lowest_p99 cluster-latency-cross)"), $(lost cluster-latency-cross) lost | same node: p50 $(fmt_ms "$(across cluster-latency-local 'map(.latency_ms.p50) | min')"), p99 $(fmt_ms "$(lowest_p99 cluster-latency-local)") | — | reported |"
 }
 

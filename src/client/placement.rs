@@ -12,6 +12,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::connections::ClientConnection;
 use super::portable_token::{self, PortableToken, Refused};
@@ -161,11 +162,13 @@ pub(super) async fn forward_to(
 }
 
 /// Relays a WebSocket for a connection another node holds to that node: the WebSocket to the
-/// holder is opened first, and only then is the client's upgrade accepted.
+/// holder is opened first, and only then is the client's upgrade accepted. `config` is the
+/// client socket's (see [`relay::Relay::config`]).
 pub(super) async fn relay_to(
     state: &ClientState,
     holder: &str,
     upgrade: SocketUpgrade,
+    config: WebSocketConfig,
     raw_query: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
@@ -175,6 +178,7 @@ pub(super) async fn relay_to(
         path_and_query: &path_and_query,
         headers,
         from_node: node_id(state),
+        config,
     })
     .await;
     let upstream = match opened {

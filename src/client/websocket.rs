@@ -46,16 +46,8 @@ pub(super) async fn upgrade(
     id: Option<&str>,
 ) -> Result<Response, ApiError> {
     let claims = claims_of(&state, headers, raw_query, hub)?;
-    // Our own writes wait for the socket once WRITE_BUFFER is passed, so only Pongs (queued
-    // while reading) can grow the buffer to the bound; a write past it fails and ends the
-    // connection. One largest message always fits.
-    let upgrade = upgrade.config(
-        WebSocketConfig::default()
-            .read_buffer_size(READ_BUFFER)
-            .write_buffer_size(WRITE_BUFFER)
-            .max_write_buffer_size(WRITE_BUFFER + state.config.max_message_size + FRAME_HEADER)
-            .max_message_size(Some(state.config.max_message_size)),
-    );
+    let config = socket_config(&state);
+    let upgrade = upgrade.config(config);
     let Some(token) = id else {
         // No negotiate (Python clients' redirect path, skipNegotiation): a fresh connection.
         let id: Arc<str> = Arc::from(new_id().as_str());
@@ -76,7 +68,9 @@ pub(super) async fn upgrade(
         None => match placement::locate(&state, token, hub, &claims, headers).await? {
             Placed::Here(client) => client,
             Placed::Elsewhere(holder) => {
-                return Ok(placement::relay_to(&state, &holder, upgrade, raw_query, headers).await);
+                let relay =
+                    placement::relay_to(&state, &holder, upgrade, config, raw_query, headers);
+                return Ok(relay.await);
             }
             Placed::Unknown => {
                 return Ok(plain(StatusCode::NOT_FOUND, "No Connection with that ID"));
@@ -127,6 +121,19 @@ pub(super) async fn upgrade(
             "Cannot change transports mid-connection",
         )),
     }
+}
+
+/// The settings of a client's socket, also used by a relay's socket to the node holding the
+/// connection: small buffers, as an idle connection keeps them. Our own writes wait for the
+/// socket once WRITE_BUFFER is passed, so only Pongs (queued while reading) can grow the buffer
+/// to the bound; a write past it fails and ends the connection. One largest message always
+/// fits.
+fn socket_config(state: &ClientState) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(WRITE_BUFFER + state.config.max_message_size + FRAME_HEADER)
+        .max_message_size(Some(state.config.max_message_size))
 }
 
 /// Upgrades and runs the driver in the upgraded task, tracked for shutdown.

@@ -5,6 +5,7 @@
 //! upgrade, then carries every frame both ways until either side ends. Nodes announce which
 //! hubs they have app servers for, so the others know where to relay.
 
+use std::future::ready;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,6 +14,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -35,6 +37,11 @@ pub struct Relay<'a> {
     pub headers: &'a HeaderMap,
     /// This node's id, for [`FORWARDED_HEADER`].
     pub from_node: &'a str,
+    /// The client socket's settings; the socket to the holder takes its buffer sizes (a
+    /// relayed connection holds both sockets' buffers while idle: tungstenite's defaults are
+    /// 128 KiB each) but not its message limit, which bounds what clients send, not what the
+    /// holder sends them.
+    pub config: WebSocketConfig,
 }
 
 /// Opens the WebSocket to the holder, before the client's upgrade is accepted, so a holder
@@ -64,7 +71,13 @@ pub async fn open(relay: Relay<'_>) -> Result<Upstream, Response> {
     let from =
         HeaderValue::from_str(relay.from_node).unwrap_or_else(|_| HeaderValue::from_static("node"));
     request.headers_mut().insert(FORWARDED_HEADER, from);
-    match tokio::time::timeout(OPEN_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+    let config = relay
+        .config
+        .max_message_size(WebSocketConfig::default().max_message_size);
+    // Without Nagle's algorithm, as every client socket: a small frame after another must not
+    // wait for the holder's delayed acknowledgement.
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    match tokio::time::timeout(OPEN_TIMEOUT, connect).await {
         Ok(Ok((upstream, _))) => Ok(upstream),
         Ok(Err(tungstenite::Error::Http(answer))) => {
             // The holder refused (the connection ended, another socket is attached): the
@@ -100,21 +113,21 @@ where
 
 /// Carries text and binary frames from one socket to the other until a close or an error,
 /// then closes the receiving side. Each hop answers its own pings, so those stay behind.
-async fn carry<R, W>(mut from: R, mut to: W)
+/// Frames that arrived together leave together: the sink is flushed only when nothing more is
+/// ready to be read (`send_all`), so a fan-out burst costs a few writes, not one per frame.
+async fn carry<R, W>(from: R, mut to: W)
 where
     R: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
     W: Sink<Message> + Unpin,
 {
-    while let Some(Ok(message)) = from.next().await {
-        match message {
-            Message::Text(_) | Message::Binary(_) => {
-                if to.send(message).await.is_err() {
-                    break;
-                }
-            }
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-        }
-    }
+    let mut frames = from
+        .take_while(|received| ready(matches!(received, Ok(message) if !message.is_close())))
+        .filter_map(|received| {
+            ready(match received {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(Ok(message)),
+                _ => None,
+            })
+        });
+    let _ = to.send_all(&mut frames).await;
     let _ = to.close().await;
 }

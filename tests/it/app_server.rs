@@ -207,9 +207,15 @@ impl AppServer {
 
     /// Sends the client `connection_id` bytes as its hub would (ConnectionData).
     pub(crate) async fn send_to_client(&mut self, connection_id: &str, payload: &'static [u8]) {
+        self.send_bytes_to_client(connection_id, Bytes::from_static(payload))
+            .await;
+    }
+
+    /// [`AppServer::send_to_client`] with bytes made at run time.
+    pub(crate) async fn send_bytes_to_client(&mut self, connection_id: &str, payload: Bytes) {
         let data = ConnectionData {
             connection_id: connection_id.to_owned(),
-            payload: Bytes::from_static(payload),
+            payload,
             ext: Extensions::default(),
         };
         self.send(&ServiceMessage::ConnectionData(data)).await;

@@ -2,16 +2,19 @@
 //! relayed to a node that has one (its WebSocket relayed, its SSE/long-polling requests
 //! forwarded), and the client and the app server talk as on one node.
 
+use bytes::Bytes;
 use serde_json::json;
 use signalr_emulator::protocol::service::ServiceMessage;
 
 use super::{Node, Redis};
 use crate::app_server::AppServer;
+use crate::common::WsClient;
 
 pub(super) const HANDSHAKE: &[u8] = b"{\"protocol\":\"json\",\"version\":1}\x1e";
 
-#[tokio::test]
-async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_another() {
+/// A client on A relayed to the app server on B, with its handshake answered: the Redis and
+/// the nodes to keep, the app server, the client and its connection id.
+async fn relayed_client() -> (Redis, [Node; 2], AppServer, WsClient, String) {
     let redis = Redis::start().await;
     let [a, b] = Node::default_mode_pair(&redis).await;
     let mut app = AppServer::connect(&b.server, "chat", "server-on-b").await;
@@ -39,6 +42,24 @@ async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_ano
     }
     app.send_to_client(&id, b"{}\x1e").await;
     assert_eq!(client.next_message().await, json!({}));
+    (redis, [a, b], app, client, id)
+}
+
+/// What the app server receives next from connection `id`.
+async fn next_data_of(app: &mut AppServer, id: &str) -> Bytes {
+    loop {
+        match app.recv().await {
+            ServiceMessage::ConnectionData(data) if data.connection_id == id => {
+                break data.payload;
+            }
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_another() {
+    let (_redis, _nodes, mut app, mut client, id) = relayed_client().await;
     app.send_to_client(
         &id,
         b"{\"type\":1,\"target\":\"hello\",\"arguments\":[\"from B\"]}\x1e",
@@ -48,14 +69,41 @@ async fn a_client_on_a_node_without_an_app_server_talks_to_the_app_server_on_ano
     client
         .send_text("{\"type\":1,\"target\":\"echo\",\"arguments\":[\"from A\"]}\x1e")
         .await;
-    let data = loop {
-        match app.recv().await {
-            ServiceMessage::ConnectionData(data) if data.connection_id == id => break data,
-            _ => continue,
-        }
-    };
+    let data = next_data_of(&mut app, &id).await;
     assert!(
-        String::from_utf8_lossy(&data.payload).contains("from A"),
+        String::from_utf8_lossy(&data).contains("from A"),
         "the client's invocation reached the app server on B"
     );
+}
+
+#[tokio::test]
+async fn a_relayed_client_gets_a_burst_in_order_and_large_messages_both_ways() {
+    let (_redis, _nodes, mut app, mut client, id) = relayed_client().await;
+    // Far larger than a relayed socket's read and write buffers (1 and 8 KiB), within the
+    // 1 MB a client message may have.
+    let large = "x".repeat(300 * 1024);
+    let invocation = |n: usize, text: &str| {
+        Bytes::from(format!(
+            "{{\"type\":1,\"target\":\"m\",\"arguments\":[{n},\"{text}\"]}}\x1e"
+        ))
+    };
+    for n in 0..200 {
+        let text = if n == 100 { large.as_str() } else { "small" };
+        app.send_bytes_to_client(&id, invocation(n, text)).await;
+    }
+    for n in 0..200 {
+        let message = client.next_non_ping().await;
+        assert_eq!(
+            message["arguments"][0], n,
+            "in the order the app server sent them"
+        );
+        let expected = if n == 100 { large.len() } else { "small".len() };
+        assert_eq!(
+            message["arguments"][1].as_str().map(str::len),
+            Some(expected)
+        );
+    }
+    let sent = invocation(7, &large);
+    client.send_text(std::str::from_utf8(&sent).unwrap()).await;
+    assert_eq!(next_data_of(&mut app, &id).await, sent);
 }
