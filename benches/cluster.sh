@@ -243,7 +243,7 @@ cluster_rows_table() {
   relayed=$(best_rate cluster-relay-cross)
   local_rate=$(best_rate cluster-relay-local)
   ok_relay=$([[ $(lost cluster-relay-cross) == 0 ]] && echo "no loss" || echo "**loss or failure**")
-  echo "| Default mode across nodes: app server on node 1, $CLIENTS JSON clients on node 2 (each WebSocket relayed to node 1) × $MESSAGES BroadcastData × $PAYLOAD B, deliveries/s; node 2's RSS per relayed client | no loss; reported | relayed: $(deliveries cluster-relay-cross), $(kib "$(first cluster-relay-cross .rss_per_connection_bytes)") per client on node 2 | clients on node 1: $(deliveries cluster-relay-local) | — | $(ratio "$relayed" "$local_rate")× same node: $ok_relay |"
+  echo "| Default mode across nodes: app server on node 1, $CLIENTS JSON clients on node 2 (each WebSocket relayed to node 1) × $MESSAGES BroadcastData × $PAYLOAD B, deliveries/s (server CPU: node 2's when relayed), node 2's RSS per relayed client | no loss; reported | relayed: $(deliveries cluster-relay-cross), $(kib "$(first cluster-relay-cross .rss_per_connection_bytes)") per client on node 2 | clients on node 1: $(deliveries cluster-relay-local) | — | $(ratio "$relayed" "$local_rate")× same node: $ok_relay |"
   echo "| Cluster REST send-to-connection latency: $CLUSTER_LATENCY_RATE sends/s to $CLUSTER_LATENCY_CLIENTS clients, REST on node 1, clients on node 2 (best p50 / p99) | reported | cross-node: p50 $(fmt_ms "$(across cluster-latency-cross 'map(.latency_ms.p50) | min')"), p99 $(fmt_ms "$(lowest_p99 cluster-latency-cross)"), $(lost cluster-latency-cross) lost | same node: p50 $(fmt_ms "$(across cluster-latency-local 'map(.latency_ms.p50) | min')"), p99 $(fmt_ms "$(lowest_p99 cluster-latency-local)") | — | reported |"
 }
 
