@@ -292,6 +292,11 @@ pub(crate) struct ServerArgs {
     /// Frames queued per client before it is dropped as a slow consumer (raw server).
     #[arg(long, default_value_t = 1024)]
     pub(crate) send_queue: usize,
+    /// Raw server: send each broadcast as the SignalR JSON record the emulator sends for the same
+    /// REST send (`{"type":1,"target":"m","arguments":["…"]}` and 0x1E), not the bare text, so
+    /// the ceiling carries the same bytes per delivery as the emulator.
+    #[arg(long)]
+    pub(crate) signalr_frames: bool,
 }
 
 /// Options of `token`.

@@ -3,8 +3,9 @@
 //! what is queued into one flush, as the emulator does), and a broadcast that encodes the text
 //! frame once and hands every client a shared copy. A full queue drops that client.
 //!
-//! `POST /broadcast` (HTTP/1.1, keep-alive) sends its body to every client; anything else on the
-//! port is taken for a WebSocket upgrade. A text frame a client sends comes back to it through
+//! `POST /broadcast` (HTTP/1.1, keep-alive) sends its body to every client (with
+//! `--signalr-frames`, wrapped in the SignalR record the emulator would send for it, so both
+//! carry the same bytes); anything else on the port is taken for a WebSocket upgrade. A text frame a client sends comes back to it through
 //! its own queue: the ceiling for the echo rows.
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::Result;
 use crate::cli::ServerArgs;
+use crate::wire::send_record;
 
 /// Same buffer sizes and batch as the emulator's WebSocket transport, for a like-for-like ceiling.
 const READ_BUFFER: usize = 4 * 1024;
@@ -36,11 +38,16 @@ const MAX_REQUEST: usize = 1024 * 1024;
 struct Clients {
     next_id: AtomicU64,
     queues: RwLock<HashMap<u64, mpsc::Sender<Message>>>,
+    signalr_frames: bool,
 }
 
 impl Clients {
-    fn broadcast(&self, text: Utf8Bytes) -> usize {
-        let frame = Message::Text(text);
+    fn broadcast(&self, text: String) -> usize {
+        let text = match self.signalr_frames {
+            true => send_record(&text),
+            false => text,
+        };
+        let frame = Message::Text(Utf8Bytes::from(text));
         let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
         queues
             .values()
@@ -56,7 +63,10 @@ pub(crate) async fn serve(args: ServerArgs) -> Result<()> {
     socket.bind(SocketAddr::from(([127, 0, 0, 1], args.port)))?;
     let listener = socket.listen(BACKLOG)?;
     eprintln!("raw-server listening on {}", listener.local_addr()?);
-    let clients = Arc::new(Clients::default());
+    let clients = Arc::new(Clients {
+        signalr_frames: args.signalr_frames,
+        ..Clients::default()
+    });
     let capacity = args.send_queue.max(1);
     loop {
         let (stream, _) = listener.accept().await?;
@@ -155,7 +165,7 @@ async fn trigger(mut stream: TcpStream, clients: &Clients) -> Result<()> {
         buf.drain(..head + body_len);
         let response: &[u8] = match (path_ok, String::from_utf8(body)) {
             (true, Ok(text)) => {
-                clients.broadcast(Utf8Bytes::from(text));
+                clients.broadcast(text);
                 b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
             }
             (true, Err(_)) => b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",

@@ -13,7 +13,7 @@ use crate::Result;
 use crate::cli::{Mode, RunArgs, SendKind, mint};
 use crate::connect::Connector;
 use crate::reader::Shared;
-use crate::wire::payload;
+use crate::wire::{SEND_TARGET, payload};
 
 /// The group every client joins for group sends.
 pub(crate) const GROUP: &str = "bench";
@@ -155,9 +155,9 @@ impl Sender {
     ) -> Result<(), String> {
         let request = http.post(&target.url);
         let request = match self.mode {
-            Mode::Signalr => request
-                .header(CONTENT_TYPE, "application/json")
-                .body(serde_json::json!({"target": "m", "arguments": [argument]}).to_string()),
+            Mode::Signalr => request.header(CONTENT_TYPE, "application/json").body(
+                serde_json::json!({"target": SEND_TARGET, "arguments": [argument]}).to_string(),
+            ),
             Mode::Raw | Mode::Socketio => request.header(CONTENT_TYPE, "text/plain").body(argument),
         };
         let request = match &target.token {

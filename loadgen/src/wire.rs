@@ -35,6 +35,22 @@ pub(crate) enum Record {
     Other,
 }
 
+/// The hub method every load-generator send invokes.
+pub(crate) const SEND_TARGET: &str = "m";
+
+/// The SignalR JSON record a client gets for a REST send of `argument` to [`SEND_TARGET`]: an
+/// Invocation without id, ended by 0x1E.
+pub(crate) fn send_record(argument: &str) -> String {
+    let invocation = HubMessage::Invocation(Invocation {
+        invocation_id: None,
+        target: SEND_TARGET.to_owned(),
+        arguments: vec![Value::from(argument)],
+        stream_ids: None,
+        headers: Headers::new(),
+    });
+    String::from_utf8_lossy(&encode(Protocol::Json, &invocation)).into_owned()
+}
+
 /// The argument of send `seq` sent at `sent`, `size` bytes long (longer if the stamp is).
 pub(crate) fn payload(seq: u64, sent: Duration, size: usize) -> String {
     let mut text = format!("@{seq}:{}:", sent.as_nanos());
@@ -177,6 +193,21 @@ mod tests {
         let mut out = Vec::new();
         records(framing, frame, |r| out.push(r));
         out
+    }
+
+    #[test]
+    fn a_send_record_is_the_frame_the_emulator_sends_for_the_rest_send() {
+        let argument = payload(3, Duration::from_nanos(99), 64);
+        let body = serde_json::json!({ "arguments": [argument] });
+        let arguments = serde_json::value::to_raw_value(&body["arguments"]).unwrap();
+        let emulator =
+            signalr_emulator::protocol::json::encode_send_verbatim(SEND_TARGET, &arguments);
+        assert_eq!(send_record(&argument).as_bytes(), &emulator[..]);
+        let raw = collect(Framing::Raw, send_record(&argument).as_bytes());
+        assert!(
+            matches!(raw[..], [Record::Delivery { seq: 3, .. }]),
+            "{raw:?}"
+        );
     }
 
     #[test]
