@@ -224,26 +224,38 @@ log "starting at load average $LOAD_START"
 FULL_RUN_CLIENTS=0
 if (( ! SOAK_ONLY )); then
 FANOUT=(-n "$CLIENTS" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --deadline 120)
+# alternate ROW ARGS...: $REPEAT runs of the emulator and of the raw server with ARGS, in turn,
+# each on a fresh server: this machine's load drifts within a row, and runs in turn see the same
+# machine, where three of one and then three of the other may not. When only default-mode wants
+# the row, the emulator's runs alone: its rows compare with them.
+alternate() {
+  local row=$1
+  shift
+  for rep in $(seq "$REPEAT"); do
+    emulator "emulator-$row" && REPS=1 REP=$rep load "$row-emulator" "$EMU_PORT" "$@"
+    local rc=$?
+    stop_server
+    (( rc == 0 )) || return $rc
+    want "$row" || continue
+    raw "raw-$row" && REPS=1 REP=$rep load "$row-raw" "$RAW_PORT" --mode raw "$@"
+    rc=$?
+    stop_server
+    (( rc == 0 )) || return $rc
+  done
+}
+
 # The default-mode fan-out rows compare with the REST rows of the same run, so they need them.
 if want fanout || want default-mode; then
-  emulator emulator-fanout && load fanout-emulator "$EMU_PORT" "${FANOUT[@]}"
-  stop_server
+  alternate fanout "${FANOUT[@]}"
 fi
 if want fanout; then
-  raw raw-fanout && load fanout-raw "$RAW_PORT" --mode raw "${FANOUT[@]}"
-  stop_server
   socketio socketio-fanout && load fanout-socketio "$SIO_PORT" --mode socketio "${FANOUT[@]}"
   stop_server
 fi
 
 LARGE_RUN=(-n "$LARGE" -m "$MESSAGES" -b "$PAYLOAD" --send-concurrency "$SEND_CONCURRENCY" --settle 2 --deadline 180)
 if want large || want default-mode; then
-  emulator emulator-large && load large-emulator "$EMU_PORT" "${LARGE_RUN[@]}"
-  stop_server
-fi
-if want large; then
-  raw raw-large && load large-raw "$RAW_PORT" --mode raw "${LARGE_RUN[@]}"
-  stop_server
+  alternate large "${LARGE_RUN[@]}"
 fi
 
 if want msgpack; then
