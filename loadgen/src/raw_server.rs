@@ -5,8 +5,8 @@
 //!
 //! `POST /broadcast` (HTTP/1.1, keep-alive) sends its body to every client (with
 //! `--signalr-frames`, wrapped in the SignalR record the emulator would send for it, so both
-//! carry the same bytes); anything else on the port is taken for a WebSocket upgrade. A text frame a client sends comes back to it through
-//! its own queue: the ceiling for the echo rows.
+//! carry the same bytes); anything else on the port is taken for a WebSocket upgrade. A text
+//! frame a client sends comes back to it through its own queue: the ceiling for the echo rows.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,9 +43,10 @@ struct Clients {
 
 impl Clients {
     fn broadcast(&self, text: String) -> usize {
-        let text = match self.signalr_frames {
-            true => send_record(&text),
-            false => text,
+        let text = if self.signalr_frames {
+            send_record(&text)
+        } else {
+            text
         };
         let frame = Message::Text(Utf8Bytes::from(text));
         let queues = self.queues.read().unwrap_or_else(|e| e.into_inner());
