@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
+use super::broadcast_log::BroadcastLog;
 use super::invocations::{InvocationFailed, InvocationOutcome, InvokeAnswer, PendingInvocations};
 use super::queue::{FrameReceiver, FrameSender, PushError, frame_queue};
 use super::servers::ServerHandle;
@@ -176,24 +177,54 @@ impl Connection {
             // Already closing (e.g. an earlier overflow): nothing more to say or do.
             Err(PushError::Full) if self.closing.is_cancelled() => false,
             Err(PushError::Full) => {
-                tracing::warn!(
-                    hub = %self.hub,
-                    connection = %self.id,
-                    capacity = self.outbox.capacity(),
-                    "slow consumer: send queue full, closing the connection"
-                );
-                self.counters.slow.store(true, Ordering::Relaxed);
-                self.close(Close {
-                    error: Some(format!(
-                        "The connection was closed because it did not read its messages fast enough (send queue of {} messages full).",
-                        self.outbox.capacity()
-                    )),
-                    allow_reconnect: true,
-                });
+                self.close_as_slow();
                 false
             }
             Err(PushError::Closed) => false,
         }
+    }
+
+    /// Closes the connection because it did not read its messages fast enough: its queue is
+    /// full, or a broadcast it had not read left the hub's log.
+    pub(super) fn close_as_slow(&self) {
+        if self.closing.is_cancelled() {
+            return;
+        }
+        tracing::warn!(
+            hub = %self.hub,
+            connection = %self.id,
+            capacity = self.outbox.capacity(),
+            "slow consumer: send queue full, closing the connection"
+        );
+        self.counters.slow.store(true, Ordering::Relaxed);
+        self.close(Close {
+            error: Some(format!(
+                "The connection was closed because it did not read its messages fast enough (send queue of {} messages full).",
+                self.outbox.capacity()
+            )),
+            allow_reconnect: true,
+        });
+    }
+
+    /// Makes the connection's writer read the hub's broadcast `log` too, from its head on (see
+    /// [`FrameSender::tap`]). Called under the hub's write lock as the connection joins.
+    pub(super) fn tap(self: &Arc<Self>, log: Arc<BroadcastLog>) {
+        let connection = Arc::downgrade(self);
+        self.outbox.tap(
+            log,
+            self.protocol,
+            self.id.clone(),
+            Box::new(move || {
+                if let Some(connection) = connection.upgrade() {
+                    connection.close_as_slow();
+                }
+            }),
+        );
+    }
+
+    /// Where the writer is in the hub's broadcast log, once tapped.
+    pub(super) fn log_cursor(&self) -> Option<u64> {
+        self.outbox.log_cursor()
     }
 
     /// Asks the transport to send `close` and end the connection. The first reason wins.

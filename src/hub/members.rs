@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::app_servers::ClientInvocations;
+use super::broadcast_log::BroadcastLog;
 use super::connection::ConnectionHandle;
 use super::expiries::Expiries;
 use super::observer::{Membership, MembershipObserver};
@@ -166,6 +167,8 @@ pub struct Hub {
     pub(super) servers: ServerSet,
     /// Client invocations in flight between app servers and clients.
     pub(super) invocations: ClientInvocations,
+    /// Broadcasts to every connection, which their writers read (see [`BroadcastLog`]).
+    pub(super) broadcasts: Arc<BroadcastLog>,
 }
 
 impl Hub {
@@ -189,6 +192,7 @@ impl Hub {
             trace,
             servers: ServerSet::default(),
             invocations: ClientInvocations::default(),
+            broadcasts: Arc::default(),
         }
     }
 
@@ -216,6 +220,9 @@ impl Hub {
     pub fn add_connection(&self, connection: ConnectionHandle) {
         let now = Instant::now();
         let mut state = self.write();
+        // Under the write lock: broadcasts go into the log under the read lock, so the
+        // connection reads exactly those sent once it is in the hub.
+        connection.tap(self.broadcasts.clone());
         state.report(|hub| Membership::Connected {
             hub,
             connection: connection.id().clone(),
@@ -244,6 +251,7 @@ impl Hub {
             return;
         };
         state.retired.add(&connection);
+        self.broadcasts.leave(connection.protocol());
         if let Some(user) = connection.user_id()
             && let Some(conns) = state.users.get_mut(user)
         {

@@ -4,6 +4,7 @@
 
 mod app_servers;
 mod audience;
+mod broadcast_log;
 mod connection;
 mod execute;
 mod expiries;

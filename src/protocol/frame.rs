@@ -42,6 +42,13 @@ impl From<Bytes> for Frame {
     }
 }
 
+/// A frame taken as plain bytes (an app server's queue holds bytes, a broadcast log frames).
+impl From<Frame> for Bytes {
+    fn from(frame: Frame) -> Bytes {
+        frame.into_bytes()
+    }
+}
+
 impl Deref for Frame {
     type Target = [u8];
 
