@@ -45,6 +45,21 @@ struct Ring {
     entries: VecDeque<Entry>,
 }
 
+/// Where a writer's waker is registered: the wake-up it waits for, and its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Registration {
+    wakeups: u64,
+    slot: usize,
+}
+
+impl Registration {
+    /// Not registered.
+    pub(super) const NONE: Registration = Registration {
+        wakeups: u64::MAX,
+        slot: 0,
+    };
+}
+
 /// What a reader finds at its cursor.
 #[derive(Debug)]
 pub(super) enum Read {
@@ -62,8 +77,9 @@ pub(super) struct BroadcastLog {
     ring: RwLock<Ring>,
     /// One past the last position appended, for readers to look at without the lock.
     head: AtomicU64,
-    /// The wakers of the writers that have read everything.
-    waiters: Mutex<Vec<Waker>>,
+    /// The wakers of the writers that have read everything; a writer that goes away empties
+    /// its slot, so a hub that never broadcasts does not keep its finished tasks alive.
+    waiters: Mutex<Vec<Option<Waker>>>,
     /// Bumped under the waiters' lock at every wake-up, so a writer knows whether it is still
     /// registered.
     wakeups: AtomicU64,
@@ -82,7 +98,7 @@ impl BroadcastLog {
         self.ring.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn waiters(&self) -> MutexGuard<'_, Vec<Waker>> {
+    fn waiters(&self) -> MutexGuard<'_, Vec<Option<Waker>>> {
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -135,7 +151,7 @@ impl BroadcastLog {
             self.wakeups.fetch_add(1, Ordering::AcqRel);
             std::mem::take(&mut *waiters)
         };
-        for waker in waiters.drain(..) {
+        for waker in waiters.drain(..).flatten() {
             waker.wake();
         }
         // The emptied list goes back for the next registrations, so they do not grow a new one.
@@ -176,13 +192,26 @@ impl BroadcastLog {
     }
 
     /// Registers `waker` for the next broadcast unless it still is since the registration that
-    /// returned `registered`; returns what to pass next time.
-    pub(super) fn register(&self, waker: &Waker, registered: u64) -> u64 {
-        if self.wakeups.load(Ordering::Acquire) == registered {
+    /// returned `registered`; returns what to pass next time (and to [`Self::unregister`]).
+    pub(super) fn register(&self, waker: &Waker, registered: Registration) -> Registration {
+        if self.wakeups.load(Ordering::Acquire) == registered.wakeups {
             return registered;
         }
         let mut waiters = self.waiters();
-        waiters.push(waker.clone());
-        self.wakeups.load(Ordering::Relaxed)
+        waiters.push(Some(waker.clone()));
+        Registration {
+            wakeups: self.wakeups.load(Ordering::Relaxed),
+            slot: waiters.len() - 1,
+        }
+    }
+
+    /// Takes back a registration whose writer goes away, if no broadcast has woken it yet.
+    pub(super) fn unregister(&self, registered: Registration) {
+        let mut waiters = self.waiters();
+        if self.wakeups.load(Ordering::Relaxed) == registered.wakeups
+            && let Some(slot) = waiters.get_mut(registered.slot)
+        {
+            *slot = None;
+        }
     }
 }

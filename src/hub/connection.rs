@@ -1,6 +1,7 @@
 //! One live client connection as the registry sees it: who it is, which protocol it speaks, and
-//! the bounded queue its transport writer drains. Producers never wait on a client: a full queue
-//! means a slow consumer, and that connection alone is closed.
+//! the bounded queue its transport writer drains (with its hub's broadcast log). Producers never
+//! wait on a client: a full queue, or a broadcast lost from the log, means a slow consumer, and
+//! that connection alone is closed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -24,7 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 
-use super::broadcast_log::{BroadcastLog, Read};
+use super::broadcast_log::{BroadcastLog, Read, Registration};
 use crate::protocol::{Frame, Protocol};
 
 /// How long the writer of a queue may wait for its peer (a client or an app server) to take one
@@ -154,7 +154,7 @@ pub struct FrameReceiver<T = Bytes> {
 struct Reader {
     cursor: u64,
     /// What the log's last registration returned (see [`BroadcastLog::register`]).
-    registered: u64,
+    registered: Registration,
     /// Set once a broadcast was lost: the log is not read any further.
     lost: bool,
 }
@@ -277,7 +277,7 @@ impl<T: From<Frame>> FrameReceiver<T> {
         };
         let reader = self.reader.get_or_insert_with(|| Reader {
             cursor: shared.cursor.load(Ordering::Relaxed),
-            registered: u64::MAX,
+            registered: Registration::NONE,
             lost: false,
         });
         loop {
@@ -312,9 +312,14 @@ impl<T: From<Frame>> FrameReceiver<T> {
 
 impl<T> Drop for FrameReceiver<T> {
     fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        state.writer_gone = true;
-        state.frames = VecDeque::new();
+        {
+            let mut state = self.shared.lock();
+            state.writer_gone = true;
+            state.frames = VecDeque::new();
+        }
+        if let (Some(reader), Some(tap)) = (&self.reader, self.shared.tap.get()) {
+            tap.log.unregister(reader.registered);
+        }
     }
 }
 
@@ -461,6 +466,31 @@ mod tests {
         tokio::task::yield_now().await;
         log.append(&Text("late"), &[]);
         assert_eq!(waiting.await.unwrap(), "late");
+    }
+
+    #[test]
+    fn a_writer_that_goes_away_leaves_no_waker_in_the_log() {
+        struct Counted;
+        impl std::task::Wake for Counted {
+            fn wake(self: Arc<Self>) {}
+        }
+        let log = Arc::new(BroadcastLog::default());
+        let (tx, mut rx, _) = tapped(&log, 4);
+        let counted = Arc::new(Counted);
+        let waker = std::task::Waker::from(counted.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut recv = Box::pin(rx.recv());
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+        drop(recv);
+        drop(waker);
+        assert!(
+            Arc::strong_count(&counted) > 1,
+            "registered with the queue and the log"
+        );
+        drop(rx);
+        drop(tx);
+        assert_eq!(Arc::strong_count(&counted), 1);
+        log.append(&Text("after"), &[]);
     }
 
     #[test]
