@@ -1,7 +1,7 @@
-//! One framed hub message as the fan-out hands it to every recipient's queue. A JSON frame is
-//! checked as UTF-8 once, when it is built, and shared as a WebSocket text payload
-//! (tungstenite's `Utf8Bytes`, reference-counted bytes known to be UTF-8): no recipient's socket
-//! checks it again.
+//! One framed hub message as the fan-out hands it to every recipient (through its queue or its
+//! hub's broadcast log). A JSON frame is checked as UTF-8 once, when it is built, and shared as
+//! a WebSocket text payload (tungstenite's `Utf8Bytes`, reference-counted bytes known to be
+//! UTF-8): no recipient's socket checks it again.
 
 use std::ops::Deref;
 

@@ -10,6 +10,7 @@ mod common;
 mod connection_auth;
 mod cors;
 mod default_mode;
+mod fanout_order;
 mod framing;
 mod identity;
 mod lifecycle;
