@@ -3,13 +3,25 @@
 //! queue; and a client that stops reading broadcasts is closed as a slow consumer.
 
 use serde_json::{Value, json};
-use signalr_emulator::Config;
 
-use crate::common::TestServer;
+use crate::common::{TestServer, WsClient};
 
 /// A send of `number` as the argument of target `n`.
 fn numbered(number: u64) -> Option<Value> {
     Some(json!({"target": "n", "arguments": [number]}))
+}
+
+/// The numbers `client` receives, up to and including `last`.
+async fn numbers_until(client: &mut WsClient, last: u64) -> Vec<u64> {
+    let mut got = Vec::new();
+    while got.last() != Some(&last) {
+        got.push(
+            client.next_non_ping().await["arguments"][0]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    got
 }
 
 #[tokio::test]
@@ -35,42 +47,22 @@ async fn broadcasts_and_other_sends_arrive_in_the_order_they_were_made() {
         let response = server.rest("POST", &path, numbered(number)).await;
         assert_eq!(response.status(), 202, "{path}");
     }
-    let mut got = Vec::new();
-    while got.last() != Some(&8) {
-        got.push(
-            client.next_non_ping().await["arguments"][0]
-                .as_u64()
-                .unwrap(),
-        );
-    }
-    assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 8], "0 excluded this client");
-    let mut seen_by_other = Vec::new();
-    while seen_by_other.last() != Some(&8) {
-        seen_by_other.push(
-            other.next_non_ping().await["arguments"][0]
-                .as_u64()
-                .unwrap(),
-        );
-    }
+    assert_eq!(
+        numbers_until(&mut client, 8).await,
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        "0 excluded it"
+    );
+    let seen_by_other = numbers_until(&mut other, 8).await;
     assert_eq!(seen_by_other, [1, 3, 0, 8]);
     server.stop().await;
 }
 
 #[tokio::test]
 async fn a_client_that_stops_reading_broadcasts_is_closed_as_a_slow_consumer() {
-    let server = TestServer::with_config(Config {
-        send_queue: 2,
-        ..Config::default()
-    })
-    .await;
+    let server = TestServer::with_send_queue(2).await;
     let (client, id) = server.connect("sluggish", None).await;
     // Large broadcasts fill the socket buffers; then the client falls out of the log.
-    let big = "x".repeat(512 * 1024);
-    for _ in 0..80 {
-        let body = Some(json!({"target": "flood", "arguments": [big]}));
-        let response = server.rest("POST", "/api/v1/hubs/sluggish", body).await;
-        assert_eq!(response.status(), 202);
-    }
+    server.flood("/api/v1/hubs/sluggish").await;
     server
         .wait_for_sample("signalr_slow_consumer_disconnects_total{hub=\"sluggish\"} 1")
         .await;

@@ -135,26 +135,13 @@ async fn metrics_move_with_connections_messages_rest_and_upstream_calls() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_counts_as_a_slow_consumer_disconnect() {
-    let server = TestServer::with_config(Config {
-        send_queue: 2,
-        ..Config::default()
-    })
-    .await;
+    let server = TestServer::with_send_queue(2).await;
     let slow = "signalr_slow_consumer_disconnects_total{hub=\"sluggish\"}";
     let (client, id) = server.connect("sluggish", None).await;
     // Large messages fill the socket buffers quickly; then the queue of 2 overflows.
-    let big = "x".repeat(512 * 1024);
-    let path = format!("/api/hubs/sluggish/connections/{id}/:send");
-    for _ in 0..80 {
-        let response = server
-            .rest(
-                "POST",
-                &path,
-                Some(json!({"target": "flood", "arguments": [big]})),
-            )
-            .await;
-        assert_eq!(response.status(), 202);
-    }
+    server
+        .flood(&format!("/api/hubs/sluggish/connections/{id}/:send"))
+        .await;
     // The server closes it as slow even though the client still holds its socket open without
     // reading: the blocked write is abandoned and the connection leaves the hub.
     let samples = scrape_until(&server, slow, 1.0).await;

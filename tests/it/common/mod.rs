@@ -41,6 +41,15 @@ impl TestServer {
         Self::with_config(Config::default()).await
     }
 
+    /// A server whose connections queue at most `messages` each (`--send-queue`).
+    pub(crate) async fn with_send_queue(messages: usize) -> Self {
+        Self::with_config(Config {
+            send_queue: messages,
+            ..Config::default()
+        })
+        .await
+    }
+
     /// A server with `config` (its bind address is replaced by 127.0.0.1:0).
     pub(crate) async fn with_config(config: Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -117,6 +126,16 @@ impl TestServer {
             request = request.json(&body);
         }
         request.send().await.unwrap()
+    }
+
+    /// Posts 80 messages of 512 KiB each to `path`, each accepted: enough to fill a client's
+    /// socket buffers and then a small send queue when the client does not read.
+    pub(crate) async fn flood(&self, path: &str) {
+        let big = "x".repeat(512 * 1024);
+        for _ in 0..80 {
+            let body = Some(json!({"target": "flood", "arguments": [big]}));
+            assert_eq!(self.rest("POST", path, body).await.status(), 202, "{path}");
+        }
     }
 
     /// Whether the REST API sees connection `id` in `hub`.
