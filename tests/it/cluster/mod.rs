@@ -71,13 +71,24 @@ impl Backend for Redis {
     }
 }
 
-/// Waits (bounded) until something listens on the loopback `port`.
-pub(crate) async fn until_listening(port: u16) {
+/// How many times a Redis is started on newly chosen ports when the ones chosen were taken.
+const PORT_ATTEMPTS: usize = 5;
+
+/// Waits (bounded) until `child` listens on the loopback `port`; false if it exits first, as a
+/// server does when the port it was given was taken after it was chosen (by another test's
+/// process or connection).
+pub(crate) async fn listening(port: u16, child: &mut Child) -> bool {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
+    loop {
+        let answered = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok();
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        if answered {
+            return true;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
             "redis-server did not start on port {port}"
@@ -86,10 +97,20 @@ pub(crate) async fn until_listening(port: u16) {
     }
 }
 
+/// Runs `start` on newly chosen ports until the server it starts listens (see [`listening`]).
+pub(crate) async fn on_free_ports<T, F: Future<Output = Option<T>>>(start: impl Fn() -> F) -> T {
+    for _ in 0..PORT_ATTEMPTS {
+        if let Some(started) = start().await {
+            return started;
+        }
+    }
+    panic!("redis-server exited on {PORT_ATTEMPTS} sets of free ports");
+}
+
 impl Redis {
     /// Starts `redis-server` on a free port and waits until it answers.
     pub(crate) async fn start() -> Self {
-        Self::start_on(free_port()).await
+        on_free_ports(|| Self::try_start_on(free_port())).await
     }
 
     /// The URL of a Redis that would run on `port`.
@@ -99,7 +120,14 @@ impl Redis {
 
     /// Starts `redis-server` on `port` (to restart one where nodes expect it).
     pub(crate) async fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
+        Self::try_start_on(port)
+            .await
+            .unwrap_or_else(|| panic!("redis-server exited: port {port} is taken"))
+    }
+
+    /// Starts `redis-server` on `port`; `None` if it exits instead of listening.
+    async fn try_start_on(port: u16) -> Option<Self> {
+        let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -107,9 +135,9 @@ impl Redis {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server is installed (apt-get install -y redis-server)");
-        let redis = Redis { port, child };
-        until_listening(port).await;
-        redis
+        listening(port, &mut child)
+            .await
+            .then_some(Redis { port, child })
     }
 
     /// The URL nodes are given.

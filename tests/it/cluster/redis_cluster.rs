@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use super::{Backend, eventually, free_port, until_listening};
+use super::{Backend, eventually, free_port, listening, on_free_ports};
 
 /// How many primaries the cluster has (`redis-cli --cluster create` needs three).
 const SHARDS: usize = 3;
@@ -54,17 +54,7 @@ impl Backend for RedisCluster {
 impl RedisCluster {
     /// Starts the servers, creates the cluster and waits until it serves every slot.
     pub(crate) async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cluster = RedisCluster {
-            ports: (0..SHARDS).map(|_| free_port()).collect(),
-            bus_ports: (0..SHARDS).map(|_| free_port()).collect(),
-            servers: Vec::new(),
-            dir,
-        };
-        cluster.servers = (0..SHARDS).map(|shard| cluster.spawn(shard)).collect();
-        for port in &cluster.ports {
-            until_listening(*port).await;
-        }
+        let cluster = on_free_ports(Self::try_spawn_all).await;
         let addresses: Vec<String> = cluster
             .ports
             .iter()
@@ -92,6 +82,23 @@ impl RedisCluster {
         );
         cluster.until_ready().await;
         cluster
+    }
+
+    /// Starts every server on newly chosen ports; `None` if one exits instead of listening.
+    async fn try_spawn_all() -> Option<Self> {
+        let mut cluster = RedisCluster {
+            ports: (0..SHARDS).map(|_| free_port()).collect(),
+            bus_ports: (0..SHARDS).map(|_| free_port()).collect(),
+            servers: Vec::new(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        cluster.servers = (0..SHARDS).map(|shard| cluster.spawn(shard)).collect();
+        for (port, server) in cluster.ports.iter().zip(&mut cluster.servers) {
+            if !listening(*port, server).await {
+                return None;
+            }
+        }
+        Some(cluster)
     }
 
     /// Starts the server of `shard`, its cluster file in the cluster's folder.
