@@ -45,6 +45,16 @@ struct Ring {
     entries: VecDeque<Entry>,
 }
 
+/// The registered wakers. A writer that goes away empties its slot, which the next
+/// registration takes: a hub that never broadcasts neither keeps finished tasks alive nor grows
+/// a slot per connection it ever had.
+#[derive(Debug, Default)]
+struct Waiters {
+    slots: Vec<Option<Waker>>,
+    /// Emptied slots, for the next registrations.
+    free: Vec<usize>,
+}
+
 /// Where a writer's waker is registered: the wake-up it waits for, and its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Registration {
@@ -77,9 +87,8 @@ pub(super) struct BroadcastLog {
     ring: RwLock<Ring>,
     /// One past the last position appended, for readers to look at without the lock.
     head: AtomicU64,
-    /// The wakers of the writers that have read everything; a writer that goes away empties
-    /// its slot, so a hub that never broadcasts does not keep its finished tasks alive.
-    waiters: Mutex<Vec<Option<Waker>>>,
+    /// The wakers of the writers that have read everything.
+    waiters: Mutex<Waiters>,
     /// Bumped under the waiters' lock at every wake-up, so a writer knows whether it is still
     /// registered.
     wakeups: AtomicU64,
@@ -98,7 +107,7 @@ impl BroadcastLog {
         self.ring.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn waiters(&self) -> MutexGuard<'_, Vec<Option<Waker>>> {
+    fn waiters(&self) -> MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -146,20 +155,21 @@ impl BroadcastLog {
             self.head.store(head, Ordering::Release);
             head
         };
-        let mut waiters = {
+        let mut woken = {
             let mut waiters = self.waiters();
             self.wakeups.fetch_add(1, Ordering::AcqRel);
-            std::mem::take(&mut *waiters)
+            waiters.free.clear();
+            std::mem::take(&mut waiters.slots)
         };
-        for waker in waiters.drain(..).flatten() {
+        for waker in woken.drain(..).flatten() {
             waker.wake();
         }
         // The emptied list goes back for the next registrations, so they do not grow a new one.
-        let mut current = self.waiters();
-        if current.is_empty() && current.capacity() < waiters.capacity() {
-            *current = waiters;
+        let mut waiters = self.waiters();
+        if waiters.slots.is_empty() && waiters.slots.capacity() < woken.capacity() {
+            waiters.slots = woken;
         }
-        drop(current);
+        drop(waiters);
         head % SWEEP_EVERY == 0
     }
 
@@ -198,10 +208,19 @@ impl BroadcastLog {
             return registered;
         }
         let mut waiters = self.waiters();
-        waiters.push(Some(waker.clone()));
+        let slot = match waiters.free.pop() {
+            Some(slot) => {
+                waiters.slots[slot] = Some(waker.clone());
+                slot
+            }
+            None => {
+                waiters.slots.push(Some(waker.clone()));
+                waiters.slots.len() - 1
+            }
+        };
         Registration {
             wakeups: self.wakeups.load(Ordering::Relaxed),
-            slot: waiters.len() - 1,
+            slot,
         }
     }
 
@@ -209,9 +228,28 @@ impl BroadcastLog {
     pub(super) fn unregister(&self, registered: Registration) {
         let mut waiters = self.waiters();
         if self.wakeups.load(Ordering::Relaxed) == registered.wakeups
-            && let Some(slot) = waiters.get_mut(registered.slot)
+            && let Some(slot) = waiters.slots.get_mut(registered.slot)
+            && slot.take().is_some()
         {
-            *slot = None;
+            waiters.free.push(registered.slot);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writers_that_come_and_go_without_broadcasts_reuse_one_slot() {
+        let log = BroadcastLog::default();
+        let waker = Waker::noop();
+        let staying = log.register(waker, Registration::NONE);
+        for _ in 0..100 {
+            let gone = log.register(waker, Registration::NONE);
+            log.unregister(gone);
+        }
+        assert_eq!(log.waiters().slots.len(), 2);
+        assert_eq!(log.register(waker, staying), staying, "still registered");
     }
 }

@@ -62,7 +62,8 @@ struct Shared<T> {
     capacity: usize,
     /// The hub's broadcast log this queue's writer reads too, once tapped.
     tap: OnceLock<Tap>,
-    /// The writer's position in the log (where it starts, until it reads).
+    /// The writer's position in the log: where it starts, then the next broadcast it reads.
+    /// Only the writer moves it; the hub's sweep looks at it.
     cursor: AtomicU64,
 }
 
@@ -145,14 +146,6 @@ pub(super) struct FrameSender<T = Bytes> {
 #[derive(Debug)]
 pub struct FrameReceiver<T = Bytes> {
     shared: Arc<Shared<T>>,
-    /// The writer's own place in the log, once the queue is tapped.
-    reader: Option<Reader>,
-}
-
-/// A writer's place in its hub's broadcast log.
-#[derive(Debug)]
-struct Reader {
-    cursor: u64,
     /// What the log's last registration returned (see [`BroadcastLog::register`]).
     registered: Registration,
     /// Set once a broadcast was lost: the log is not read any further.
@@ -177,7 +170,8 @@ pub(super) fn frame_queue<T>(capacity: usize) -> (FrameSender<T>, FrameReceiver<
         },
         FrameReceiver {
             shared,
-            reader: None,
+            registered: Registration::NONE,
+            lost: false,
         },
     )
 }
@@ -250,10 +244,10 @@ impl<T: From<Frame>> FrameReceiver<T> {
             }
             // Registered before looking again, so a push between the two looks wakes us.
             self.shared.writer.register(cx.waker());
-            if let (Some(reader), Some(tap)) = (&mut self.reader, self.shared.tap.get())
-                && !reader.lost
+            if let Some(tap) = self.shared.tap.get()
+                && !self.lost
             {
-                reader.registered = tap.log.register(cx.waker(), reader.registered);
+                self.registered = tap.log.register(cx.waker(), self.registered);
             }
             match self.next() {
                 Some(frame) => Poll::Ready(frame),
@@ -275,30 +269,25 @@ impl<T: From<Frame>> FrameReceiver<T> {
         let Some(tap) = shared.tap.get() else {
             return shared.pop_before(None).frame();
         };
-        let reader = self.reader.get_or_insert_with(|| Reader {
-            cursor: shared.cursor.load(Ordering::Relaxed),
-            registered: Registration::NONE,
-            lost: false,
-        });
         loop {
-            if reader.lost {
+            if self.lost {
                 return shared.pop_before(None).frame();
             }
-            let queued_after = match shared.pop_before(Some(reader.cursor)) {
+            let cursor = shared.cursor.load(Ordering::Relaxed);
+            let queued_after = match shared.pop_before(Some(cursor)) {
                 Popped::Frame(frame) => return Some(frame),
                 Popped::After => true,
                 Popped::Empty => false,
             };
-            match tap.log.read(reader.cursor, tap.protocol, &tap.connection) {
+            match tap.log.read(cursor, tap.protocol, &tap.connection) {
                 Read::Entry(frame) => {
-                    reader.cursor += 1;
-                    shared.cursor.store(reader.cursor, Ordering::Relaxed);
+                    shared.cursor.store(cursor + 1, Ordering::Relaxed);
                     if let Some(frame) = frame {
                         return Some(T::from(frame));
                     }
                 }
                 Read::Lagged => {
-                    reader.lost = true;
+                    self.lost = true;
                     (tap.on_lost)();
                 }
                 // A frame is only queued at a position the log has reached, so this does not
@@ -317,8 +306,8 @@ impl<T> Drop for FrameReceiver<T> {
             state.writer_gone = true;
             state.frames = VecDeque::new();
         }
-        if let (Some(reader), Some(tap)) = (&self.reader, self.shared.tap.get()) {
-            tap.log.unregister(reader.registered);
+        if let Some(tap) = self.shared.tap.get() {
+            tap.log.unregister(self.registered);
         }
     }
 }
