@@ -9,6 +9,7 @@
 //! * [`client`]: the client endpoint: negotiate, the WebSocket transport, the session.
 //! * [`server`]: the app-server endpoint `/server` (default mode, the ServiceProtocol).
 //! * [`api`]: the data-plane REST API, one module per generation over shared operations.
+//! * [`app`]: the service every request enters (the REST direct lane beside the router).
 //! * [`upstream`]: serverless upstream webhooks (settings.json templates, signed calls).
 //! * [`metrics`]: `GET /metrics` for Prometheus; [`dashboard`]: the live dashboard at `/`.
 //! * [`tls`]: TLS on the service port (certificates, hot reload, `--tls-self-signed`).
@@ -21,6 +22,7 @@
 //! server on `127.0.0.1:0`.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod client;
@@ -49,11 +51,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method};
 use axum::middleware;
+use axum::response::IntoResponse;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
+pub use app::App;
 pub use config::Config;
 pub use state::AppState;
 
@@ -74,7 +81,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 ///   bearer header, never cookies, so a page can call it only with a token it holds;
 /// * `/metrics` (for Prometheus, not for pages) and the dashboard (same-origin) send no CORS
 ///   headers, so no other origin can read them from a browser.
-pub fn router(state: AppState, connections: Arc<ClientConnections>) -> Router {
+pub fn router(state: AppState, connections: Arc<ClientConnections>) -> App {
     let rest_metrics = Arc::new(RestMetrics::default());
     let methods = [
         Method::GET,
@@ -94,18 +101,23 @@ pub fn router(state: AppState, connections: Arc<ClientConnections>) -> Router {
         .allow_headers(AllowHeaders::any())
         .allow_methods(methods)
         .expose_headers([HeaderName::from_static("x-ms-error-code")]);
+    let observers = api::RestObservers {
+        state: state.clone(),
+        metrics: rest_metrics.clone(),
+    };
+    // The direct lane gets the layers the routed API has (see `api/direct.rs`).
+    let direct = ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(request_span::layer())
+        .layer(rest_callers.clone())
+        .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .service(api::DirectSend::new(observers.clone()));
     // The API goes first and the check stays off: see `api::router`.
-    Router::new()
+    let routed = Router::new()
         .without_v07_checks()
         .merge(
             api::router()
-                .layer(middleware::from_fn_with_state(
-                    api::RestObservers {
-                        state: state.clone(),
-                        metrics: rest_metrics.clone(),
-                    },
-                    api::observe,
-                ))
+                .layer(middleware::from_fn_with_state(observers, api::observe))
                 .layer(rest_callers),
         )
         .merge(
@@ -117,7 +129,8 @@ pub fn router(state: AppState, connections: Arc<ClientConnections>) -> Router {
         .merge(metrics::router(rest_metrics))
         .merge(dashboard::router())
         .layer(request_span::layer())
-        .with_state(state)
+        .with_state(state);
+    App::new(routed, BoxCloneSyncService::new(direct))
 }
 
 /// Serves `listener` until `shutdown` completes; then every client gets a Close message that

@@ -11,6 +11,8 @@ use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
+use crate::api::DirectRoute;
+
 /// The layer: a `request` span per request, answered with a debug event.
 pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), Answered> {
     TraceLayer::new_for_http()
@@ -19,17 +21,21 @@ pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSp
         .on_response(Answered)
 }
 
-/// Opens the span with the method and the route template (`unmatched` when no route matched),
-/// never the raw path, which may carry user and group names.
+/// Opens the span with the method and the route template (the router's, or the direct lane's
+/// for a request that takes it; `unmatched` when neither matched), never the raw path, which
+/// may carry user and group names.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &Request<B>) -> Span {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("unmatched", MatchedPath::as_str);
+        let extensions = request.extensions();
+        let route = match extensions.get::<DirectRoute>() {
+            Some(direct) => direct.template,
+            None => extensions
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str),
+        };
         tracing::info_span!(
             "request",
             method = %request.method(),

@@ -18,8 +18,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
 use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -27,6 +30,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::Service;
 
 use deadline_body::DeadlineBody;
 
@@ -47,6 +51,25 @@ pub trait Acceptor: Clone + Send + Sync + 'static {
         stream: TcpStream,
         peer: SocketAddr,
     ) -> impl Future<Output = io::Result<Self::Io>> + Send;
+}
+
+/// What [`serve`] serves: an axum `Router`, or the emulator's `App` around one.
+pub trait HttpService:
+    Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> HttpService for S where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// Serves HTTP on the TCP stream as it is.
@@ -76,10 +99,10 @@ pub struct ServeOptions {
 /// each connection finish the request it is on, and waits for them and everything else in
 /// `tasks` (WebSocket drivers, for instance) for at most `options.shutdown_timeout`. Whatever
 /// is left then is dropped: connections are closed and `serve` returns.
-pub async fn serve<A: Acceptor>(
+pub async fn serve<A: Acceptor, S: HttpService>(
     listeners: Vec<TcpListener>,
     acceptor: A,
-    app: Router,
+    app: S,
     options: ServeOptions,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -117,9 +140,9 @@ pub async fn serve<A: Acceptor>(
 }
 
 /// What every connection task needs.
-struct Connections<A> {
+struct Connections<A, S> {
     acceptor: A,
-    app: Router,
+    app: S,
     options: ServeOptions,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -128,7 +151,10 @@ struct Connections<A> {
 
 /// Accepts until shutdown, backing off (never giving up) when accepting fails for lack of
 /// resources: once descriptors are freed, the server serves again.
-async fn accept_loop<A: Acceptor>(listener: TcpListener, connections: Connections<A>) {
+async fn accept_loop<A: Acceptor, S: HttpService>(
+    listener: TcpListener,
+    connections: Connections<A, S>,
+) {
     let mut backoff = MIN_ACCEPT_BACKOFF;
     loop {
         let accepted = tokio::select! {
@@ -160,8 +186,8 @@ async fn accept_loop<A: Acceptor>(listener: TcpListener, connections: Connection
     }
 }
 
-impl<A: Acceptor> Connections<A> {
-    fn share(&self) -> Connections<A> {
+impl<A: Acceptor, S: HttpService> Connections<A, S> {
+    fn share(&self) -> Connections<A, S> {
         Connections {
             acceptor: self.acceptor.clone(),
             app: self.app.clone(),
@@ -185,10 +211,10 @@ fn is_connection_error(err: &io::Error) -> bool {
 
 /// Serves one connection: HTTP/1.1 with upgrades (WebSockets), until the client leaves, a
 /// timeout drops it, or shutdown ends it.
-async fn serve_connection<A: Acceptor>(
+async fn serve_connection<A: Acceptor, S: HttpService>(
     stream: TcpStream,
     peer: SocketAddr,
-    connections: Connections<A>,
+    connections: Connections<A, S>,
 ) {
     let options = connections.options;
     let prepared = tokio::select! {

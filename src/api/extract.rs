@@ -53,7 +53,6 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Authorized(state) = Authorized::from_request_parts(parts, state).await?;
-        let query = Query::parse(parts.uri.query());
         let Path(raw) = Path::<RawPathParams>::from_request_parts(parts, &state)
             .await
             .map_err(|e| {
@@ -62,6 +61,32 @@ where
                     format!("Invalid path parameter: {}", sentence_end(e)),
                 )
             })?;
+        HubRequest::checked(parts, state, raw)
+    }
+}
+
+impl HubRequest {
+    /// The request `parts` on the hub and connection of a send-to-connection path (the direct
+    /// lane, `direct.rs`, which has no router to decode path parameters): the token verified,
+    /// then the names validated, as [`HubRequest`]'s extractor does.
+    pub(super) fn for_connection(
+        parts: &Parts,
+        state: AppState,
+        hub: String,
+        connection_id: String,
+    ) -> Result<Self, ApiError> {
+        authorize(parts, &state, Verifier::check)?;
+        let raw = RawPathParams {
+            hub,
+            connection_id: Some(connection_id),
+            ..RawPathParams::default()
+        };
+        HubRequest::checked(parts, state, raw)
+    }
+
+    /// A request whose token `state` verified, on the hub and the other names in `raw`.
+    fn checked(parts: &Parts, state: AppState, raw: RawPathParams) -> Result<Self, ApiError> {
+        let query = Query::parse(parts.uri.query());
         let hub_name = internal_hub_name(&raw.hub, query.first("application"))?;
         let path = PathParams::checked(raw)?;
         Ok(HubRequest {
@@ -78,7 +103,7 @@ where
 
 /// The path parameters of every hub route, as axum decoded them; a route has `hub` and some of
 /// the others.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct RawPathParams {
     #[serde(default)]
     hub: String,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use dashmap::DashMap;
 
 /// What requests are counted by: method, route template, status code.
@@ -51,14 +52,20 @@ pub(super) struct Counted {
 }
 
 impl Counted {
-    /// What `request` will be counted under.
+    /// What a routed `request` will be counted under: its method and the route it matched.
     pub(super) fn of(request: &Request) -> Self {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str);
+        Counted::new(request.method(), route)
+    }
+
+    /// What a request with `method` for the route template `route` will be counted under.
+    pub(super) fn new(method: &Method, route: &str) -> Self {
         Counted {
-            method: request.method().as_str().to_owned(),
-            route: request
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or_else(|| Arc::from("unmatched"), |path| Arc::from(path.as_str())),
+            method: method.as_str().to_owned(),
+            route: Arc::from(route),
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod binary_payload;
 mod body;
+mod direct;
 mod execute;
 mod extract;
 mod fallback;
@@ -31,6 +32,7 @@ use axum::routing::any;
 
 use crate::state::AppState;
 
+pub use direct::{DirectRoute, DirectSend};
 pub use group_members::MAX_PAGE_SIZE;
 pub use limits::MAX_HEADER_BYTES;
 pub use metrics::{RestMetrics, RestRoute};

@@ -3,6 +3,7 @@
 //! than three: each axum middleware layer clones its inner service and boxes a future per
 //! request, which on the send-to-connection route was a measurable part of its cost.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -33,9 +34,29 @@ pub async fn observe(
     let counted = Counted::of(&request);
     let (mut parts, body) = request.into_parts();
     let traced = Traced::of(&mut parts, &observers.state).await;
-    let response = match limits::rejection(&parts.headers) {
+    observed(
+        &observers,
+        counted,
+        traced,
+        Request::from_parts(parts, body),
+        |request| next.run(request),
+    )
+    .await
+}
+
+/// What [`observe`] does around a handler, for the routed requests and the direct lane
+/// (`direct.rs`) alike: answers an oversized `request` itself and any other with `handle`,
+/// then counts the answer as `counted` and reports it to the live trace as `traced`.
+pub(super) async fn observed<F: Future<Output = Response>>(
+    observers: &RestObservers,
+    counted: Counted,
+    traced: Option<Traced>,
+    request: Request,
+    handle: impl FnOnce(Request) -> F,
+) -> Response {
+    let response = match limits::rejection(request.headers()) {
         Some(rejected) => rejected,
-        None => next.run(Request::from_parts(parts, body)).await,
+        None => handle(request).await,
     };
     let status = response.status().as_u16();
     counted.answered(&observers.metrics, status);

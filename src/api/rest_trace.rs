@@ -23,6 +23,12 @@ impl Traced {
     pub(super) async fn of(parts: &mut Parts, state: &AppState) -> Option<Self> {
         let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
         let (_, hub) = params.iter().find(|(name, _)| *name == "hub")?;
+        Self::for_hub(hub, parts)
+    }
+
+    /// What `parts`, whose `{hub}` path parameter is `hub`, will be traced as; `None` for a
+    /// hub name that is not valid.
+    pub(super) fn for_hub(hub: &str, parts: &Parts) -> Option<Self> {
         let query = Query::parse(parts.uri.query());
         let hub = internal_hub_name(hub, query.first("application")).ok()?;
         Some(Traced {

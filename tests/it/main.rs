@@ -18,6 +18,7 @@ mod long_polling_order;
 mod metrics;
 mod negotiate;
 mod numbers;
+mod rest_direct;
 mod rest_execute;
 mod rest_invoke;
 mod rest_latest;
