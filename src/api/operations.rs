@@ -134,9 +134,8 @@ async fn sent(
         TraceEvent::now(req.hub.name().clone(), None, kind)
     });
     if let Some(cluster) = req.cluster.as_ref().filter(|_| for_other_nodes) {
-        cluster
-            .send(req.hub.name(), to, excluded, Vec::new(), frames)
-            .await?;
+        // Boxed: the publish future is large, and every send's future would carry it inline.
+        Box::pin(cluster.send(req.hub.name(), to, excluded, Vec::new(), frames)).await?;
     }
     Ok(recipients)
 }
