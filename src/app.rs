@@ -1,5 +1,5 @@
 //! The service every HTTP request enters ([`App`]): a `POST` to one connection takes the REST
-//! API's direct lane (`api::DirectSend`, under the same CORS and request-span layers as the
+//! API's direct lane (`api::direct_send`, under the same CORS and request-span layers as the
 //! routed API), everything else the router. See `api/direct.rs` for why the lane exists.
 
 use std::convert::Infallible;

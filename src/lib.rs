@@ -111,7 +111,7 @@ pub fn router(state: AppState, connections: Arc<ClientConnections>) -> App {
         .layer(request_span::layer())
         .layer(rest_callers.clone())
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
-        .service(api::DirectSend::new(observers.clone()));
+        .service(api::direct_send(observers.clone()));
     // The API goes first and the check stays off: see `api::router`.
     let routed = Router::new()
         .without_v07_checks()

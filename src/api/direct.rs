@@ -14,8 +14,7 @@ use std::convert::Infallible;
 use axum::extract::{FromRequest, Request};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
-use tower::Service;
+use tower::{Service, service_fn};
 
 use super::extract::HubRequest;
 use super::fallback::not_found;
@@ -65,34 +64,13 @@ const LATEST_SEND: &str = "/api/hubs/{hub}/connections/{connectionId}/:send";
 
 /// The lane's innermost service: answers a request that carries its [`DirectRoute`] (which
 /// `crate::app` puts in its extensions) as the routed send-to-connection would.
-#[derive(Debug, Clone)]
-pub struct DirectSend {
+pub fn direct_send(
     observers: RestObservers,
-}
-
-impl DirectSend {
-    /// The lane, reporting to `observers` as the routed REST API does.
-    pub fn new(observers: RestObservers) -> Self {
-        DirectSend { observers }
-    }
-}
-
-impl Service<Request> for DirectSend {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let observers = self.observers.clone();
-        Box::pin(async move { Ok(send(observers, request).await) })
-    }
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone {
+    service_fn(move |request| {
+        let observers = observers.clone();
+        async move { Ok(send(observers, request).await) }
+    })
 }
 
 async fn send(observers: RestObservers, mut request: Request) -> Response {

@@ -32,7 +32,7 @@ use axum::routing::any;
 
 use crate::state::AppState;
 
-pub use direct::{DirectRoute, DirectSend};
+pub use direct::{DirectRoute, direct_send};
 pub use group_members::MAX_PAGE_SIZE;
 pub use limits::MAX_HEADER_BYTES;
 pub use metrics::{RestMetrics, RestRoute};
